@@ -1,0 +1,82 @@
+import { Router, type Request, type Response } from 'express';
+import { StreamEndedError } from '../core/errors.js';
+import { isValidPath } from '../core/path.js';
+import type { Stream } from '../core/stream.js';
+
+/** What the streams API needs from the hub. */
+export interface StreamDirectory {
+  get(path: string): Stream | undefined;
+  list(): Stream[];
+}
+
+/** The API's view of a stream: the fields of the contract in DESIGN.md, plus a few extras. */
+export function streamEntry(stream: Stream, withReaders = false) {
+  const v = stream.videoTrack;
+  const a = stream.audioTrack;
+  const byProtocol = stream.readersByProtocol();
+  let count = 0;
+  for (const n of Object.values(byProtocol)) count += n;
+  return {
+    path: stream.path,
+    app: stream.app,
+    name: stream.name,
+    state: stream.state,
+    ready: stream.ready,
+    publisher: stream.publisher
+      ? {
+          protocol: stream.publisher.protocol,
+          remoteAddress: stream.publisher.remoteAddress,
+          since: new Date(stream.publishedAt).toISOString(),
+        }
+      : null,
+    video: v ? { codec: v.codec, width: v.width, height: v.height, fps: v.fps || stream.rate.fps } : null,
+    audio: a
+      ? {
+          codec: a.codec,
+          sampleRate: a.sampleRate,
+          channels: a.channels,
+          ...(a.codec === 'AAC' ? {} : { note: 'G.711 is carried as FLV sound format 7/8, which browser FLV players cannot decode' }),
+        }
+      : null,
+    readers: { count, ...byProtocol },
+    bitrateKbps: { in: stream.rate.inKbps, out: stream.rate.outKbps },
+    droppedFrames: stream.droppedFrames,
+    gopCache: { frames: stream.gopCache.frameCount, bytes: stream.gopCache.byteSize },
+    createdAt: new Date(stream.createdAt).toISOString(),
+    publishCount: stream.publishCount,
+    ...(withReaders ? { readerList: stream.readerStats() } : {}),
+  };
+}
+
+function notFound(res: Response, path: string): void {
+  res.status(404).json({ error: { code: 'SG_ERR_STREAM_NOT_FOUND', message: `no stream is published at ${path}` } });
+}
+
+function pathParam(req: Request): string {
+  const parts = (req.params as Record<string, string[] | string>).path;
+  return Array.isArray(parts) ? parts.join('/') : String(parts ?? '');
+}
+
+/** `GET /api/v1/streams`, `GET/DELETE /api/v1/streams/{app}/{name}`. */
+export function streamsRouter(streams: StreamDirectory): Router {
+  const router = Router();
+  router.get('/api/v1/streams', (_req, res) => {
+    res.json({ streams: streams.list().map((s) => streamEntry(s)) });
+  });
+  router.get('/api/v1/streams/*path', (req, res, next) => {
+    const path = pathParam(req);
+    if (!isValidPath(path)) return next();
+    const stream = streams.get(path);
+    if (!stream) return notFound(res, path);
+    res.json(streamEntry(stream, true));
+  });
+  router.delete('/api/v1/streams/*path', (req, res, next) => {
+    const path = pathParam(req);
+    if (!isValidPath(path)) return next();
+    const stream = streams.get(path);
+    if (!stream) return notFound(res, path);
+    stream.end(new StreamEndedError(path, 'stopped through the API'));
+    res.status(204).end();
+  });
+  return router;
+}

@@ -1,0 +1,148 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './core/errors.js';
+
+const port = z.number().int().min(0).max(65535);
+const ms = z.number().int().min(0);
+const bytes = z.number().int().min(1024);
+const pathPattern = z.string().regex(/^[A-Za-z0-9._~*-]+(\/[A-Za-z0-9._~*-]+)*$/, 'expected a path pattern like live/* or live/cam1');
+
+/** The one config schema. config/default.yaml holds the same defaults, commented (a test ties them). */
+export const configSchema = z.strictObject({
+  bind: z.string().min(1).default('0.0.0.0'),
+  dataDir: z.string().min(1).default('./data'),
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      port: port.default(8080),
+      corsOrigin: z.string().min(1).default('*'),
+      maxPathLength: z.number().int().min(64).max(8192).default(1024),
+    })
+    .prefault({}),
+  rtmp: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      port: port.default(1935),
+      outChunkSize: z.number().int().min(128).max(0xffffff).default(60000),
+      maxChunkSize: z.number().int().min(128).max(0x7fffffff).default(16 * 1024 * 1024),
+      maxMessageSize: bytes.max(0xffffff).default(8 * 1024 * 1024),
+      handshakeTimeoutMs: ms.default(10000),
+      idleTimeoutMs: ms.default(30000),
+    })
+    .prefault({}),
+  rtsp: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      port: port.default(8554),
+    })
+    .prefault({}),
+  hub: z
+    .strictObject({
+      gopCacheMaxBytes: bytes.default(32 * 1024 * 1024),
+      gopCacheMaxDurationMs: ms.default(30000),
+      maxReaderLagMs: ms.default(1000),
+      maxReaderQueueBytes: bytes.default(8 * 1024 * 1024),
+      readerStallTimeoutMs: ms.default(15000),
+      publisherGraceMs: ms.default(5000),
+      readyTimeoutMs: ms.default(5000),
+      takeoverPaths: z.array(pathPattern).default([]),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Overrides from the command line (and the matching STREAMGATE_* environment variables). */
+export interface ConfigOverrides {
+  bind?: string;
+  httpPort?: number;
+  rtmpPort?: number;
+  rtspPort?: number;
+  dataDir?: string;
+  logLevel?: string;
+}
+
+/** Validates a plain object into a Config; throws ConfigError naming every bad key. */
+export function parseConfig(raw: unknown, source = 'config'): Config {
+  const result = configSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const where = issue.path.join('.') || '(top level)';
+      if (issue.code === 'unrecognized_keys') {
+        const keys = issue.keys.map((k) => (issue.path.length ? `${issue.path.join('.')}.${k}` : k));
+        return `unknown key ${keys.join(', ')}`;
+      }
+      return `${where}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid ${source}: ${lines.join('; ')}`);
+  }
+  return result.data;
+}
+
+export function defaultConfigPath(): string {
+  // dist/gateway/config.js or gateway/config.ts -> <root>/config/default.yaml
+  const here = dirname(fileURLToPath(import.meta.url));
+  const root = here.includes(`${'/'}dist${'/'}`) ? resolve(here, '..', '..') : resolve(here, '..');
+  return resolve(root, 'config', 'default.yaml');
+}
+
+export function readConfigFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return parseYaml(text) ?? {};
+  } catch (error) {
+    throw new ConfigError(`config file ${file} is not valid YAML: ${(error as Error).message}`);
+  }
+}
+
+function envOverrides(env: NodeJS.ProcessEnv): ConfigOverrides {
+  const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
+  const o: ConfigOverrides = {};
+  if (env.STREAMGATE_BIND) o.bind = env.STREAMGATE_BIND;
+  if (env.STREAMGATE_HTTP_PORT) o.httpPort = num(env.STREAMGATE_HTTP_PORT)!;
+  if (env.STREAMGATE_RTMP_PORT) o.rtmpPort = num(env.STREAMGATE_RTMP_PORT)!;
+  if (env.STREAMGATE_RTSP_PORT) o.rtspPort = num(env.STREAMGATE_RTSP_PORT)!;
+  if (env.STREAMGATE_DATA_DIR) o.dataDir = env.STREAMGATE_DATA_DIR;
+  if (env.STREAMGATE_LOG_LEVEL) o.logLevel = env.STREAMGATE_LOG_LEVEL;
+  return o;
+}
+
+function applyOverrides(raw: Record<string, any>, o: ConfigOverrides): void {
+  const section = (name: string) => (raw[name] ??= {});
+  if (o.bind !== undefined) raw.bind = o.bind;
+  if (o.dataDir !== undefined) raw.dataDir = o.dataDir;
+  if (o.httpPort !== undefined) section('http').port = o.httpPort;
+  if (o.rtmpPort !== undefined) section('rtmp').port = o.rtmpPort;
+  if (o.rtspPort !== undefined) section('rtsp').port = o.rtspPort;
+  if (o.logLevel !== undefined) section('log').level = o.logLevel;
+}
+
+/** YAML file (or the embedded default), then environment, then flags; validated once. */
+export function loadConfig(options: { file?: string; overrides?: ConfigOverrides; env?: NodeJS.ProcessEnv } = {}): Config {
+  const file = options.file ?? defaultConfigPath();
+  const raw = readConfigFile(file);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(`config file ${file} must be a YAML mapping`);
+  }
+  const merged = structuredClone(raw) as Record<string, any>;
+  applyOverrides(merged, envOverrides(options.env ?? process.env));
+  applyOverrides(merged, options.overrides ?? {});
+  return parseConfig(merged, `config (${file})`);
+}
+
+/** Defaults for tests and embedders: the schema's defaults with a partial config on top. */
+export function configWith(partial: Record<string, unknown> = {}): Config {
+  return parseConfig(partial);
+}

@@ -1,0 +1,261 @@
+import { ReaderStalledError } from './errors.js';
+import { FrameKind, type MediaFrame, type WireFormat, wireBytes } from './media.js';
+
+/**
+ * What a protocol provides to read a stream: the hub calls these synchronously from the
+ * publisher's write, so they must not block or await.
+ */
+export interface ReaderOutput {
+  /** Protocol name for stats (`flv`, `ws-flv`, `rtmp`, ...). */
+  readonly protocol: string;
+  readonly remoteAddress: string;
+  /** How frames are serialized for this reader; frames cache the bytes per format. */
+  readonly format: WireFormat;
+  /**
+   * Bytes to send before frames: container header (when `initial`), metadata and decoder
+   * configuration for the stream's current tracks. Called at join and whenever the publisher
+   * changes codec headers (an OBS reconnect); return an empty array when nothing is needed.
+   */
+  headers(initial: boolean): readonly Buffer[];
+  /** Writes bytes; returns false when the transport is backed up (socket.write semantics). */
+  write(bytes: Buffer): boolean;
+  /** Ends the transport. `error` is set when the hub closes the reader for a reason. */
+  close(error?: Error): void;
+}
+
+export interface ReaderLimits {
+  /** A congested reader whose queue spans more than this (dts) drops to the next keyframe. */
+  readonly maxReaderLagMs: number;
+  /** Same, in queued payload bytes. */
+  readonly maxReaderQueueBytes: number;
+  /** A reader congested this long without the transport draining is closed. */
+  readonly readerStallTimeoutMs: number;
+}
+
+/** Counters a reader reports and the API shows. */
+export interface ReaderStats {
+  readonly id: number;
+  readonly protocol: string;
+  readonly remoteAddress: string;
+  readonly since: number;
+  readonly bytesSent: number;
+  readonly framesSent: number;
+  readonly droppedFrames: number;
+  readonly queuedFrames: number;
+  readonly lagMs: number;
+}
+
+/** The part of Stream a Reader needs: declared here so Reader does not depend on Stream. */
+export interface ReaderHost {
+  readonly hasVideo: boolean;
+  countBytesOut(bytes: number): void;
+  countDropped(frames: number): void;
+  removeReader(reader: Reader): void;
+}
+
+type QueueItem = MediaFrame | Buffer;
+
+/**
+ * One reader of a stream with its own bounded queue. While the transport accepts writes,
+ * frames go straight through; once `write()` returns false, frames queue until `drain()`.
+ * A queue spanning more than maxReaderLagMs (or maxReaderQueueBytes) is dropped and the reader
+ * resumes at the next keyframe, so a slow reader never makes memory grow or delays others.
+ */
+export class Reader {
+  readonly since = Date.now();
+  bytesSent = 0;
+  framesSent = 0;
+  droppedFrames = 0;
+  private closed = false;
+  private congested = false;
+  private congestedSince = 0;
+  /** Skip frames until a keyframe: at join (before the GOP cache) and after a lag drop. */
+  private waitKeyframe = true;
+  private countSkipped = false;
+  private queue: QueueItem[] = [];
+  private queueHead = 0;
+  /** Queue items before this index came from the join burst (GOP cache, headers): never dropped. */
+  private protectedUntil = 0;
+  private liveQueueBytes = 0;
+  private liveQueueFirstDts = -1;
+  private lastLiveDts = 0;
+
+  constructor(
+    readonly id: number,
+    private readonly host: ReaderHost,
+    readonly output: ReaderOutput,
+    private readonly limits: ReaderLimits,
+  ) {}
+
+  get protocol(): string {
+    return this.output.protocol;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Join: headers, then the GOP cache, all protected from lag drops. */
+  start(gop: readonly MediaFrame[]): void {
+    for (const bytes of this.output.headers(true)) this.writeRaw(bytes, true);
+    for (const frame of gop) this.pushFrame(frame, true);
+    if (gop.length === 0 && !this.host.hasVideo) this.waitKeyframe = false;
+  }
+
+  /** The publisher changed (reconnect): send new headers, then resume at its first keyframe. */
+  restart(): void {
+    if (this.closed) return;
+    for (const bytes of this.output.headers(false)) this.writeRaw(bytes, true);
+    this.waitKeyframe = this.host.hasVideo;
+    this.countSkipped = false;
+  }
+
+  /** Called by the stream for every live frame. Synchronous and allocation-free when not congested. */
+  push(frame: MediaFrame): void {
+    this.pushFrame(frame, false);
+  }
+
+  private pushFrame(frame: MediaFrame, burst: boolean): void {
+    if (this.closed) return;
+    if (this.waitKeyframe) {
+      if (frame.keyframe && (frame.kind === FrameKind.Video || !this.host.hasVideo)) {
+        this.waitKeyframe = false;
+        this.countSkipped = false;
+      } else {
+        if (this.countSkipped) this.countDrop(1);
+        return;
+      }
+    }
+    if (!burst) this.lastLiveDts = frame.dts;
+    if (!this.congested) {
+      const bytes = wireBytes(frame, this.output.format);
+      this.framesSent++;
+      this.bytesSent += bytes.length;
+      this.host.countBytesOut(bytes.length);
+      if (!this.output.write(bytes)) {
+        this.congested = true;
+        this.congestedSince = frame.ingestTime;
+      }
+      return;
+    }
+    this.enqueue(frame, burst);
+    if (burst) return;
+    if (frame.ingestTime - this.congestedSince > this.limits.readerStallTimeoutMs) {
+      this.close(new ReaderStalledError(frame.ingestTime - this.congestedSince));
+      return;
+    }
+    if (
+      frame.dts - this.liveQueueFirstDts > this.limits.maxReaderLagMs ||
+      this.liveQueueBytes > this.limits.maxReaderQueueBytes
+    ) {
+      this.dropLiveQueue();
+    }
+  }
+
+  private writeRaw(bytes: Buffer, burst: boolean): void {
+    if (this.closed) return;
+    if (this.congested) {
+      this.enqueue(bytes, burst);
+      return;
+    }
+    this.bytesSent += bytes.length;
+    this.host.countBytesOut(bytes.length);
+    if (!this.output.write(bytes)) {
+      this.congested = true;
+      this.congestedSince = Date.now();
+    }
+  }
+
+  private enqueue(item: QueueItem, burst: boolean): void {
+    this.queue.push(item);
+    if (burst) {
+      this.protectedUntil = this.queue.length;
+    } else if (!Buffer.isBuffer(item)) {
+      if (this.liveQueueFirstDts < 0) this.liveQueueFirstDts = item.dts;
+      this.liveQueueBytes += item.payload.length;
+    }
+  }
+
+  /** Drops every queued live frame (headers and the join burst stay) and waits for a keyframe. */
+  private dropLiveQueue(): void {
+    let kept = Math.max(this.protectedUntil, this.queueHead);
+    let dropped = 0;
+    for (let i = kept; i < this.queue.length; i++) {
+      const item = this.queue[i]!;
+      if (Buffer.isBuffer(item)) this.queue[kept++] = item;
+      else dropped++;
+    }
+    this.queue.length = kept;
+    this.liveQueueBytes = 0;
+    this.liveQueueFirstDts = -1;
+    this.waitKeyframe = true;
+    this.countSkipped = true;
+    this.countDrop(dropped);
+  }
+
+  private countDrop(n: number): void {
+    this.droppedFrames += n;
+    this.host.countDropped(n);
+  }
+
+  /** The transport can take more: flush the queue until it backs up again. */
+  drain(): void {
+    if (this.closed || !this.congested) return;
+    this.congested = false;
+    while (this.queueHead < this.queue.length) {
+      const item = this.queue[this.queueHead]!;
+      this.queue[this.queueHead] = undefined as unknown as QueueItem;
+      this.queueHead++;
+      let bytes: Buffer;
+      if (Buffer.isBuffer(item)) {
+        bytes = item;
+      } else {
+        bytes = wireBytes(item, this.output.format);
+        this.framesSent++;
+        if (this.queueHead > this.protectedUntil) this.liveQueueBytes -= item.payload.length;
+      }
+      this.bytesSent += bytes.length;
+      this.host.countBytesOut(bytes.length);
+      if (!this.output.write(bytes)) {
+        this.congested = true;
+        this.congestedSince = Date.now();
+        break;
+      }
+    }
+    if (this.queueHead >= this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+      this.protectedUntil = 0;
+      this.liveQueueBytes = 0;
+      this.liveQueueFirstDts = -1;
+    } else {
+      const next = this.queue[Math.max(this.queueHead, this.protectedUntil)];
+      this.liveQueueFirstDts = next !== undefined && !Buffer.isBuffer(next) ? next.dts : -1;
+    }
+  }
+
+  /** Closes this reader only; idempotent. */
+  close(error?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    this.queueHead = 0;
+    this.host.removeReader(this);
+    this.output.close(error);
+  }
+
+  stats(): ReaderStats {
+    const queued = this.queue.length - this.queueHead;
+    return {
+      id: this.id,
+      protocol: this.output.protocol,
+      remoteAddress: this.output.remoteAddress,
+      since: this.since,
+      bytesSent: this.bytesSent,
+      framesSent: this.framesSent,
+      droppedFrames: this.droppedFrames,
+      queuedFrames: queued,
+      lagMs: this.liveQueueFirstDts >= 0 ? Math.max(0, this.lastLiveDts - this.liveQueueFirstDts) : 0,
+    };
+  }
+}

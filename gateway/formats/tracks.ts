@@ -1,0 +1,38 @@
+/**
+ * Building core Tracks from decoder configuration records, with width/height/fps read from the
+ * SPS (never trusted from publisher metadata).
+ */
+import { parseAudioSpecificConfig } from '../codecs/aac.js';
+import { CodecError } from '../codecs/errors.js';
+import { parseAvcDecoderConfig, parseH264Sps } from '../codecs/h264.js';
+import { parseH265Sps, parseHevcDecoderConfig } from '../codecs/h265.js';
+import type { AudioCodec, AudioTrack, VideoCodec, VideoTrack } from '../core/media.js';
+
+/** Throws CodecError when the record or its SPS cannot be parsed. */
+export function videoTrackFromConfig(codec: VideoCodec, config: Buffer): VideoTrack {
+  if (codec === 'H264') {
+    const record = parseAvcDecoderConfig(config);
+    const sps = record.sps[0];
+    if (!sps) throw new CodecError('AVCDecoderConfigurationRecord has no SPS');
+    const info = parseH264Sps(sps);
+    return { kind: 'video', codec, config: Buffer.from(config), width: info.width, height: info.height, fps: info.fps };
+  }
+  const record = parseHevcDecoderConfig(config);
+  const sps = record.sps[0];
+  if (!sps) throw new CodecError('HEVCDecoderConfigurationRecord has no SPS');
+  const info = parseH265Sps(sps);
+  return { kind: 'video', codec, config: Buffer.from(config), width: info.width, height: info.height, fps: info.fps };
+}
+
+export function aacTrackFromConfig(config: Buffer): AudioTrack {
+  const asc = parseAudioSpecificConfig(config);
+  return { kind: 'audio', codec: 'AAC', config: Buffer.from(config), sampleRate: asc.sampleRate, channels: asc.channels };
+}
+
+export function g711Track(codec: Exclude<AudioCodec, 'AAC'>, channels = 1, sampleRate = 8000): AudioTrack {
+  return { kind: 'audio', codec, config: Buffer.alloc(0), sampleRate, channels };
+}
+
+export function sameConfig(a: { codec: string; config: Buffer } | undefined, codec: string, config: Buffer): boolean {
+  return a !== undefined && a.codec === codec && a.config.equals(config);
+}

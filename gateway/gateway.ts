@@ -1,0 +1,102 @@
+/**
+ * The composition root: builds every server from one Config. Nothing here is process-wide, so
+ * several gateways can run side by side in one process (tests start them on port 0).
+ */
+import type { Logger } from 'pino';
+import { streamsRouter } from './api/streams.js';
+import type { Config } from './config.js';
+import { StreamRegistry } from './core/registry.js';
+import { HttpServer } from './http/server.js';
+import { createLogger } from './log.js';
+import { FlvServer } from './protocols/flv/server.js';
+import { RtmpServer } from './protocols/rtmp/server.js';
+
+export interface GatewayPorts {
+  http: number;
+  rtmp: number | undefined;
+}
+
+export interface GatewayOptions {
+  /** A logger to use instead of one built from config.log (tests pass a silent one). */
+  logger?: Logger;
+}
+
+export class Gateway {
+  readonly log: Logger;
+  readonly registry: StreamRegistry;
+  readonly http: HttpServer;
+  readonly rtmp: RtmpServer | undefined;
+  private readonly flv: FlvServer;
+  private started = false;
+  readonly startedAt = Date.now();
+  ports: GatewayPorts = { http: 0, rtmp: undefined };
+
+  constructor(
+    readonly config: Config,
+    options: GatewayOptions = {},
+  ) {
+    this.log = options.logger ?? createLogger(config.log.level);
+    const hub = config.hub;
+    this.registry = new StreamRegistry(
+      {
+        maxReaderLagMs: hub.maxReaderLagMs,
+        maxReaderQueueBytes: hub.maxReaderQueueBytes,
+        readerStallTimeoutMs: hub.readerStallTimeoutMs,
+        publisherGraceMs: hub.publisherGraceMs,
+        readyTimeoutMs: hub.readyTimeoutMs,
+        takeoverPaths: hub.takeoverPaths,
+        maxBytes: hub.gopCacheMaxBytes,
+        maxDurationMs: hub.gopCacheMaxDurationMs,
+      },
+      this.log.child({ component: 'hub' }),
+    );
+    this.registry.on('listenerError', (error, event) => this.log.error({ err: error, event }, 'hub listener failed'));
+
+    this.http = new HttpServer(config.http, this.log.child({ component: 'http' }));
+    this.flv = new FlvServer(this.registry, this.log.child({ component: 'flv' }));
+    const app = this.http.app;
+    app.get('/healthz', (_req, res) => {
+      res.json({ status: 'ok', uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000), streams: this.registry.list().length });
+    });
+    app.use(streamsRouter(this.registry));
+    app.use((req, res, next) => {
+      if ((req.method === 'GET' || req.method === 'HEAD') && req.path.endsWith('.flv')) {
+        void this.flv.handleHttp(req, res);
+        return;
+      }
+      next();
+    });
+    this.http.addUpgradeHandler(this.flv.handleUpgrade);
+    this.http.finish();
+
+    this.rtmp = config.rtmp.enabled
+      ? new RtmpServer(this.registry, config.rtmp, this.log.child({ component: 'rtmp' }))
+      : undefined;
+  }
+
+  /** Starts every listener; logs one line per listener with the port it got. */
+  async start(): Promise<GatewayPorts> {
+    if (this.started) return this.ports;
+    this.started = true;
+    const host = this.config.bind;
+    try {
+      this.ports.http = await this.http.listen(this.config.http.port, host);
+      this.log.info({ listener: 'http', port: this.ports.http }, `HTTP (FLV, WS-FLV, API) listening on http://${host}:${this.ports.http}`);
+      if (this.rtmp) {
+        this.ports.rtmp = await this.rtmp.listen(this.config.rtmp.port, host);
+        this.log.info({ listener: 'rtmp', port: this.ports.rtmp }, `RTMP listening on rtmp://${host}:${this.ports.rtmp}`);
+      }
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+    return this.ports;
+  }
+
+  /** Stops listeners, ends every stream and closes every connection. Idempotent. */
+  async stop(): Promise<void> {
+    this.registry.close();
+    this.flv.close();
+    await Promise.all([this.rtmp?.close(), this.http.close()]);
+  }
+}

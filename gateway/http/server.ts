@@ -1,0 +1,122 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+
+/** Handles a WebSocket upgrade for the paths it claims; returns false to pass. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Socket, head: Buffer, pathname: string) => boolean;
+
+export interface HttpOptions {
+  readonly corsOrigin: string;
+  readonly maxPathLength: number;
+}
+
+/** Writes a minimal HTTP error on a socket that asked to upgrade, then closes it. */
+export function rejectUpgrade(socket: Socket, status: number, message: string): void {
+  const body = JSON.stringify({ error: { message } });
+  const reason = status === 404 ? 'Not Found' : status === 400 ? 'Bad Request' : status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Error';
+  if (!socket.destroyed) {
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+}
+
+/**
+ * The one HTTP server: an express app for requests, and a dispatch table for WebSocket upgrades
+ * (WS-FLV, rooms). Tracks its sockets so stop() does not wait for long-lived FLV responses.
+ */
+export class HttpServer {
+  readonly app: Express;
+  readonly server: Server;
+  private readonly upgradeHandlers: UpgradeHandler[] = [];
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    private readonly options: HttpOptions,
+    private readonly log: Logger,
+  ) {
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('etag', false);
+    app.use((req: Request, res: Response, next: NextFunction) => {
+      if (req.url.length > options.maxPathLength) {
+        res.status(414).json({ error: { code: 'SG_ERR_INVALID_PATH', message: `request path longer than ${options.maxPathLength} characters` } });
+        return;
+      }
+      res.setHeader('Access-Control-Allow-Origin', options.corsOrigin);
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE, OPTIONS');
+      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Range');
+      res.setHeader('Access-Control-Expose-Headers', 'Content-Length, Content-Range');
+      if (req.method === 'OPTIONS') {
+        res.status(204).end();
+        return;
+      }
+      next();
+    });
+    this.app = app;
+    this.server = createServer(app);
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    this.server.on('clientError', (error, socket) => {
+      this.log.info({ conn: `${(socket as Socket).remoteAddress}:${(socket as Socket).remotePort}`, err: error.message }, 'bad HTTP request');
+      if ((socket as Socket).writable) (socket as Socket).end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
+  }
+
+  addUpgradeHandler(handler: UpgradeHandler): void {
+    this.upgradeHandlers.push(handler);
+  }
+
+  /** Registered after every route: JSON 404 and error handlers. */
+  finish(): void {
+    this.app.use((req: Request, res: Response) => {
+      res.status(404).json({ error: { code: 'SG_ERR_NOT_FOUND', message: `nothing at ${req.method} ${req.path}` } });
+    });
+    this.app.use((error: Error & { status?: number; code?: string }, req: Request, res: Response, _next: NextFunction) => {
+      const status = error.status && error.status >= 400 && error.status < 600 ? error.status : 500;
+      if (status >= 500) this.log.error({ err: error, path: req.path }, 'request failed');
+      if (!res.headersSent) res.status(status).json({ error: { code: error.code ?? 'SG_ERR_INTERNAL', message: error.message } });
+      else res.end();
+    });
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    let pathname: string;
+    try {
+      pathname = new URL(req.url ?? '/', 'http://x').pathname;
+    } catch {
+      rejectUpgrade(socket, 400, 'bad request URL');
+      return;
+    }
+    if ((req.url ?? '').length > this.options.maxPathLength) {
+      rejectUpgrade(socket, 400, 'request path too long');
+      return;
+    }
+    for (const handler of this.upgradeHandlers) {
+      if (handler(req, socket, head, pathname)) return;
+    }
+    rejectUpgrade(socket, 404, `no WebSocket endpoint at ${pathname}`);
+  }
+
+  async listen(port: number, host: string): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+}

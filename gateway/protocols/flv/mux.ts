@@ -1,0 +1,93 @@
+/**
+ * FLV muxing for HTTP-FLV and WS-FLV readers (Adobe FLV spec v10.1 Annex E; HEVC as Enhanced
+ * FLV `hvc1`, which mpegts.js plays). One serialization per frame, shared by every reader.
+ */
+import { FrameKind, type MediaFrame, type WireFormat } from '../../core/media.js';
+import type { Stream } from '../../core/stream.js';
+import {
+  audioConfigBody,
+  audioFramePrefixSize,
+  FLV_TAG_AUDIO,
+  FLV_TAG_SCRIPT,
+  FLV_TAG_VIDEO,
+  onMetaDataBody,
+  videoConfigBody,
+  videoFramePrefixSize,
+  writeAudioFramePrefix,
+  writeVideoFramePrefix,
+} from '../../formats/flv-tag.js';
+
+const TAG_HEADER = 11;
+const PREV_SIZE = 4;
+
+function writeTagHeader(buf: Buffer, type: number, dataSize: number, timestamp: number): void {
+  buf[0] = type;
+  buf[1] = (dataSize >> 16) & 0xff;
+  buf[2] = (dataSize >> 8) & 0xff;
+  buf[3] = dataSize & 0xff;
+  // E.4.1: 24-bit timestamp then the upper 8 bits (TimestampExtended).
+  buf[4] = (timestamp >> 16) & 0xff;
+  buf[5] = (timestamp >> 8) & 0xff;
+  buf[6] = timestamp & 0xff;
+  buf[7] = (timestamp >>> 24) & 0xff;
+  buf[8] = 0;
+  buf[9] = 0;
+  buf[10] = 0;
+}
+
+/** A complete tag (header, body, PreviousTagSize) around an already-built body. */
+export function flvTag(type: number, timestamp: number, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(TAG_HEADER + body.length + PREV_SIZE);
+  writeTagHeader(out, type, body.length, timestamp);
+  body.copy(out, TAG_HEADER);
+  out.writeUInt32BE(TAG_HEADER + body.length, TAG_HEADER + body.length);
+  return out;
+}
+
+/** The 9-byte FLV header plus PreviousTagSize0, with flags for the tracks present. */
+export function flvFileHeader(hasAudio: boolean, hasVideo: boolean): Buffer {
+  const out = Buffer.from([0x46, 0x4c, 0x56, 0x01, 0, 0, 0, 0, 9, 0, 0, 0, 0]);
+  out[4] = (hasAudio ? 4 : 0) | (hasVideo ? 1 : 0);
+  return out;
+}
+
+function serializeFrame(frame: MediaFrame): Buffer {
+  const payload = frame.payload;
+  const track = frame.track;
+  if (frame.kind === FrameKind.Video && track.kind === 'video') {
+    const prefix = videoFramePrefixSize(track.codec);
+    const size = prefix + payload.length;
+    const out = Buffer.allocUnsafe(TAG_HEADER + size + PREV_SIZE);
+    writeTagHeader(out, FLV_TAG_VIDEO, size, frame.dts);
+    writeVideoFramePrefix(out, TAG_HEADER, track.codec, frame.keyframe, frame.pts - frame.dts);
+    payload.copy(out, TAG_HEADER + prefix);
+    out.writeUInt32BE(TAG_HEADER + size, TAG_HEADER + size);
+    return out;
+  }
+  if (track.kind !== 'audio') throw new Error('frame kind and track disagree');
+  const prefix = audioFramePrefixSize(track.codec);
+  const size = prefix + payload.length;
+  const out = Buffer.allocUnsafe(TAG_HEADER + size + PREV_SIZE);
+  writeTagHeader(out, FLV_TAG_AUDIO, size, frame.dts);
+  writeAudioFramePrefix(out, TAG_HEADER, track);
+  payload.copy(out, TAG_HEADER + prefix);
+  out.writeUInt32BE(TAG_HEADER + size, TAG_HEADER + size);
+  return out;
+}
+
+/** Shared by HTTP-FLV and WS-FLV: the bytes are identical, so both use one cache slot. */
+export const flvFormat: WireFormat = { name: 'flv', slot: 0, serialize: serializeFrame };
+
+/**
+ * Metadata and sequence-header tags for the stream's current tracks, built once per track
+ * change and shared by every FLV reader. `timestamp` places them on the stream's timeline.
+ */
+export function flvHeaderTags(stream: Stream, timestamp: number): Buffer[] {
+  const tags = [flvTag(FLV_TAG_SCRIPT, timestamp, onMetaDataBody(stream))];
+  if (stream.videoTrack) tags.push(flvTag(FLV_TAG_VIDEO, timestamp, videoConfigBody(stream.videoTrack)));
+  if (stream.audioTrack) {
+    const body = audioConfigBody(stream.audioTrack);
+    if (body) tags.push(flvTag(FLV_TAG_AUDIO, timestamp, body));
+  }
+  return tags;
+}

@@ -1,0 +1,151 @@
+/**
+ * HTTP-FLV (`GET /{app}/{name}.flv`) and WS-FLV (`ws://.../{app}/{name}.flv`) readers. Both
+ * write the same FLV bytes (one cache slot), so a frame is serialized once for all of them.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { InvalidPathError, StreamgateError, StreamNotFoundError } from '../../core/errors.js';
+import { validatePath } from '../../core/path.js';
+import type { ReaderOutput } from '../../core/reader.js';
+import type { Stream } from '../../core/stream.js';
+import { flvFileHeader, flvFormat, flvHeaderTags } from './mux.js';
+
+/** What the FLV handlers need from the hub. */
+export interface FlvPathManager {
+  waitReady(path: string): Promise<Stream>;
+}
+
+/** `/live/cam1.flv` -> `live/cam1`; undefined when the URL is not an FLV stream URL. */
+export function flvStreamPath(pathname: string): string | undefined {
+  if (!pathname.endsWith('.flv') || pathname.length < 6) return undefined;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathname.slice(1, -4));
+  } catch {
+    throw new InvalidPathError(pathname);
+  }
+  return validatePath(decoded);
+}
+
+function headersFor(stream: Stream, initial: boolean): readonly Buffer[] {
+  const tags = stream.cachedHeaders('flv', () => flvHeaderTags(stream, 0));
+  if (!initial) return tags;
+  return [flvFileHeader(stream.audioTrack !== undefined, stream.videoTrack !== undefined), ...tags];
+}
+
+function errorStatus(error: unknown): number {
+  if (error instanceof InvalidPathError) return 400;
+  if (error instanceof StreamNotFoundError) return 404;
+  if (error instanceof StreamgateError && error.code === 'SG_ERR_UNAUTHORIZED') return 401;
+  if (error instanceof StreamgateError && error.code === 'SG_ERR_FORBIDDEN') return 403;
+  return 502;
+}
+
+export class FlvServer {
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 });
+
+  constructor(
+    private readonly paths: FlvPathManager,
+    private readonly log: Logger,
+  ) {}
+
+  /** Express handler for GET/HEAD requests whose path ends in .flv. */
+  async handleHttp(req: Request, res: Response): Promise<void> {
+    const remoteAddress = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    let stream: Stream;
+    try {
+      const path = flvStreamPath(req.path)!;
+      stream = await this.paths.waitReady(path);
+    } catch (error) {
+      const status = errorStatus(error);
+      const message = error instanceof Error ? error.message : String(error);
+      this.log.info({ conn: remoteAddress, url: req.originalUrl.slice(0, 256), status }, `HTTP-FLV request refused: ${message}`);
+      if (!res.headersSent) {
+        res.status(status).json({ error: { code: error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL', message } });
+      }
+      return;
+    }
+    if (req.socket.destroyed) return;
+    req.socket.setNoDelay(true);
+    res.writeHead(200, {
+      'Content-Type': 'video/x-flv',
+      'Cache-Control': 'no-cache, no-store',
+      Pragma: 'no-cache',
+      Expires: '-1',
+    });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    const output: ReaderOutput = {
+      protocol: 'flv',
+      remoteAddress,
+      format: flvFormat,
+      headers: (initial) => headersFor(stream, initial),
+      write: (bytes) => res.write(bytes),
+      close: (error) => {
+        if (error) this.log.debug({ conn: remoteAddress, path: stream.path }, `HTTP-FLV reader closed: ${error.message}`);
+        res.end();
+      },
+    };
+    const reader = stream.addReader(output);
+    res.on('drain', () => reader.drain());
+    res.on('close', () => reader.close());
+  }
+
+  /** Upgrade handler for WS-FLV; claims paths ending in .flv. */
+  handleUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer, pathname: string): boolean => {
+    if (!pathname.endsWith('.flv')) return false;
+    void this.upgrade(req, socket, head, pathname);
+    return true;
+  };
+
+  private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer, pathname: string): Promise<void> {
+    const remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
+    let stream: Stream;
+    try {
+      stream = await this.paths.waitReady(flvStreamPath(pathname)!);
+    } catch (error) {
+      const status = errorStatus(error);
+      const message = error instanceof Error ? error.message : String(error);
+      this.log.info({ conn: remoteAddress, url: (req.url ?? '').slice(0, 256), status }, `WS-FLV request refused: ${message}`);
+      const body = JSON.stringify({ error: { message } });
+      if (!socket.destroyed) {
+        socket.end(`HTTP/1.1 ${status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      }
+      return;
+    }
+    if (socket.destroyed) return;
+    this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      socket.setNoDelay(true);
+      const output: ReaderOutput = {
+        protocol: 'ws-flv',
+        remoteAddress,
+        format: flvFormat,
+        headers: (initial) => headersFor(stream, initial),
+        write: (bytes) => {
+          if (ws.readyState !== ws.OPEN) return true;
+          ws.send(bytes, { binary: true });
+          return !socket.writableNeedDrain;
+        },
+        close: (error) => {
+          if (ws.readyState === ws.OPEN) ws.close(1000, error ? error.message.slice(0, 120) : 'closed');
+          else ws.terminate();
+        },
+      };
+      const reader = stream.addReader(output);
+      socket.on('drain', () => reader.drain());
+      ws.on('close', () => reader.close());
+      ws.on('error', () => reader.close());
+      // Readers send nothing; a client that does is ignored (not an error).
+    });
+  }
+
+  close(): void {
+    for (const client of this.wss.clients) client.terminate();
+    this.wss.close();
+  }
+}

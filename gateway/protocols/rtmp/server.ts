@@ -1,0 +1,58 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { routeEngineLogs } from './engine.js';
+import { rtmpFormat } from './from-stream.js';
+import { type RtmpPathManager, RtmpSession, type RtmpSessionOptions } from './session.js';
+
+/** Listens for RTMP connections and owns their sessions. */
+export class RtmpServer {
+  private server: Server | undefined;
+  private readonly sessions = new Set<RtmpSession>();
+  private readonly format;
+  private unrouteLogs: (() => void) | undefined;
+
+  constructor(
+    private readonly paths: RtmpPathManager,
+    private readonly options: RtmpSessionOptions,
+    private readonly log: Logger,
+  ) {
+    this.format = rtmpFormat(options.outChunkSize);
+  }
+
+  async listen(port: number, host: string): Promise<number> {
+    const engineLog = this.log.child({ engine: 'node-media-server' });
+    this.unrouteLogs = routeEngineLogs((level, message) => {
+      const fn = level === 'error' ? engineLog.warn : level === 'warn' ? engineLog.info : engineLog.debug;
+      fn.call(engineLog, message);
+    });
+    const server = createServer((socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (error) => this.log.error({ err: error }, 'RTMP listener error'));
+    return (server.address() as AddressInfo).port;
+  }
+
+  private accept(socket: Socket): void {
+    const session = new RtmpSession(socket, this.paths, this.format, this.options, this.log, (s) => this.sessions.delete(s));
+    this.sessions.add(session);
+  }
+
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  async close(): Promise<void> {
+    this.unrouteLogs?.();
+    for (const session of [...this.sessions]) session.close();
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * RTMP messages to core frames and tracks (the only place that does). Video and audio message
+ * bodies use the FLV tag body layout; data messages carry AMF0 `@setDataFrame onMetaData`.
+ */
+import { nalusToLengthPrefixed, splitLengthPrefixed } from '../../codecs/annexb.js';
+import { CodecError } from '../../codecs/errors.js';
+import { parseAvcDecoderConfig } from '../../codecs/h264.js';
+import { parseHevcDecoderConfig } from '../../codecs/h265.js';
+import { ProtocolError } from '../../core/errors.js';
+import type { StreamMetadata } from '../../core/media.js';
+import type { PublishSession } from '../../core/stream.js';
+import { decodeAmf0 } from '../../formats/amf0.js';
+import { parseAudioTagBody, parseVideoTagBody } from '../../formats/flv-tag.js';
+import { aacTrackFromConfig, g711Track, sameConfig, videoTrackFromConfig } from '../../formats/tracks.js';
+
+/** Counters of what the mapping ignored, for the session's stats. */
+export interface IngestCounters {
+  framesBeforeConfig: number;
+  ignoredMessages: number;
+}
+
+export class RtmpToStream {
+  readonly counters: IngestCounters = { framesBeforeConfig: 0, ignoredMessages: 0 };
+  private nalLengthSize = 4;
+
+  constructor(private readonly session: PublishSession) {}
+
+  video(timestamp: number, body: Buffer): void {
+    if (body.length === 0) return;
+    const tag = parseVideoTagBody(body);
+    if (tag.type === 'ignore') {
+      this.counters.ignoredMessages++;
+      return;
+    }
+    const current = this.session.stream.videoTrack;
+    if (tag.type === 'config') {
+      if (sameConfig(current, tag.codec, tag.config)) return;
+      try {
+        this.nalLengthSize =
+          tag.codec === 'H264' ? parseAvcDecoderConfig(tag.config).lengthSize : parseHevcDecoderConfig(tag.config).lengthSize;
+        this.session.setVideoTrack(videoTrackFromConfig(tag.codec, tag.config));
+      } catch (error) {
+        if (error instanceof CodecError) throw new ProtocolError('rtmp', `bad ${tag.codec} sequence header: ${error.message}`);
+        throw error;
+      }
+      return;
+    }
+    if (current === undefined || current.codec !== tag.codec) {
+      this.counters.framesBeforeConfig++;
+      return;
+    }
+    let data = tag.data;
+    if (this.nalLengthSize !== 4) data = nalusToLengthPrefixed(splitLengthPrefixed(data, this.nalLengthSize));
+    this.session.writeVideo(timestamp, timestamp + tag.cts, tag.keyframe, data);
+  }
+
+  audio(timestamp: number, body: Buffer): void {
+    if (body.length === 0) return;
+    const tag = parseAudioTagBody(body);
+    if (tag.type === 'ignore') {
+      this.counters.ignoredMessages++;
+      return;
+    }
+    const current = this.session.stream.audioTrack;
+    if (tag.type === 'config') {
+      if (sameConfig(current, 'AAC', tag.config)) return;
+      try {
+        this.session.setAudioTrack(aacTrackFromConfig(tag.config));
+      } catch (error) {
+        if (error instanceof CodecError) throw new ProtocolError('rtmp', `bad AAC sequence header: ${error.message}`);
+        throw error;
+      }
+      return;
+    }
+    if (tag.codec !== 'AAC' && (current === undefined || current.codec !== tag.codec || current.channels !== tag.channels)) {
+      // G.711 has no sequence header: the first frame declares the track.
+      this.session.setAudioTrack(g711Track(tag.codec, tag.channels));
+    } else if (current === undefined || current.codec !== tag.codec) {
+      this.counters.framesBeforeConfig++;
+      return;
+    }
+    this.session.writeAudio(timestamp, tag.data);
+  }
+
+  /** `@setDataFrame onMetaData {...}` (or a bare `onMetaData`); other data messages are ignored. */
+  data(body: Buffer): void {
+    const values = decodeAmf0(body);
+    let i = 0;
+    if (values[i] === '@setDataFrame') i++;
+    if (values[i] !== 'onMetaData') {
+      this.counters.ignoredMessages++;
+      return;
+    }
+    const obj = values[i + 1];
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj) || obj instanceof Date) return;
+    const metadata: Record<string, string | number | boolean | null> = {};
+    for (const [k, v] of Object.entries(obj)) {
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v === null) metadata[k] = v;
+    }
+    this.session.setMetadata(metadata as StreamMetadata);
+  }
+}
