@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './core/errors.js';
+import { rtspConfigSchema, sourcesConfigSchema } from './protocols/rtsp/config.js';
+import { roomsConfigSchema } from './rooms/config.js';
 
 const port = z.number().int().min(0).max(65535);
 const ms = z.number().int().min(0);
@@ -37,12 +39,9 @@ export const configSchema = z.strictObject({
       idleTimeoutMs: ms.default(30000),
     })
     .prefault({}),
-  rtsp: z
-    .strictObject({
-      enabled: z.boolean().default(true),
-      port: port.default(8554),
-    })
-    .prefault({}),
+  rtsp: rtspConfigSchema.prefault({}),
+  sources: sourcesConfigSchema,
+  rooms: roomsConfigSchema.prefault({}),
   hub: z
     .strictObject({
       gopCacheMaxBytes: bytes.default(32 * 1024 * 1024),

@@ -10,10 +10,13 @@ import { HttpServer } from './http/server.js';
 import { createLogger } from './log.js';
 import { FlvServer } from './protocols/flv/server.js';
 import { RtmpServer } from './protocols/rtmp/server.js';
+import { RtspServer } from './protocols/rtsp/server.js';
+import { Rooms } from './rooms/rooms.js';
 
 export interface GatewayPorts {
   http: number;
   rtmp: number | undefined;
+  rtsp: number | undefined;
 }
 
 export interface GatewayOptions {
@@ -26,10 +29,12 @@ export class Gateway {
   readonly registry: StreamRegistry;
   readonly http: HttpServer;
   readonly rtmp: RtmpServer | undefined;
+  readonly rtsp: RtspServer | undefined;
+  readonly rooms: Rooms;
   private readonly flv: FlvServer;
   private started = false;
   readonly startedAt = Date.now();
-  ports: GatewayPorts = { http: 0, rtmp: undefined };
+  ports: GatewayPorts = { http: 0, rtmp: undefined, rtsp: undefined };
 
   constructor(
     readonly config: Config,
@@ -53,12 +58,18 @@ export class Gateway {
     this.registry.on('listenerError', (error, event) => this.log.error({ err: error, event }, 'hub listener failed'));
 
     this.http = new HttpServer(config.http, this.log.child({ component: 'http' }));
+    this.rtsp = config.rtsp.enabled
+      ? new RtspServer({ registry: this.registry, config: config.rtsp, sources: config.sources, log: this.log.child({ component: 'rtsp' }) })
+      : undefined;
+    this.rooms = new Rooms({ registry: this.registry, config: config.rooms, dataDir: config.dataDir, log: this.log.child({ component: 'rooms' }) });
     this.flv = new FlvServer(this.registry, this.log.child({ component: 'flv' }));
     const app = this.http.app;
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok', uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000), streams: this.registry.list().length });
     });
     app.use(streamsRouter(this.registry));
+    if (this.rtsp) app.use(this.rtsp.router());
+    app.use(this.rooms.router());
     app.use((req, res, next) => {
       if ((req.method === 'GET' || req.method === 'HEAD') && req.path.endsWith('.flv')) {
         void this.flv.handleHttp(req, res);
@@ -66,6 +77,7 @@ export class Gateway {
       }
       next();
     });
+    this.http.addUpgradeHandler(this.rooms.handleUpgrade);
     this.http.addUpgradeHandler(this.flv.handleUpgrade);
     this.http.finish();
 
@@ -86,6 +98,10 @@ export class Gateway {
         this.ports.rtmp = await this.rtmp.listen(this.config.rtmp.port, host);
         this.log.info({ listener: 'rtmp', port: this.ports.rtmp }, `RTMP listening on rtmp://${host}:${this.ports.rtmp}`);
       }
+      if (this.rtsp) {
+        this.ports.rtsp = await this.rtsp.listen(this.config.rtsp.port, host);
+        this.log.info({ listener: 'rtsp', port: this.ports.rtsp }, `RTSP listening on rtsp://${host}:${this.ports.rtsp}`);
+      }
     } catch (error) {
       await this.stop();
       throw error;
@@ -97,6 +113,6 @@ export class Gateway {
   async stop(): Promise<void> {
     this.registry.close();
     this.flv.close();
-    await Promise.all([this.rtmp?.close(), this.http.close()]);
+    await Promise.all([this.rtmp?.close(), this.rtsp?.close(), this.rooms.close(), this.http.close()]);
   }
 }

@@ -60,7 +60,11 @@ export class HttpServer {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
-    this.server.on('clientError', (error, socket) => {
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      if (error.code === 'ECONNRESET' || error.code === 'EPIPE') {
+        socket.destroy();
+        return;
+      }
       this.log.info({ conn: `${(socket as Socket).remoteAddress}:${(socket as Socket).remotePort}`, err: error.message }, 'bad HTTP request');
       if ((socket as Socket).writable) (socket as Socket).end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     });
