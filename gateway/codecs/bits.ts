@@ -74,7 +74,7 @@ export class BitReader {
   /** se(v), H.264 §9.1.1: codeNum k maps to (-1)^(k+1) * ceil(k / 2). */
   readSE(): number {
     const k = this.readUE();
-    return k % 2 === 1 ? (k + 1) / 2 : -(k / 2);
+    return k % 2 === 1 ? (k + 1) / 2 : 0 - k / 2;
   }
 
   /** Reads ue(v) and rejects values above `max`, naming the syntax element. */

@@ -84,6 +84,7 @@ export class StreamRegistry extends TypedEmitter<RegistryEvents> {
   private createStream(path: string): Stream {
     const stream = new Stream(path, this.options, this.log.child({ path }));
     this.streams.set(path, stream);
+    this.lastCounters.set(stream, { bytesIn: 0, bytesOut: 0, videoFrames: 0 });
     stream.on('unpublish', (info) => this.safeEmit('unpublish', stream, info));
     stream.on('ended', (error) => {
       if (this.streams.get(path) === stream) this.streams.delete(path);
