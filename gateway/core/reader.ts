@@ -42,6 +42,8 @@ export interface ReaderStats {
   readonly framesSent: number;
   readonly droppedFrames: number;
   readonly queuedFrames: number;
+  /** Payload bytes of queued live frames (bounded by maxReaderQueueBytes). */
+  readonly queuedBytes: number;
   readonly lagMs: number;
 }
 
@@ -255,6 +257,7 @@ export class Reader {
       framesSent: this.framesSent,
       droppedFrames: this.droppedFrames,
       queuedFrames: queued,
+      queuedBytes: this.liveQueueBytes,
       lagMs: this.liveQueueFirstDts >= 0 ? Math.max(0, this.lastLiveDts - this.liveQueueFirstDts) : 0,
     };
   }

@@ -1,6 +1,51 @@
 import { z } from 'zod';
 
-/** The `rooms` config section. */
-export const roomsConfigSchema = z.strictObject({
-  enabled: z.boolean().default(true),
-});
+const count = z.number().int().min(1);
+const ms = z.number().int().min(0);
+
+/**
+ * The `rooms` config section. Every field has a default; config/default.yaml carries the same
+ * values, commented.
+ */
+export const roomsConfigSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** Chat messages kept per room, replayed to joiners and served by GET .../messages. */
+    historySize: z.number().int().min(0).max(100_000).default(100),
+    /** Append every history message to {dataDir}/rooms/{room}.jsonl before relaying it. */
+    persist: z.boolean().default(false),
+    /** fsync after each append: survives a power cut, not only a process crash (slower). */
+    fsync: z.boolean().default(false),
+    /**
+     * Largest client frame (text or binary) that is accepted; a larger one is refused with
+     * SG_ERR_ROOM_MESSAGE_TOO_LARGE. Frames over 4x this close the connection (WebSocket 1009).
+     */
+    maxMessageBytes: z.number().int().min(256).max(16 * 1024 * 1024).default(16 * 1024),
+    /** Token bucket per participant: sustained messages per second ... */
+    ratePerSecond: z.number().positive().max(10_000).default(5),
+    /** ... and the burst it allows. */
+    rateBurst: count.max(100_000).default(10),
+    /** Refused frames (rate, size, malformed) within refusalWindowMs before a disconnect. */
+    maxRefusals: count.default(20),
+    refusalWindowMs: ms.min(1).default(10_000),
+    maxParticipants: count.default(1000),
+    /** Rooms held in memory; empty rooms are evicted first (their history stays on disk). */
+    maxRooms: count.default(1000),
+    /** How long a kicked participant's name is refused in that room. */
+    kickBanMs: ms.default(60_000),
+    /** Display names: at most this many characters (control characters refused). */
+    maxNameLength: count.max(256).default(64),
+    /**
+     * Who is host until access control exists. Names in hostNames are always hosts; then
+     * 'names': nobody else; 'first': whoever joins a room that has no host; 'query': `?role=host`
+     * (development only: anyone can claim it).
+     */
+    hostNames: z.array(z.string().min(1)).default([]),
+    hostRule: z.enum(['names', 'first', 'query']).default('names'),
+    /** A participant whose unsent bytes exceed this is disconnected (it cannot keep up). */
+    maxBufferedBytes: z.number().int().min(64 * 1024).default(4 * 1024 * 1024),
+    /** WebSocket ping period; a socket that missed one pong is terminated. 0 disables. */
+    pingIntervalMs: ms.default(30_000),
+  });
+
+export type RoomsConfig = z.infer<typeof roomsConfigSchema>;

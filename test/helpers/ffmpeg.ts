@@ -15,6 +15,10 @@ export interface PublishOptions {
   extraInput?: string[];
   /** Extra video filter (drawtext etc.). */
   vf?: string;
+  /** Publish in real time (-re); false pushes as fast as ffmpeg encodes. Default true. */
+  realtime?: boolean;
+  /** Video bitrate, e.g. '4M'. */
+  bitrate?: string;
 }
 
 export interface Publisher {
@@ -27,7 +31,7 @@ export interface Publisher {
 /** ffmpeg publishing a synthetic test pattern (and a tone) in real time to `url`. */
 export function publish(url: string, o: PublishOptions = {}): Publisher {
   const fps = o.fps ?? 25;
-  const args = ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `testsrc2=size=${o.size ?? '320x240'}:rate=${fps}`];
+  const args = ['-hide_banner', '-loglevel', 'error', ...(o.realtime === false ? [] : ['-re']), '-f', 'lavfi', '-i', `testsrc2=size=${o.size ?? '320x240'}:rate=${fps}`];
   const audio = o.audio ?? 'aac';
   if (audio !== 'none') args.push('-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${audio === 'aac' ? 44100 : 8000}`);
   args.push('-t', String(o.duration ?? 60));
@@ -42,6 +46,7 @@ export function publish(url: string, o: PublishOptions = {}): Publisher {
   if (video !== 'none') {
     args.push('-g', String(o.gop ?? fps), '-keyint_min', String(o.gop ?? fps), '-sc_threshold', '0');
     if (o.vf) args.push('-vf', o.vf);
+    if (o.bitrate) args.push('-b:v', o.bitrate, '-maxrate', o.bitrate, '-bufsize', o.bitrate);
   }
   if (audio === 'aac') args.push('-c:a', 'aac', '-b:a', '64k');
   else if (audio === 'pcma') args.push('-c:a', 'pcm_alaw', '-ar', '8000', '-ac', '1');
