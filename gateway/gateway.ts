@@ -2,11 +2,13 @@
  * The composition root: builds every server from one Config. Nothing here is process-wide, so
  * several gateways can run side by side in one process (tests start them on port 0).
  */
+import express from 'express';
 import type { Logger } from 'pino';
 import { streamsRouter } from './api/streams.js';
 import type { Config } from './config.js';
 import { StreamRegistry } from './core/registry.js';
 import { HttpServer } from './http/server.js';
+import { playerDir } from './http/static.js';
 import { createLogger } from './log.js';
 import { FlvServer } from './protocols/flv/server.js';
 import { RtmpServer } from './protocols/rtmp/server.js';
@@ -67,6 +69,8 @@ export class Gateway {
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok', uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000), streams: this.registry.list().length });
     });
+    app.get('/', (_req, res) => res.redirect(302, '/player/admin.html'));
+    app.use('/player', express.static(playerDir(), { index: 'index.html', fallthrough: true, maxAge: 0 }));
     app.use(streamsRouter(this.registry));
     if (this.rtsp) app.use(this.rtsp.router());
     app.use(this.rooms.router());

@@ -1,27 +1,237 @@
+/**
+ * Rooms: chat, a transparent data channel and presence over WebSocket
+ * (`ws://HOST:8080/api/v1/rooms/{room}/ws?name=alice`), history with optional JSON Lines
+ * persistence, moderation and limits, plus the REST API in api.ts. PROTOCOL.md is the contract.
+ */
+import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import express, { type Router } from 'express';
+import { join } from 'node:path';
+import type { Router } from 'express';
 import type { Logger } from 'pino';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { z } from 'zod';
+import { InvalidPathError, StreamgateError } from '../core/errors.js';
+import { validatePath } from '../core/path.js';
 import type { StreamRegistry } from '../core/registry.js';
+import type { Stream } from '../core/stream.js';
+import { rejectUpgrade } from '../http/server.js';
+import { type RoomDirectory, roomsRouter } from './api.js';
 import type { roomsConfigSchema } from './config.js';
+import { CloseCode, RoomError } from './errors.js';
+import { HistoryFile, historyFileName } from './history.js';
+import { validateName } from './protocol.js';
+import { type Connection, type Participant, Room, type RoomHost } from './room.js';
 
 export interface RoomsDeps {
-  readonly registry: StreamRegistry;
+  readonly registry: Pick<StreamRegistry, 'list'>;
   readonly config: z.infer<typeof roomsConfigSchema>;
   readonly dataDir: string;
   readonly log: Logger;
 }
 
-/** Rooms: chat, data channel, presence. Placeholder until the rooms work lands. */
-export class Rooms {
-  constructor(readonly deps: RoomsDeps) {}
+const WS_PATH = /^\/api\/v1\/rooms\/(.+)\/ws$/;
 
-  router(): Router {
-    return express.Router();
+/** Close code for a refused join, by error code. */
+function joinCloseCode(code: string): number {
+  switch (code) {
+    case 'SG_ERR_ROOM_BANNED':
+      return CloseCode.kicked;
+    case 'SG_ERR_ROOM_FULL':
+    case 'SG_ERR_ROOM_LIMIT':
+      return CloseCode.full;
+    case 'SG_ERR_ROOM_CLOSED':
+      return CloseCode.roomClosed;
+    default:
+      return CloseCode.invalidJoin;
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+export class Rooms implements RoomHost, RoomDirectory {
+  private readonly rooms = new Map<string, Room>();
+  private readonly wss: WebSocketServer;
+  /** Sockets that answered the last ping (heartbeat). */
+  private readonly alive = new WeakMap<WebSocket, boolean>();
+  private readonly pingTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly log: Logger;
+  readonly config: z.infer<typeof roomsConfigSchema>;
+
+  constructor(readonly deps: RoomsDeps) {
+    this.config = deps.config;
+    this.log = deps.log;
+    // Frames over 4x the message limit are not worth reading into memory to refuse politely:
+    // `ws` closes those connections with 1009 (RFC 6455 §7.4.1).
+    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: this.config.maxMessageBytes * 4 });
+    if (this.config.enabled && this.config.pingIntervalMs > 0) {
+      this.pingTimer = setInterval(() => this.heartbeat(), this.config.pingIntervalMs);
+      this.pingTimer.unref();
+    }
   }
 
-  handleUpgrade = (_req: IncomingMessage, _socket: Socket, _head: Buffer, _pathname: string): boolean => false;
+  private get historyDir(): string {
+    return join(this.deps.dataDir, 'rooms');
+  }
 
-  async close(): Promise<void> {}
+  list(): Room[] {
+    return [...this.rooms.values()];
+  }
+
+  streamsOf(path: string): Stream[] {
+    const prefix = `${path}/`;
+    return this.deps.registry.list().filter((s) => s.path === path || s.path.startsWith(prefix));
+  }
+
+  find(path: string): Room | undefined {
+    const room = this.rooms.get(path);
+    if (room) return room;
+    const onDisk = this.config.persist && existsSync(join(this.historyDir, historyFileName(path)));
+    return onDisk || this.streamsOf(path).length > 0 ? this.open(path) : undefined;
+  }
+
+  open(path: string): Room {
+    validatePath(path);
+    const existing = this.rooms.get(path);
+    if (existing) return existing;
+    if (this.closed) throw new RoomError('SG_ERR_ROOM_CLOSED', 'the gateway is stopping', 503);
+    if (this.rooms.size >= this.config.maxRooms) this.evictIdleRoom();
+    const log = this.log.child({ room: path });
+    let file: HistoryFile | undefined;
+    let entries: ConstructorParameters<typeof Room>[3] = [];
+    let lastId = 0;
+    if (this.config.persist) {
+      try {
+        const opened = HistoryFile.open(this.historyDir, path, this.config.historySize, this.config.fsync, log);
+        file = opened.file;
+        entries = opened.loaded.entries;
+        lastId = opened.loaded.lastId;
+      } catch (error) {
+        log.error({ err: error }, 'room history: cannot open the file');
+        throw new RoomError('SG_ERR_ROOM_STORAGE', `cannot open the history of room ${path}; see the gateway log`, 503);
+      }
+    }
+    const room = new Room(path, this.config, file, entries, lastId, this, log);
+    this.rooms.set(path, room);
+    return room;
+  }
+
+  /** Makes space for a new room: forgets the empty room idle longest (its file stays on disk). */
+  private evictIdleRoom(): void {
+    let oldest: Room | undefined;
+    for (const room of this.rooms.values()) {
+      if (room.participants.size === 0 && (!oldest || room.lastActivityAt < oldest.lastActivityAt)) oldest = room;
+    }
+    if (!oldest) {
+      throw new RoomError('SG_ERR_ROOM_LIMIT', `the gateway holds its maximum of ${this.config.maxRooms} rooms, all in use; try again later`, 503);
+    }
+    oldest.shutdown();
+    this.rooms.delete(oldest.path);
+  }
+
+  roomClosed(room: Room): void {
+    if (this.rooms.get(room.path) === room) this.rooms.delete(room.path);
+  }
+
+  router(): Router {
+    return roomsRouter(this);
+  }
+
+  /** Claims `/api/v1/rooms/{room}/ws`; any refusal after that is an error frame and a close code. */
+  handleUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer, pathname: string): boolean => {
+    const match = WS_PATH.exec(pathname);
+    if (!match || !this.config.enabled) return false;
+    if (this.closed) {
+      rejectUpgrade(socket, 503, 'the gateway is stopping');
+      return true;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, socket, match[1]!));
+    return true;
+  };
+
+  private accept(ws: WebSocket, req: IncomingMessage, socket: Socket, rawPath: string): void {
+    socket.setNoDelay(true);
+    const conn = `${socket.remoteAddress}:${socket.remotePort}`;
+    const connection: Connection = {
+      send: (data, binary) => {
+        if (ws.readyState === WebSocket.OPEN) ws.send(data, { binary });
+      },
+      get bufferedAmount() {
+        return ws.bufferedAmount;
+      },
+      close: (code, reason) => {
+        if (ws.readyState === WebSocket.OPEN) ws.close(code, reason);
+      },
+    };
+    let room: Room;
+    let participant: Participant;
+    try {
+      let path: string;
+      try {
+        path = decodeURIComponent(rawPath);
+      } catch {
+        throw new InvalidPathError(rawPath);
+      }
+      validatePath(path);
+      const query = new URL(req.url ?? '/', 'http://x').searchParams;
+      const name = validateName(query.get('name'), this.config.maxNameLength);
+      room = this.open(path);
+      participant = room.join(connection, name, query.get('role'));
+    } catch (error) {
+      if (!(error instanceof StreamgateError)) {
+        this.log.error({ err: error, conn }, 'room join failed');
+        ws.close(1011, 'internal error');
+        return;
+      }
+      this.log.info({ conn, url: (req.url ?? '').slice(0, 256), code: error.code }, `room join refused: ${error.message}`);
+      ws.send(JSON.stringify({ type: 'error', code: error.code, message: error.message }));
+      ws.close(joinCloseCode(error.code), error.code);
+      return;
+    }
+    this.alive.set(ws, true);
+    ws.on('pong', () => this.alive.set(ws, true));
+    ws.on('message', (data, isBinary) => {
+      try {
+        if (isBinary) room.handleBinary(participant, toBuffer(data));
+        else room.handleText(participant, toBuffer(data));
+      } catch (error) {
+        this.log.error({ err: error, conn, room: room.path }, 'room message handling failed');
+        ws.close(1011, 'internal error');
+      }
+    });
+    ws.on('close', () => room.leave(participant, 'left'));
+    ws.on('error', (error) => this.log.debug({ conn, room: room.path, err: error.message }, 'room socket error'));
+  }
+
+  private heartbeat(): void {
+    for (const ws of this.wss.clients) {
+      if (this.alive.get(ws) === false) {
+        ws.terminate();
+        continue;
+      }
+      this.alive.set(ws, false);
+      ws.ping();
+    }
+  }
+
+  /** Closes every socket (1001) and flushes and closes every history file. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    for (const room of this.rooms.values()) room.shutdown();
+    this.rooms.clear();
+    const open = [...this.wss.clients];
+    await Promise.race([
+      Promise.all(open.map((ws) => (ws.readyState === WebSocket.CLOSED ? undefined : new Promise((r) => ws.once('close', r))))),
+      new Promise((r) => setTimeout(r, 500).unref()),
+    ]);
+    for (const ws of this.wss.clients) ws.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
 }

@@ -4,6 +4,7 @@
  */
 import { FrameKind, type MediaFrame, type WireFormat } from '../../core/media.js';
 import type { Stream } from '../../core/stream.js';
+import { EcmaArray, encodeAmf0 } from '../../formats/amf0.js';
 import {
   audioConfigBody,
   audioFramePrefixSize,
@@ -51,17 +52,54 @@ export function flvFileHeader(hasAudio: boolean, hasVideo: boolean): Buffer {
   return out;
 }
 
+/**
+ * The latency stamp: an FLV event cue point (`onCuePoint`, video_file_format_spec_v10 E.4.4.1)
+ * named `streamgate-time` whose parameters map a stream timestamp (`dts`, ms) to the wall clock
+ * (`ingest`, Unix ms) at which the gateway received that frame. Players compute live latency as
+ * now - ingest of the frame on screen. The tag's own timestamp is 0: ffmpeg's FLV demuxer then
+ * skips it instead of opening a data stream (which would break `-c copy` remuxing); flv.js and
+ * mpegts.js ignore cue points they are not asked about.
+ */
+export const LATENCY_STAMP_NAME = 'streamgate-time';
+
+/** A stamp goes before every video keyframe and before the first frame of each second. */
+const STAMP_WINDOW_MS = 50;
+
+function needsStamp(frame: MediaFrame): boolean {
+  return frame.keyframe || frame.dts % 1000 < STAMP_WINDOW_MS;
+}
+
+function stampBody(frame: MediaFrame): Buffer {
+  return encodeAmf0(
+    'onCuePoint',
+    new EcmaArray({
+      name: LATENCY_STAMP_NAME,
+      time: frame.dts / 1000,
+      type: 'event',
+      parameters: { dts: frame.dts, ingest: frame.ingestTime },
+    }),
+  );
+}
+
 function serializeFrame(frame: MediaFrame): Buffer {
   const payload = frame.payload;
   const track = frame.track;
   if (frame.kind === FrameKind.Video && track.kind === 'video') {
+    const stamp = needsStamp(frame) ? stampBody(frame) : undefined;
+    const stampSize = stamp ? TAG_HEADER + stamp.length + PREV_SIZE : 0;
     const prefix = videoFramePrefixSize(track.codec);
     const size = prefix + payload.length;
-    const out = Buffer.allocUnsafe(TAG_HEADER + size + PREV_SIZE);
-    writeTagHeader(out, FLV_TAG_VIDEO, size, frame.dts);
-    writeVideoFramePrefix(out, TAG_HEADER, track.codec, frame.keyframe, frame.pts - frame.dts);
-    payload.copy(out, TAG_HEADER + prefix);
-    out.writeUInt32BE(TAG_HEADER + size, TAG_HEADER + size);
+    const out = Buffer.allocUnsafe(stampSize + TAG_HEADER + size + PREV_SIZE);
+    if (stamp) {
+      writeTagHeader(out, FLV_TAG_SCRIPT, stamp.length, 0);
+      stamp.copy(out, TAG_HEADER);
+      out.writeUInt32BE(TAG_HEADER + stamp.length, TAG_HEADER + stamp.length);
+    }
+    const v = out.subarray(stampSize);
+    writeTagHeader(v, FLV_TAG_VIDEO, size, frame.dts);
+    writeVideoFramePrefix(v, TAG_HEADER, track.codec, frame.keyframe, frame.pts - frame.dts);
+    payload.copy(v, TAG_HEADER + prefix);
+    v.writeUInt32BE(TAG_HEADER + size, TAG_HEADER + size);
     return out;
   }
   if (track.kind !== 'audio') throw new Error('frame kind and track disagree');

@@ -1,0 +1,121 @@
+/**
+ * RTP packets (RFC 3550 §5.1) and RTCP sender reports (§6.4.1): parsing what peers send and
+ * writing what the gateway sends. Pure functions over Buffers.
+ */
+import { ProtocolError } from '../../core/errors.js';
+
+export const RTP_HEADER_SIZE = 12;
+/** Largest RTP payload the packetizers produce: an RTP packet then fits a 1500-byte Ethernet MTU over UDP/IPv4. */
+export const DEFAULT_MAX_PAYLOAD = 1400;
+
+/** A parsed RTP packet; `payload` is a view into the input. */
+export interface RtpPacket {
+  marker: boolean;
+  payloadType: number;
+  sequence: number;
+  timestamp: number;
+  ssrc: number;
+  payload: Buffer;
+}
+
+/**
+ * Parses an RTP packet (CSRC list, header extension and padding skipped). Throws ProtocolError
+ * when the packet is not RTP version 2 or is truncated.
+ */
+export function parseRtp(buf: Buffer): RtpPacket {
+  if (buf.length < RTP_HEADER_SIZE) throw new ProtocolError('rtsp', `truncated RTP packet: ${buf.length} bytes, the header alone is 12`);
+  const b0 = buf[0]!;
+  if (b0 >> 6 !== 2) throw new ProtocolError('rtsp', `not an RTP packet: version ${b0 >> 6}, expected 2`);
+  let offset = RTP_HEADER_SIZE + (b0 & 0x0f) * 4;
+  if (b0 & 0x10) {
+    if (buf.length < offset + 4) throw new ProtocolError('rtsp', 'truncated RTP packet: header extension cut off');
+    offset += 4 + buf.readUInt16BE(offset + 2) * 4;
+  }
+  let end = buf.length;
+  if (b0 & 0x20) {
+    const padding = buf[buf.length - 1]!;
+    end -= padding;
+  }
+  if (offset > end) throw new ProtocolError('rtsp', `truncated RTP packet: ${buf.length} bytes, header and padding need ${offset + buf.length - end}`);
+  return {
+    marker: (buf[1]! & 0x80) !== 0,
+    payloadType: buf[1]! & 0x7f,
+    sequence: buf.readUInt16BE(2),
+    timestamp: buf.readUInt32BE(4),
+    ssrc: buf.readUInt32BE(8),
+    payload: buf.subarray(offset, end),
+  };
+}
+
+/** Writes a 12-byte RTP header at `offset`. */
+export function writeRtpHeader(out: Buffer, offset: number, marker: boolean, payloadType: number, sequence: number, timestamp: number, ssrc: number): void {
+  out[offset] = 0x80;
+  out[offset + 1] = (marker ? 0x80 : 0) | payloadType;
+  out.writeUInt16BE(sequence & 0xffff, offset + 2);
+  out.writeUInt32BE(timestamp >>> 0, offset + 4);
+  out.writeUInt32BE(ssrc >>> 0, offset + 8);
+}
+
+/** A whole RTP packet (header + payload), for tests and the client's rare sends. */
+export function buildRtp(p: Omit<RtpPacket, 'payload'>, payload: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(RTP_HEADER_SIZE + payload.length);
+  writeRtpHeader(out, 0, p.marker, p.payloadType, p.sequence, p.timestamp, p.ssrc);
+  payload.copy(out, RTP_HEADER_SIZE);
+  return out;
+}
+
+export const RTCP_SR_SIZE = 28;
+
+/**
+ * Writes an RTCP sender report with no report blocks (RFC 3550 §6.4.1) at `offset`.
+ * `ntpMs` is wall-clock milliseconds since the Unix epoch.
+ */
+export function writeRtcpSenderReport(out: Buffer, offset: number, ssrc: number, ntpMs: number, rtpTimestamp: number, packets: number, octets: number): void {
+  out[offset] = 0x80;
+  out[offset + 1] = 200;
+  out.writeUInt16BE(6, offset + 2);
+  out.writeUInt32BE(ssrc >>> 0, offset + 4);
+  // NTP: seconds since 1900 and a 32-bit fraction.
+  const seconds = Math.floor(ntpMs / 1000) + 2208988800;
+  const fraction = Math.floor(((ntpMs % 1000) / 1000) * 0x100000000);
+  out.writeUInt32BE(seconds >>> 0, offset + 8);
+  out.writeUInt32BE(fraction >>> 0, offset + 12);
+  out.writeUInt32BE(rtpTimestamp >>> 0, offset + 16);
+  out.writeUInt32BE(packets >>> 0, offset + 20);
+  out.writeUInt32BE(octets >>> 0, offset + 24);
+}
+
+/** An RTCP receiver report with no blocks: what a receiver sends to keep NATs and cameras happy. */
+export function buildRtcpReceiverReport(ssrc: number): Buffer {
+  const out = Buffer.alloc(8);
+  out[0] = 0x80;
+  out[1] = 201;
+  out.writeUInt16BE(1, 2);
+  out.writeUInt32BE(ssrc >>> 0, 4);
+  return out;
+}
+
+/**
+ * Extends 32-bit RTP timestamps to a monotonic-ish number line: each step is the signed 32-bit
+ * difference from the previous timestamp, so wraparound is continuous and B-frames may step back.
+ */
+export class TimestampUnwrapper {
+  private last: number | undefined;
+  private extended = 0;
+
+  unwrap(timestamp: number): number {
+    if (this.last === undefined) {
+      this.last = timestamp;
+      this.extended = 0;
+      return 0;
+    }
+    const diff = (timestamp - this.last) | 0;
+    this.last = timestamp;
+    this.extended += diff;
+    return this.extended;
+  }
+
+  reset(): void {
+    this.last = undefined;
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * RTP media to core frames and tracks (the only place that does), for both RTSP ingest paths:
+ * a pusher's RECORD and a camera pull. Per track: depacketize, unwrap RTP timestamps, turn
+ * them into milliseconds on one timeline, and for video derive dts in decode order, pick up
+ * in-band parameter sets and hold back everything after a loss until the next keyframe.
+ */
+import { nalusToLengthPrefixed } from '../../codecs/annexb.js';
+import { CodecError } from '../../codecs/errors.js';
+import { H264_NAL_AUD, H264_NAL_IDR, H264_NAL_PPS, H264_NAL_SPS } from '../../codecs/h264.js';
+import { H265_NAL_AUD, H265_NAL_PPS, H265_NAL_SPS, H265_NAL_VPS, h265IsIrap } from '../../codecs/h265.js';
+import type { VideoCodec, VideoTrack } from '../../core/media.js';
+import type { PublishSession } from '../../core/stream.js';
+import { sameConfig } from '../../formats/tracks.js';
+import { AAC_HBR, AacDepacketizer, G711Depacketizer } from './rtp-audio.js';
+import { VideoDepacketizer } from './rtp-video.js';
+import { type RtpPacket, TimestampUnwrapper } from './rtp.js';
+import { type MediaTrack, videoTrackFromParameterSets } from './sdp.js';
+
+/** Counters for the API and tests; the per-packet path never logs. */
+export interface IngestStats {
+  packets: number;
+  lostPackets: number;
+  droppedFrames: number;
+  videoFrames: number;
+  audioFrames: number;
+  badPackets: number;
+}
+
+/**
+ * Decode timestamps for video whose RTP timestamps are presentation times (RFC 6184 §5.1).
+ * Without reordering, dts = pts. Once a frame arrives with a pts below an earlier one
+ * (B-frames), frames are spaced by the smallest pts step in decode order, re-anchored at each
+ * keyframe to its pts minus the observed reorder depth, so dts is monotonic and <= pts.
+ */
+export class DtsExtractor {
+  private prevPts: number | undefined;
+  private maxPts = 0;
+  private lastDts = 0;
+  private step = 0;
+  private depth = 0;
+
+  next(pts: number, keyframe: boolean): number {
+    if (this.prevPts === undefined) {
+      this.prevPts = pts;
+      this.maxPts = pts;
+      this.lastDts = pts;
+      return pts;
+    }
+    const d = pts - this.prevPts;
+    this.prevPts = pts;
+    if (d > 0 && (this.step === 0 || d < this.step)) this.step = d;
+    if (pts < this.maxPts) this.depth = Math.max(this.depth, this.maxPts - pts);
+    if (pts > this.maxPts) this.maxPts = pts;
+    let dts: number;
+    if (this.depth === 0) dts = pts;
+    else if (keyframe) dts = Math.max(this.lastDts + 1, pts - this.depth);
+    else dts = this.lastDts + (this.step || 1);
+    if (dts > pts) dts = Math.max(this.lastDts, pts);
+    if (dts < this.lastDts) dts = this.lastDts;
+    this.lastDts = dts;
+    return dts;
+  }
+}
+
+interface TrackState {
+  readonly media: MediaTrack;
+  push(pkt: RtpPacket): void;
+  readonly unwrap: TimestampUnwrapper;
+  /** ms on the session timeline of this track's first packet. */
+  baseMs: number | undefined;
+}
+
+/**
+ * Maps the RTP tracks of one RTSP session (in SDP order) to a PublishSession. Tracks without
+ * SDP parameter sets are declared once in-band parameter sets arrive. `startMs` places the
+ * first packet on the timeline (a pull that reconnects continues after its last frame).
+ */
+export class RtpToStream {
+  readonly stats: IngestStats = { packets: 0, lostPackets: 0, droppedFrames: 0, videoFrames: 0, audioFrames: 0, badPackets: 0 };
+  private readonly tracks: TrackState[];
+  private readonly startWall = Date.now();
+  /** Highest dts written (ms): where a follow-up session should continue. */
+  lastDts = -1;
+  private waitKeyframe = true;
+  private vps: Buffer[] = [];
+  private sps: Buffer[] = [];
+  private pps: Buffer[] = [];
+  private readonly dts = new DtsExtractor();
+  private videoClock = 90000;
+
+  constructor(
+    private readonly session: PublishSession,
+    mediaTracks: readonly MediaTrack[],
+    private readonly startMs = 0,
+  ) {
+    this.tracks = mediaTracks.map((m) => this.trackState(m));
+    for (const m of mediaTracks) {
+      if (m.track?.kind === 'audio' && !sameConfig(session.stream.audioTrack, m.track.codec, m.track.config)) session.setAudioTrack(m.track);
+      if (m.track?.kind === 'video' && !sameConfig(session.stream.videoTrack, m.track.codec, m.track.config)) session.setVideoTrack(m.track);
+    }
+  }
+
+  /** An RTP packet for track `index` (SDP order). Throws ProtocolError for a packet that is not RTP. */
+  push(index: number, pkt: RtpPacket): void {
+    const t = this.tracks[index];
+    if (!t) return;
+    this.stats.packets++;
+    if (pkt.payloadType !== t.media.media.payloadType) {
+      this.stats.badPackets++;
+      return;
+    }
+    t.push(pkt);
+  }
+
+  private toMs(t: TrackState, timestamp: number): number {
+    const ticks = t.unwrap.unwrap(timestamp);
+    if (t.baseMs === undefined) t.baseMs = this.startMs + (Date.now() - this.startWall);
+    return Math.round(t.baseMs + (ticks * 1000) / t.media.clockRate);
+  }
+
+  private trackState(m: MediaTrack): TrackState {
+    const unwrap = new TimestampUnwrapper();
+    const state: TrackState = { media: m, unwrap, baseMs: undefined, push: () => {} };
+    if (m.codec === 'H264' || m.codec === 'H265') {
+      const codec = m.codec;
+      this.videoClock = m.clockRate;
+      if (m.track?.kind === 'video') this.seedParameterSets(codec, m.track);
+      const d = new VideoDepacketizer(codec, {
+        accessUnit: (nalus, ts) => this.videoAccessUnit(state, codec, nalus, ts),
+        lost: () => {
+          this.stats.lostPackets++;
+          this.waitKeyframe = true;
+        },
+      });
+      state.push = (pkt) => d.push(pkt);
+    } else if (m.codec === 'AAC') {
+      const d = new AacDepacketizer(m.aac ?? AAC_HBR, {
+        frame: (payload, ts) => this.audioFrame(state, payload, ts),
+        lost: () => this.stats.lostPackets++,
+      });
+      state.push = (pkt) => d.push(pkt);
+    } else {
+      const d = new G711Depacketizer({ frame: (payload, ts) => this.audioFrame(state, payload, ts), lost: () => this.stats.lostPackets++ });
+      state.push = (pkt) => d.push(pkt);
+    }
+    return state;
+  }
+
+  private seedParameterSets(codec: VideoCodec, track: VideoTrack): void {
+    try {
+      // Parameter sets from the SDP's track, so in-band repeats of the same sets change nothing.
+      const { vps, sps, pps } = parameterSetsOf(codec, track.config);
+      this.vps = vps;
+      this.sps = sps;
+      this.pps = pps;
+    } catch (error) {
+      if (!(error instanceof CodecError)) throw error;
+    }
+  }
+
+  private audioFrame(t: TrackState, payload: Buffer, timestamp: number): void {
+    const ms = this.toMs(t, timestamp);
+    if (ms > this.lastDts) this.lastDts = ms;
+    this.stats.audioFrames++;
+    this.session.writeAudio(ms, payload);
+  }
+
+  private videoAccessUnit(t: TrackState, codec: VideoCodec, nalus: Buffer[], timestamp: number): void {
+    let keyframe = false;
+    let paramsChanged = false;
+    let aud = false;
+    for (const nal of nalus) {
+      if (codec === 'H264') {
+        const type = nal[0]! & 0x1f;
+        if (type === H264_NAL_IDR) keyframe = true;
+        else if (type === H264_NAL_SPS) paramsChanged = replaceSet(this.sps, nal) || paramsChanged;
+        else if (type === H264_NAL_PPS) paramsChanged = replaceSet(this.pps, nal) || paramsChanged;
+        else if (type === H264_NAL_AUD) aud = true;
+      } else {
+        const type = (nal[0]! >> 1) & 0x3f;
+        if (h265IsIrap(type)) keyframe = true;
+        else if (type === H265_NAL_VPS) paramsChanged = replaceSet(this.vps, nal) || paramsChanged;
+        else if (type === H265_NAL_SPS) paramsChanged = replaceSet(this.sps, nal) || paramsChanged;
+        else if (type === H265_NAL_PPS) paramsChanged = replaceSet(this.pps, nal) || paramsChanged;
+        else if (type === H265_NAL_AUD) aud = true;
+      }
+    }
+    const ptsTicksMs = this.toMs(t, timestamp);
+    if (paramsChanged || this.session.stream.videoTrack?.codec !== codec) {
+      const track = videoTrackFromParameterSets(codec, this.vps, this.sps, this.pps);
+      if (track && !sameConfig(this.session.stream.videoTrack, codec, track.config)) this.session.setVideoTrack(track);
+    }
+    if (this.session.stream.videoTrack?.codec !== codec) {
+      this.stats.droppedFrames++; // no parameter sets yet
+      return;
+    }
+    if (this.waitKeyframe) {
+      if (!keyframe) {
+        this.stats.droppedFrames++;
+        return;
+      }
+      this.waitKeyframe = false;
+    }
+    if (aud) nalus = nalus.filter((n) => (codec === 'H264' ? (n[0]! & 0x1f) !== H264_NAL_AUD : ((n[0]! >> 1) & 0x3f) !== H265_NAL_AUD));
+    // dts in clock ticks relative to this track's first packet, then to ms like pts.
+    const ticks = ((ptsTicksMs - t.baseMs!) * this.videoClock) / 1000;
+    const dtsTicks = this.dts.next(ticks, keyframe);
+    const dts = Math.round(t.baseMs! + (dtsTicks * 1000) / this.videoClock);
+    if (dts > this.lastDts) this.lastDts = dts;
+    this.stats.videoFrames++;
+    this.session.writeVideo(dts, ptsTicksMs, keyframe, nalusToLengthPrefixed(nalus));
+  }
+}
+
+/** Adds or replaces the parameter set with the same id position; true when the set is new. */
+function replaceSet(sets: Buffer[], nal: Buffer): boolean {
+  // Cameras repeat identical sets before every keyframe: compare before copying.
+  for (const s of sets) if (s.equals(nal)) return false;
+  // One set of each kind is what cameras send; a different one replaces it.
+  sets.length = 0;
+  sets.push(Buffer.from(nal));
+  return true;
+}
+
+/** VPS/SPS/PPS of a decoder configuration record. */
+export function parameterSetsOf(codec: VideoCodec, config: Buffer): { vps: Buffer[]; sps: Buffer[]; pps: Buffer[] } {
+  if (codec === 'H264') {
+    const rec = parseAvc(config);
+    return { vps: [], sps: [...rec.sps], pps: [...rec.pps] };
+  }
+  const rec = parseHevc(config);
+  return { vps: [...rec.vps], sps: [...rec.sps], pps: [...rec.pps] };
+}
+
+import { parseAvcDecoderConfig as parseAvc } from '../../codecs/h264.js';
+import { parseHevcDecoderConfig as parseHevc } from '../../codecs/h265.js';

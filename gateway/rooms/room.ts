@@ -1,0 +1,430 @@
+/**
+ * One room: its participants, ordered message log, moderation state and history. Everything a
+ * room does for one incoming frame is synchronous: an id is assigned, the line is persisted,
+ * then every recipient's socket gets the same bytes, so order is the same for everyone.
+ */
+import type { Logger } from 'pino';
+import type { RoomsConfig } from './config.js';
+import { CloseCode, RoomError } from './errors.js';
+import { History, type HistoryEntry, type HistoryFile } from './history.js';
+import {
+  type ChatMessage,
+  type DataMessage,
+  type DataTarget,
+  parseClientMessage,
+  type ParticipantRef,
+  type Ref,
+  refOf,
+  type Role,
+} from './protocol.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** What a room needs from a participant's transport (a `ws` WebSocket in production, fakes in tests). */
+export interface Connection {
+  send(data: Buffer, binary: boolean): void;
+  /** Bytes queued but not yet written to the network. */
+  readonly bufferedAmount: number;
+  close(code: number, reason: string): void;
+}
+
+export type LeaveReason = 'left' | 'kicked' | 'closed' | 'too slow' | 'abuse' | 'gateway stopping';
+
+export class Participant {
+  readonly ref: ParticipantRef;
+  readonly joinedAt = Date.now();
+  readonly bucket: TokenBucket;
+  /** A `{"type":"data","binary":true}` waiting for its binary frame. */
+  pendingBinary: { to: DataTarget; ref: Ref | undefined } | undefined;
+  refusals = 0;
+  refusalWindowStart = 0;
+  left = false;
+  messagesIn = 0;
+
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    readonly role: Role,
+    readonly connection: Connection,
+    config: RoomsConfig,
+  ) {
+    this.ref = { id, name, role };
+    this.bucket = new TokenBucket(config.ratePerSecond, config.rateBurst);
+  }
+}
+
+export interface RoomHost {
+  /** Called once when the room closed itself (host `close`, API DELETE). */
+  roomClosed(room: Room): void;
+}
+
+const encode = (frame: unknown): Buffer => Buffer.from(JSON.stringify(frame));
+
+export class Room {
+  readonly createdAt = Date.now();
+  lastActivityAt = Date.now();
+  readonly participants = new Map<number, Participant>();
+  private nextParticipantId = 1;
+  private lastId: number;
+  readonly history: History;
+  /** Muted and banned by name: the credential until access control exists, so a reconnect keeps them. */
+  private readonly muted = new Set<string>();
+  private readonly bans = new Map<string, number>();
+  private hostCount = 0;
+  private closed = false;
+  /** Participants to disconnect once the current fan-out finished (never mid-loop). */
+  private slow: Participant[] = [];
+
+  constructor(
+    readonly path: string,
+    private readonly config: RoomsConfig,
+    private readonly file: HistoryFile | undefined,
+    loaded: HistoryEntry[],
+    lastId: number,
+    private readonly host: RoomHost,
+    private readonly log: Logger,
+  ) {
+    this.history = new History(config.historySize);
+    for (const entry of loaded) this.history.add(entry);
+    this.lastId = lastId;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get lastMessageId(): number {
+    return this.lastId;
+  }
+
+  get hosts(): number {
+    return this.hostCount;
+  }
+
+  get persisted(): boolean {
+    return this.file !== undefined;
+  }
+
+  private roleFor(name: string, requested: string | null): Role {
+    const c = this.config;
+    if (c.hostNames.includes(name)) return 'host';
+    if (c.hostRule === 'first' && this.hostCount === 0) return 'host';
+    if (c.hostRule === 'query' && requested === 'host') return 'host';
+    return 'viewer';
+  }
+
+  /**
+   * Admits a participant: throws RoomError (full, banned, closed) or sends it `welcome`,
+   * `participants` and `history`, and tells everyone else with `join`.
+   */
+  join(connection: Connection, name: string, requestedRole: string | null): Participant {
+    if (this.closed) throw new RoomError('SG_ERR_ROOM_CLOSED', `room ${this.path} was closed`, 410);
+    const banUntil = this.bans.get(name);
+    if (banUntil !== undefined) {
+      const left = banUntil - Date.now();
+      if (left > 0) {
+        throw new RoomError('SG_ERR_ROOM_BANNED', `${name} was removed from room ${this.path} by a host; rejoin allowed in ${Math.ceil(left / 1000)} s`, 403);
+      }
+      this.bans.delete(name);
+    }
+    if (this.participants.size >= this.config.maxParticipants) {
+      throw new RoomError('SG_ERR_ROOM_FULL', `room ${this.path} is full (${this.config.maxParticipants} participants); try again later`, 409);
+    }
+    const p = new Participant(this.nextParticipantId++, name, this.roleFor(name, requestedRole), connection, this.config);
+    this.participants.set(p.id, p);
+    if (p.role === 'host') this.hostCount++;
+    this.lastActivityAt = Date.now();
+    const c = this.config;
+    this.sendTo(p, encode({
+      type: 'welcome',
+      room: this.path,
+      you: p.ref,
+      muted: this.muted.has(name),
+      limits: { maxMessageBytes: c.maxMessageBytes, ratePerSecond: c.ratePerSecond, rateBurst: c.rateBurst },
+    }));
+    this.sendTo(p, encode({ type: 'participants', count: this.participants.size, participants: this.participantList() }));
+    this.sendTo(p, Buffer.from(`{"type":"history","messages":${this.history.jsonArray()}}`));
+    this.broadcast(encode({ type: 'join', participant: p.ref, count: this.participants.size }), p);
+    this.log.debug({ room: this.path, participant: p.id, name, role: p.role }, 'participant joined');
+    return p;
+  }
+
+  participantList(): Array<ParticipantRef & { muted: boolean; joinedAt: string }> {
+    return [...this.participants.values()].map((p) => ({ ...p.ref, muted: this.muted.has(p.name), joinedAt: new Date(p.joinedAt).toISOString() }));
+  }
+
+  /** Removes a participant (socket closed, kicked, too slow); idempotent. */
+  leave(p: Participant, reason: LeaveReason): void {
+    if (p.left) return;
+    p.left = true;
+    if (this.participants.get(p.id) !== p) return;
+    this.participants.delete(p.id);
+    if (p.role === 'host') this.hostCount--;
+    this.lastActivityAt = Date.now();
+    if (!this.closed) this.broadcast(encode({ type: 'leave', participant: p.ref, count: this.participants.size, reason }));
+    this.log.debug({ room: this.path, participant: p.id, reason }, 'participant left');
+  }
+
+  /** A text frame from a participant. */
+  handleText(p: Participant, data: Buffer): void {
+    if (p.left) return;
+    if (!this.admit(p, data.length)) return;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(data.toString('utf8'));
+    } catch {
+      this.refuse(p, new RoomError('SG_ERR_ROOM_INVALID_MESSAGE', 'text frames must be JSON objects, e.g. {"type":"chat","text":"hi"}'));
+      return;
+    }
+    try {
+      this.dispatch(p, parseClientMessage(raw));
+    } catch (error) {
+      if (!(error instanceof RoomError)) throw error;
+      this.refuse(p, error, refOf(raw));
+    }
+    this.flushSlow();
+  }
+
+  /** A binary frame: the payload of the `data` announcement before it. */
+  handleBinary(p: Participant, data: Buffer): void {
+    if (p.left) return;
+    const pending = p.pendingBinary;
+    p.pendingBinary = undefined;
+    if (data.length > this.config.maxMessageBytes) {
+      this.refuse(p, tooLarge(data.length, this.config.maxMessageBytes), pending?.ref);
+      return;
+    }
+    if (!pending) {
+      this.refuse(p, new RoomError('SG_ERR_ROOM_INVALID_MESSAGE', 'a binary frame must follow {"type":"data","to":..,"binary":true}'));
+      return;
+    }
+    try {
+      this.relayData(p.ref, pending.to, { binary: data }, pending.ref, p);
+    } catch (error) {
+      if (!(error instanceof RoomError)) throw error;
+      this.refuse(p, error, pending.ref);
+    }
+    this.flushSlow();
+  }
+
+  /** Size and rate checks every text frame passes before it is parsed. */
+  private admit(p: Participant, size: number): boolean {
+    p.messagesIn++;
+    if (size > this.config.maxMessageBytes) {
+      this.refuse(p, tooLarge(size, this.config.maxMessageBytes));
+      return false;
+    }
+    if (!p.bucket.take()) {
+      const retryAfterMs = p.bucket.waitMs();
+      this.refuse(
+        p,
+        new RoomError('SG_ERR_ROOM_RATE_LIMIT', `too many messages: at most ${this.config.ratePerSecond}/s (bursts of ${this.config.rateBurst}); retry in ${retryAfterMs} ms`, 429),
+        undefined,
+        { retryAfterMs },
+      );
+      return false;
+    }
+    if (p.pendingBinary) {
+      const ref = p.pendingBinary.ref;
+      p.pendingBinary = undefined;
+      this.refuse(p, new RoomError('SG_ERR_ROOM_INVALID_MESSAGE', 'expected a binary frame after {"type":"data","binary":true}; the announcement was dropped'), ref);
+    }
+    return true;
+  }
+
+  private dispatch(p: Participant, m: ReturnType<typeof parseClientMessage>): void {
+    switch (m.type) {
+      case 'chat':
+        if (this.muted.has(p.name)) throw new RoomError('SG_ERR_ROOM_MUTED', 'a host muted your chat in this room; data messages still work', 403);
+        this.ack(p, m.ref, this.appendChat(p.ref, m.text).id);
+        return;
+      case 'data':
+        if (m.binary) {
+          this.resolveTargets(m.to, p); // refuse an unknown target now, not after the payload
+          p.pendingBinary = { to: m.to, ref: m.ref };
+          return;
+        }
+        this.relayData(p.ref, m.to, { payload: m.payload }, m.ref, p);
+        return;
+      case 'kick':
+      case 'mute':
+      case 'unmute':
+      case 'close':
+        if (p.role !== 'host') throw new RoomError('SG_ERR_ROOM_FORBIDDEN', `only hosts can ${m.type}; you joined as ${p.role}`, 403);
+        if (m.type === 'close') {
+          this.close(m.reason ?? `closed by ${p.name}`, p.ref);
+          return;
+        }
+        if (m.participant === p.id) throw new RoomError('SG_ERR_ROOM_INVALID_MESSAGE', `you cannot ${m.type} yourself`);
+        if (m.type === 'kick') this.kick(m.participant, p.ref, m.reason, m.banMs);
+        else this.setMuted(m.participant, m.type === 'mute', p.ref);
+        this.ack(p, m.ref);
+        return;
+    }
+  }
+
+  private ack(p: Participant, ref: Ref | undefined, id?: number): void {
+    if (ref === undefined) return;
+    this.sendTo(p, encode(id === undefined ? { type: 'ack', ref } : { type: 'ack', ref, id }));
+  }
+
+  /** Assigns an id, persists, keeps in history and relays to everyone. */
+  appendChat(from: ParticipantRef, text: string): ChatMessage {
+    const message: ChatMessage = { type: 'chat', id: this.lastId + 1, from, text, ts: Date.now() };
+    const json = JSON.stringify(message);
+    if (this.file) {
+      try {
+        this.file.append(json);
+      } catch (error) {
+        this.log.error({ room: this.path, err: error }, 'room history: cannot append; message refused');
+        throw new RoomError('SG_ERR_ROOM_STORAGE', 'the gateway could not store the message; it was not delivered', 503);
+      }
+    }
+    this.lastId = message.id;
+    this.lastActivityAt = message.ts;
+    this.history.add({ message, json });
+    this.broadcast(Buffer.from(json));
+    return message;
+  }
+
+  /** The participants a data message goes to; throws SG_ERR_ROOM_NO_TARGET when there are none. */
+  private resolveTargets(to: DataTarget, sender: Participant | undefined): Participant[] | 'all' {
+    if (to === 'all') return 'all';
+    if (to === 'host') {
+      const hosts = [...this.participants.values()].filter((q) => q.role === 'host' && q !== sender);
+      if (hosts.length === 0) throw new RoomError('SG_ERR_ROOM_NO_TARGET', `no host is in room ${this.path}`, 409);
+      return hosts;
+    }
+    const target = this.participants.get(to);
+    if (!target) throw new RoomError('SG_ERR_ROOM_NO_TARGET', `participant ${to} is not in room ${this.path}`, 409);
+    return [target];
+  }
+
+  /**
+   * Relays a data message: JSON payload in one text frame, or a header text frame followed by the
+   * binary frame. "all" includes the sender (its echo is the confirmation); targeted messages
+   * go only to their targets. Not kept in history: a replayed PTZ request would move a camera.
+   */
+  relayData(from: ParticipantRef, to: DataTarget, body: { payload?: unknown; binary?: Buffer }, ref: Ref | undefined, sender?: Participant): DataMessage {
+    const targets = this.resolveTargets(to, sender);
+    const message: DataMessage = body.binary
+      ? { type: 'data', id: this.lastId + 1, from, to, ts: Date.now(), binary: true, size: body.binary.length }
+      : { type: 'data', id: this.lastId + 1, from, to, ts: Date.now(), payload: body.payload };
+    this.lastId = message.id;
+    this.lastActivityAt = message.ts;
+    const header = encode(message);
+    const deliver = (q: Participant) => {
+      this.sendTo(q, header);
+      if (body.binary) this.sendTo(q, body.binary, true);
+    };
+    if (targets === 'all') for (const q of this.participants.values()) deliver(q);
+    else for (const q of targets) deliver(q);
+    if (sender) this.ack(sender, ref, message.id);
+    return message;
+  }
+
+  kick(participantId: number, by: ParticipantRef, reason: string | undefined, banMs = this.config.kickBanMs): void {
+    const target = this.participants.get(participantId);
+    if (!target) throw new RoomError('SG_ERR_ROOM_NO_TARGET', `participant ${participantId} is not in room ${this.path}`, 404);
+    if (banMs > 0) this.bans.set(target.name, Date.now() + banMs);
+    const why = reason ? ` (${reason})` : '';
+    const rejoin = banMs > 0 ? `; you can rejoin in ${Math.ceil(banMs / 1000)} s` : '';
+    this.sendError(target, new RoomError('SG_ERR_ROOM_KICKED', `${by.name} removed you from room ${this.path}${why}${rejoin}`));
+    target.connection.close(CloseCode.kicked, 'kicked');
+    this.leave(target, 'kicked');
+    this.log.info({ room: this.path, participant: target.id, name: target.name, by: by.name, banMs }, 'participant kicked');
+  }
+
+  setMuted(participantId: number, muted: boolean, by: ParticipantRef): void {
+    const target = this.participants.get(participantId);
+    if (!target) throw new RoomError('SG_ERR_ROOM_NO_TARGET', `participant ${participantId} is not in room ${this.path}`, 404);
+    if (muted) this.muted.add(target.name);
+    else this.muted.delete(target.name);
+    this.broadcast(encode({ type: 'mute', participant: target.ref, muted, by }));
+    this.log.info({ room: this.path, participant: target.id, name: target.name, by: by.name, muted }, muted ? 'participant muted' : 'participant unmuted');
+  }
+
+  /** Ends the room for everyone (host `close`, API DELETE): a `closed` frame, then close 4410. */
+  close(reason: string, by?: ParticipantRef): void {
+    if (this.closed) return;
+    this.broadcast(encode({ type: 'closed', room: this.path, reason, ...(by ? { by } : {}) }));
+    this.closed = true;
+    for (const p of this.participants.values()) {
+      p.left = true;
+      p.connection.close(CloseCode.roomClosed, 'room closed');
+    }
+    this.participants.clear();
+    this.hostCount = 0;
+    this.closeFile();
+    this.log.info({ room: this.path, reason }, 'room closed');
+    this.host.roomClosed(this);
+  }
+
+  /** Gateway stop: close sockets with 1001 (clients may reconnect) and flush the file. */
+  shutdown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.participants.values()) {
+      p.left = true;
+      p.connection.close(CloseCode.goingAway, 'gateway stopping');
+    }
+    this.participants.clear();
+    this.closeFile();
+  }
+
+  private closeFile(): void {
+    try {
+      this.file?.close();
+    } catch (error) {
+      this.log.error({ room: this.path, err: error }, 'room history: cannot close the file');
+    }
+  }
+
+  /** Sends a refusal; repeated refusals within the window disconnect the participant. */
+  private refuse(p: Participant, error: RoomError, ref?: Ref, extra?: Record<string, unknown>): void {
+    this.sendError(p, error, ref, extra);
+    const now = Date.now();
+    if (now - p.refusalWindowStart > this.config.refusalWindowMs) {
+      p.refusalWindowStart = now;
+      p.refusals = 0;
+    }
+    if (++p.refusals >= this.config.maxRefusals) {
+      this.sendError(p, new RoomError('SG_ERR_ROOM_ABUSE', `disconnected after ${p.refusals} refused messages in ${this.config.refusalWindowMs / 1000} s`));
+      p.connection.close(CloseCode.abuse, 'too many refused messages');
+      this.log.info({ room: this.path, participant: p.id, name: p.name, refusals: p.refusals }, 'participant disconnected for repeated refusals');
+      this.leave(p, 'abuse');
+    }
+  }
+
+  private sendError(p: Participant, error: RoomError, ref?: Ref, extra?: Record<string, unknown>): void {
+    this.sendTo(p, encode({ type: 'error', code: error.code, message: error.message, ...(ref === undefined ? {} : { ref }), ...extra }));
+  }
+
+  private sendTo(p: Participant, data: Buffer, binary = false): void {
+    if (p.left) return;
+    p.connection.send(data, binary);
+    if (p.connection.bufferedAmount > this.config.maxBufferedBytes) this.slow.push(p);
+  }
+
+  /** Same bytes to every participant (except `except`). */
+  private broadcast(data: Buffer, except?: Participant): void {
+    for (const p of this.participants.values()) if (p !== except) this.sendTo(p, data);
+    this.flushSlow();
+  }
+
+  /** Disconnects participants whose sockets cannot keep up: chat is never dropped silently. */
+  private flushSlow(): void {
+    if (this.slow.length === 0) return;
+    const slow = this.slow;
+    this.slow = [];
+    for (const p of slow) {
+      if (p.left) continue;
+      p.connection.close(CloseCode.slowConsumer, 'too slow');
+      this.log.info({ room: this.path, participant: p.id, name: p.name }, 'participant disconnected: its connection cannot keep up');
+      this.leave(p, 'too slow');
+    }
+  }
+}
+
+function tooLarge(size: number, max: number): RoomError {
+  return new RoomError('SG_ERR_ROOM_MESSAGE_TOO_LARGE', `message of ${size} bytes refused; the limit is ${max} bytes`, 413);
+}
