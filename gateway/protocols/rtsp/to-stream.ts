@@ -6,8 +6,15 @@
  */
 import { nalusToLengthPrefixed } from '../../codecs/annexb.js';
 import { CodecError } from '../../codecs/errors.js';
-import { H264_NAL_AUD, H264_NAL_IDR, H264_NAL_PPS, H264_NAL_SPS } from '../../codecs/h264.js';
-import { H265_NAL_AUD, H265_NAL_PPS, H265_NAL_SPS, H265_NAL_VPS, h265IsIrap } from '../../codecs/h265.js';
+import { H264_NAL_AUD, H264_NAL_IDR, H264_NAL_PPS, H264_NAL_SPS, parseAvcDecoderConfig as parseAvc } from '../../codecs/h264.js';
+import {
+  H265_NAL_AUD,
+  H265_NAL_PPS,
+  H265_NAL_SPS,
+  H265_NAL_VPS,
+  h265IsIrap,
+  parseHevcDecoderConfig as parseHevc,
+} from '../../codecs/h265.js';
 import type { VideoCodec, VideoTrack } from '../../core/media.js';
 import type { PublishSession } from '../../core/stream.js';
 import { sameConfig } from '../../formats/tracks.js';
@@ -231,6 +238,3 @@ export function parameterSetsOf(codec: VideoCodec, config: Buffer): { vps: Buffe
   const rec = parseHevc(config);
   return { vps: [...rec.vps], sps: [...rec.sps], pps: [...rec.pps] };
 }
-
-import { parseAvcDecoderConfig as parseAvc } from '../../codecs/h264.js';
-import { parseHevcDecoderConfig as parseHevc } from '../../codecs/h265.js';

@@ -1,0 +1,228 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { PublisherConflictError, StreamNotFoundError } from '../../../gateway/core/errors.js';
+import { GopCache } from '../../../gateway/core/gop-cache.js';
+import { FrameKind, MediaFrame, type VideoTrack, type AudioTrack, type WireFormat } from '../../../gateway/core/media.js';
+import type { ReaderOutput } from '../../../gateway/core/reader.js';
+import { StreamRegistry, type HubOptions } from '../../../gateway/core/registry.js';
+
+const log = pino({ level: 'silent' });
+const video: VideoTrack = { kind: 'video', codec: 'H264', config: Buffer.from([1]), width: 320, height: 240, fps: 25 };
+const audio: AudioTrack = { kind: 'audio', codec: 'AAC', config: Buffer.from([0x12, 0x10]), sampleRate: 44100, channels: 2 };
+
+const options: HubOptions = {
+  maxBytes: 1_000_000,
+  maxDurationMs: 10_000,
+  maxReaderLagMs: 200,
+  maxReaderQueueBytes: 100_000,
+  readerStallTimeoutMs: 60_000,
+  publisherGraceMs: 1000,
+  readyTimeoutMs: 300,
+  takeoverPaths: ['take/*'],
+};
+
+let serializeCount = 0;
+const format: WireFormat = {
+  name: 'test',
+  slot: 7,
+  serialize: (f) => {
+    serializeCount++;
+    return Buffer.from(`${f.kind}:${f.dts}:${f.keyframe ? 'K' : ''}`);
+  },
+};
+
+/** A transport stand-in whose write() result the test controls (the hub's side of the contract). */
+function sink(writable = () => true) {
+  const written: string[] = [];
+  let closed: Error | undefined | null = null;
+  const output: ReaderOutput = {
+    protocol: 'test',
+    remoteAddress: '127.0.0.1:1',
+    format,
+    headers: (initial) => [Buffer.from(initial ? 'HDR' : 'HDR2')],
+    write: (b) => {
+      written.push(b.toString());
+      return writable();
+    },
+    close: (e) => (closed = e),
+  };
+  return { output, written, closedWith: () => closed };
+}
+
+function publisher() {
+  return { protocol: 'test', remoteAddress: '127.0.0.1:2', query: {}, close: () => {} };
+}
+
+describe('StreamRegistry and Stream', () => {
+  it('refuses a second publisher, allows takeover where configured', () => {
+    const r = new StreamRegistry(options, log);
+    r.publish('live/a', publisher());
+    expect(() => r.publish('live/a', publisher())).toThrow(PublisherConflictError);
+    let kicked = false;
+    r.publish('take/a', { ...publisher(), close: () => (kicked = true) });
+    r.publish('take/a', publisher());
+    expect(kicked).toBe(true);
+    r.close();
+  });
+
+  it('is not ready before the first keyframe, and drops what came before it', () => {
+    const r = new StreamRegistry(options, log);
+    const s = r.publish('live/b', publisher());
+    s.setVideoTrack(video);
+    s.writeVideo(0, 0, false, Buffer.alloc(10));
+    expect(s.stream.ready).toBe(false);
+    s.writeVideo(40, 40, true, Buffer.alloc(10));
+    expect(s.stream.ready).toBe(true);
+    expect(s.stream.gopCache.frameCount).toBe(1);
+    r.close();
+  });
+
+  it('rebases timestamps to 0, keeps them monotonic, and continues after a reconnect', () => {
+    const r = new StreamRegistry(options, log);
+    const s1 = r.publish('live/c', publisher());
+    s1.setVideoTrack(video);
+    const out = sink();
+    s1.writeVideo(5000, 5080, true, Buffer.alloc(1));
+    const reader = s1.stream.addReader(out.output);
+    s1.writeVideo(5040, 5040, false, Buffer.alloc(1));
+    s1.writeVideo(5030, 5030, false, Buffer.alloc(1)); // goes backwards: clamped
+    expect(out.written).toEqual(['HDR', '0:0:K', '0:40:', '0:40:']);
+    s1.close();
+    expect(s1.stream.state).toBe('waiting');
+    const s2 = r.publish('live/c', publisher());
+    expect(s2.stream).toBe(s1.stream);
+    s2.setVideoTrack({ ...video, width: 640 });
+    s2.writeVideo(100, 100, true, Buffer.alloc(1));
+    // the reader stayed, got the new headers, then the new session continuing after 40 ms
+    expect(out.written.slice(4)).toEqual(['HDR2', '0:80:K']);
+    expect(reader.isClosed).toBe(false);
+    r.close();
+  });
+
+  it('serializes a frame once for all readers of a format', () => {
+    const r = new StreamRegistry(options, log);
+    const s = r.publish('live/d', publisher());
+    s.setVideoTrack(video);
+    s.writeVideo(0, 0, true, Buffer.alloc(1));
+    const a = sink();
+    const b = sink();
+    s.stream.addReader(a.output);
+    s.stream.addReader(b.output);
+    const before = serializeCount;
+    s.writeVideo(40, 40, false, Buffer.alloc(1));
+    expect(serializeCount - before).toBe(1);
+    r.close();
+  });
+
+  it('drops a congested reader to the next keyframe once it lags past maxReaderLagMs, without touching others', () => {
+    const r = new StreamRegistry(options, log);
+    const s = r.publish('live/e', publisher());
+    s.setVideoTrack(video);
+    s.setAudioTrack(audio);
+    s.writeVideo(0, 0, true, Buffer.alloc(100));
+    let open = true;
+    const slow = sink(() => open);
+    const fast = sink();
+    const slowReader = s.stream.addReader(slow.output);
+    s.stream.addReader(fast.output);
+    open = false;
+    for (let t = 40; t <= 400; t += 40) {
+      s.writeAudio(t, Buffer.alloc(10));
+      s.writeVideo(t, t, false, Buffer.alloc(100));
+    }
+    // lag > 200 ms: the queue was dropped and counted
+    expect(slowReader.droppedFrames).toBeGreaterThan(0);
+    expect(slowReader.stats().queuedFrames).toBe(0);
+    expect(s.stream.droppedFrames).toBe(slowReader.droppedFrames);
+    // resumes at the next keyframe, skipping audio until then
+    open = true;
+    s.writeVideo(440, 440, true, Buffer.alloc(100));
+    s.writeAudio(440, Buffer.alloc(10));
+    slowReader.drain();
+    expect(slow.written.slice(-2)).toEqual(['0:440:K', '1:440:K']);
+    // the fast reader got everything, in order
+    expect(fast.written.filter((w) => w.startsWith('0:')).length).toBe(12);
+    r.close();
+  });
+
+  it('bounds the queue by bytes as well', () => {
+    const r = new StreamRegistry({ ...options, maxReaderLagMs: 100_000, maxReaderQueueBytes: 1000 }, log);
+    const s = r.publish('live/f', publisher());
+    s.setVideoTrack(video);
+    s.writeVideo(0, 0, true, Buffer.alloc(1));
+    const slow = sink(() => false);
+    const reader = s.stream.addReader(slow.output);
+    for (let t = 40; t < 2000; t += 40) s.writeVideo(t, t, false, Buffer.alloc(300));
+    expect(reader.stats().queuedBytes).toBeLessThanOrEqual(1000 + 300);
+    expect(reader.droppedFrames).toBeGreaterThan(0);
+    r.close();
+  });
+
+  it('closes a reader whose transport never drains', () => {
+    const r = new StreamRegistry({ ...options, readerStallTimeoutMs: 0 }, log);
+    const s = r.publish('live/g', publisher());
+    s.setVideoTrack(video);
+    s.writeVideo(0, 0, true, Buffer.alloc(1));
+    const slow = sink(() => false);
+    const reader = s.stream.addReader(slow.output);
+    return new Promise<void>((resolve) => {
+      setTimeout(() => {
+        s.writeVideo(40, 40, false, Buffer.alloc(1));
+        expect(reader.isClosed).toBe(true);
+        expect(slow.closedWith()).toBeInstanceOf(Error);
+        expect(s.stream.readers.size).toBe(0);
+        r.close();
+        resolve();
+      }, 5);
+    });
+  });
+
+  it('waitReady rejects with StreamNotFoundError when nothing publishes, and starts demand handlers', async () => {
+    const r = new StreamRegistry(options, log);
+    await expect(r.waitReady('live/none')).rejects.toBeInstanceOf(StreamNotFoundError);
+    r.addDemandHandler({
+      canServe: (p) => p === 'cams/x',
+      start: async (p) => {
+        setTimeout(() => {
+          const s = r.publish(p, publisher());
+          s.setVideoTrack(video);
+          s.writeVideo(0, 0, true, Buffer.alloc(1));
+        }, 20);
+      },
+    });
+    const stream = await r.waitReady('cams/x');
+    expect(stream.ready).toBe(true);
+    r.addDemandHandler({ canServe: (p) => p === 'cams/broken', start: async () => Promise.reject(new Error('camera refused: 401')) });
+    await expect(r.waitReady('cams/broken')).rejects.toThrow('camera refused: 401');
+    r.close();
+  });
+});
+
+describe('GopCache', () => {
+  const f = (dts: number, key: boolean, size = 10) => new MediaFrame(FrameKind.Video, dts, dts, key, Buffer.alloc(size), 0, video);
+
+  it('keeps frames from the last keyframe', () => {
+    const c = new GopCache({ maxBytes: 1000, maxDurationMs: 1000 });
+    c.push(f(0, true), true);
+    c.push(f(40, false), true);
+    c.push(f(80, true), true);
+    c.push(f(120, false), true);
+    expect(c.snapshot().map((x) => x.dts)).toEqual([80, 120]);
+  });
+
+  it('empties past its byte or duration cap until the next keyframe', () => {
+    const c = new GopCache({ maxBytes: 25, maxDurationMs: 1000 });
+    c.push(f(0, true), true);
+    c.push(f(40, false), true);
+    c.push(f(80, false), true);
+    expect(c.frameCount).toBe(0);
+    c.push(f(120, false), true);
+    expect(c.frameCount).toBe(0);
+    c.push(f(160, true), true);
+    expect(c.frameCount).toBe(1);
+    const d = new GopCache({ maxBytes: 1000, maxDurationMs: 100 });
+    d.push(f(0, true), true);
+    d.push(f(200, false), true);
+    expect(d.frameCount).toBe(0);
+  });
+});
