@@ -8,6 +8,7 @@ export default defineConfig({
     maxWorkers: 3,
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    reporters: ['default'],
+    // CI also writes a JSON report (STREAMGATE_REPORT) and prints a plain "N passed, N failed" line from it.
+    reporters: process.env.STREAMGATE_REPORT ? ['default', ['json', { outputFile: process.env.STREAMGATE_REPORT }]] : ['default'],
   },
 });
