@@ -39,8 +39,6 @@ function headersFor(stream: Stream, initial: boolean): readonly Buffer[] {
 function errorStatus(error: unknown): number {
   if (error instanceof InvalidPathError) return 400;
   if (error instanceof StreamNotFoundError) return 404;
-  if (error instanceof StreamgateError && error.code === 'SG_ERR_UNAUTHORIZED') return 401;
-  if (error instanceof StreamgateError && error.code === 'SG_ERR_FORBIDDEN') return 403;
   return 502;
 }
 
