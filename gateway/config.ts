@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { ConfigError } from './core/errors.js';
 import { rtspConfigSchema, sourcesConfigSchema } from './protocols/rtsp/config.js';
 import { roomsConfigSchema } from './rooms/config.js';
+import { hlsConfigSchema } from './protocols/hls/config.js';
+import { recordConfigSchema } from './record/config.js';
 
 const port = z.number().int().min(0).max(65535);
 const ms = z.number().int().min(0);
@@ -42,6 +44,8 @@ export const configSchema = z.strictObject({
   rtsp: rtspConfigSchema.prefault({}),
   sources: sourcesConfigSchema,
   rooms: roomsConfigSchema.prefault({}),
+  hls: hlsConfigSchema.prefault({}),
+  record: recordConfigSchema.prefault({}),
   hub: z
     .strictObject({
       gopCacheMaxBytes: bytes.default(32 * 1024 * 1024),

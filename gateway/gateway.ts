@@ -14,6 +14,8 @@ import { FlvServer } from './protocols/flv/server.js';
 import { RtmpServer } from './protocols/rtmp/server.js';
 import { RtspServer } from './protocols/rtsp/server.js';
 import { Rooms } from './rooms/rooms.js';
+import { HlsServer } from './protocols/hls/server.js';
+import { Recorder } from './record/recorder.js';
 
 export interface GatewayPorts {
   http: number;
@@ -33,6 +35,8 @@ export class Gateway {
   readonly rtmp: RtmpServer | undefined;
   readonly rtsp: RtspServer | undefined;
   readonly rooms: Rooms;
+  readonly hls: HlsServer;
+  readonly recorder: Recorder;
   private readonly flv: FlvServer;
   private started = false;
   readonly startedAt = Date.now();
@@ -63,6 +67,8 @@ export class Gateway {
     this.rtsp = config.rtsp.enabled
       ? new RtspServer({ registry: this.registry, config: config.rtsp, sources: config.sources, log: this.log.child({ component: 'rtsp' }) })
       : undefined;
+    this.hls = new HlsServer({ registry: this.registry, config: config.hls, log: this.log.child({ component: 'hls' }) });
+    this.recorder = new Recorder({ registry: this.registry, config: config.record, dataDir: config.dataDir, log: this.log.child({ component: 'record' }) });
     this.rooms = new Rooms({ registry: this.registry, config: config.rooms, dataDir: config.dataDir, log: this.log.child({ component: 'rooms' }) });
     this.flv = new FlvServer(this.registry, this.log.child({ component: 'flv' }));
     const app = this.http.app;
@@ -74,6 +80,8 @@ export class Gateway {
     app.use(streamsRouter(this.registry));
     if (this.rtsp) app.use(this.rtsp.router());
     app.use(this.rooms.router());
+    app.use(this.recorder.router());
+    app.use(this.hls.router());
     app.use((req, res, next) => {
       if ((req.method === 'GET' || req.method === 'HEAD') && req.path.endsWith('.flv')) {
         void this.flv.handleHttp(req, res);
@@ -102,6 +110,7 @@ export class Gateway {
         this.ports.rtmp = await this.rtmp.listen(this.config.rtmp.port, host);
         this.log.info({ listener: 'rtmp', port: this.ports.rtmp }, `RTMP listening on rtmp://${host}:${this.ports.rtmp}`);
       }
+      await this.recorder.start();
       if (this.rtsp) {
         this.ports.rtsp = await this.rtsp.listen(this.config.rtsp.port, host);
         this.log.info({ listener: 'rtsp', port: this.ports.rtsp }, `RTSP listening on rtsp://${host}:${this.ports.rtsp}`);
@@ -117,6 +126,6 @@ export class Gateway {
   async stop(): Promise<void> {
     this.registry.close();
     this.flv.close();
-    await Promise.all([this.rtmp?.close(), this.rtsp?.close(), this.rooms.close(), this.http.close()]);
+    await Promise.all([this.rtmp?.close(), this.rtsp?.close(), this.rooms.close(), this.hls.close(), this.recorder.close(), this.http.close()]);
   }
 }

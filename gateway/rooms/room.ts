@@ -418,6 +418,8 @@ export class Room {
     this.slow = [];
     for (const p of slow) {
       if (p.left) continue;
+      const error = new RoomError('SG_ERR_ROOM_SLOW_CONSUMER', `disconnected: over ${this.config.maxBufferedBytes} bytes waiting to be sent; reconnect and read the history`);
+      p.connection.send(encode({ type: 'error', code: error.code, message: error.message }), false);
       p.connection.close(CloseCode.slowConsumer, 'too slow');
       this.log.info({ room: this.path, participant: p.id, name: p.name }, 'participant disconnected: its connection cannot keep up');
       this.leave(p, 'too slow');

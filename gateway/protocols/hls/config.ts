@@ -1,0 +1,6 @@
+import { z } from 'zod';
+
+/** The `hls` config section. */
+export const hlsConfigSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+});
