@@ -4,6 +4,7 @@
  */
 import express from 'express';
 import type { Logger } from 'pino';
+import { Metrics } from './api/metrics.js';
 import { streamsRouter } from './api/streams.js';
 import type { Config } from './config.js';
 import { StreamRegistry } from './core/registry.js';
@@ -36,6 +37,7 @@ export class Gateway {
   readonly rtsp: RtspServer | undefined;
   readonly rooms: Rooms;
   readonly hls: HlsServer;
+  readonly metrics: Metrics;
   readonly recorder: Recorder;
   private readonly flv: FlvServer;
   private started = false;
@@ -63,6 +65,7 @@ export class Gateway {
     );
     this.registry.on('listenerError', (error, event) => this.log.error({ err: error, event }, 'hub listener failed'));
 
+    this.metrics = new Metrics(this.registry);
     this.http = new HttpServer(config.http, this.log.child({ component: 'http' }));
     this.rtsp = config.rtsp.enabled
       ? new RtspServer({ registry: this.registry, config: config.rtsp, sources: config.sources, log: this.log.child({ component: 'rtsp' }) })
@@ -70,7 +73,7 @@ export class Gateway {
     this.hls = new HlsServer({ registry: this.registry, config: config.hls, log: this.log.child({ component: 'hls' }) });
     this.recorder = new Recorder({ registry: this.registry, config: config.record, dataDir: config.dataDir, log: this.log.child({ component: 'record' }) });
     this.rooms = new Rooms({ registry: this.registry, config: config.rooms, dataDir: config.dataDir, log: this.log.child({ component: 'rooms' }) });
-    this.flv = new FlvServer(this.registry, this.log.child({ component: 'flv' }));
+    this.flv = new FlvServer(this.registry, this.log.child({ component: 'flv' }), (p, r) => this.metrics.refused(p, r));
     const app = this.http.app;
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok', uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000), streams: this.registry.list().length });
@@ -78,6 +81,7 @@ export class Gateway {
     app.get('/', (_req, res) => res.redirect(302, '/player/admin.html'));
     app.use('/player', express.static(playerDir(), { index: 'index.html', fallthrough: true, maxAge: 0 }));
     app.use(streamsRouter(this.registry));
+    app.use(this.metrics.router());
     if (this.rtsp) app.use(this.rtsp.router());
     app.use(this.rooms.router());
     app.use(this.recorder.router());
@@ -94,7 +98,7 @@ export class Gateway {
     this.http.finish();
 
     this.rtmp = config.rtmp.enabled
-      ? new RtmpServer(this.registry, config.rtmp, this.log.child({ component: 'rtmp' }))
+      ? new RtmpServer(this.registry, config.rtmp, this.log.child({ component: 'rtmp' }), (p, r) => this.metrics.refused(p, r))
       : undefined;
   }
 

@@ -48,6 +48,8 @@ export class FlvServer {
   constructor(
     private readonly paths: FlvPathManager,
     private readonly log: Logger,
+    /** Counts refusals for metrics; `reason` is an error code. */
+    private readonly refused: (protocol: string, reason: string) => void = () => {},
   ) {}
 
   /** Express handler for GET/HEAD requests whose path ends in .flv. */
@@ -60,6 +62,7 @@ export class FlvServer {
     } catch (error) {
       const status = errorStatus(error);
       const message = error instanceof Error ? error.message : String(error);
+      this.refused('flv', error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL');
       this.log.info({ conn: remoteAddress, url: req.originalUrl.slice(0, 256), status }, `HTTP-FLV request refused: ${message}`);
       if (!res.headersSent) {
         res.status(status).json({ error: { code: error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL', message } });
@@ -109,6 +112,7 @@ export class FlvServer {
     } catch (error) {
       const status = errorStatus(error);
       const message = error instanceof Error ? error.message : String(error);
+      this.refused('ws-flv', error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL');
       this.log.info({ conn: remoteAddress, url: (req.url ?? '').slice(0, 256), status }, `WS-FLV request refused: ${message}`);
       const body = JSON.stringify({ error: { message } });
       if (!socket.destroyed) {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { routeEngineLogs } from './engine.js';
 import { rtmpFormat } from './from-stream.js';
-import { type RtmpPathManager, RtmpSession, type RtmpSessionOptions } from './session.js';
+import { type RefusalCounter, type RtmpPathManager, RtmpSession, type RtmpSessionOptions } from './session.js';
 
 /** Listens for RTMP connections and owns their sessions. */
 export class RtmpServer {
@@ -16,6 +16,7 @@ export class RtmpServer {
     private readonly paths: RtmpPathManager,
     private readonly options: RtmpSessionOptions,
     private readonly log: Logger,
+    private readonly refused: RefusalCounter = () => {},
   ) {
     this.format = rtmpFormat(options.outChunkSize);
   }
@@ -40,7 +41,7 @@ export class RtmpServer {
   }
 
   private accept(socket: Socket): void {
-    const session = new RtmpSession(socket, this.paths, this.format, this.options, this.log, (s) => this.sessions.delete(s));
+    const session = new RtmpSession(socket, this.paths, this.format, this.options, this.log, (s) => this.sessions.delete(s), this.refused);
     this.sessions.add(session);
   }
 

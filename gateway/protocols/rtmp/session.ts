@@ -27,6 +27,9 @@ export interface RtmpSessionOptions extends EngineLimits {
   readonly idleTimeoutMs: number;
 }
 
+/** Counts refusals for metrics; `reason` is an error code. */
+export type RefusalCounter = (protocol: string, reason: string) => void;
+
 /** Splits `name?a=1&b=2` into the name and its query (the stream key carries credentials). */
 export function splitQuery(value: string): { name: string; query: Record<string, string> } {
   const q = value.indexOf('?');
@@ -65,6 +68,7 @@ export class RtmpSession {
     private readonly options: RtmpSessionOptions,
     parentLog: Logger,
     readonly onClosed: (session: RtmpSession) => void,
+    private readonly refused: RefusalCounter = () => {},
   ) {
     this.remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
     this.log = parentLog.child({ conn: this.remoteAddress });
@@ -121,6 +125,7 @@ export class RtmpSession {
     if (this.role === 'closed') return;
     const message = error instanceof Error ? error.message : String(error);
     const expected = error instanceof StreamgateError || error instanceof RangeError;
+    this.refused('rtmp', error instanceof StreamgateError ? error.code : 'SG_ERR_PROTOCOL');
     this.log.warn({ code: error instanceof StreamgateError ? error.code : undefined }, `closing RTMP connection from ${this.remoteAddress}: ${message}`);
     if (!expected) this.log.error({ err: error }, 'unexpected error in RTMP session');
     this.socket.destroy();
@@ -196,6 +201,7 @@ export class RtmpSession {
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      this.refused('rtmp', error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL');
       this.log.warn({ path }, `publish refused for ${this.remoteAddress}: ${message}`);
       this.engine.sendStatus(streamId, 'error', 'NetStream.Publish.BadName', message);
       this.clearHandshakeTimer();
@@ -228,6 +234,7 @@ export class RtmpSession {
       if (this.socket.destroyed) return;
       const message = error instanceof Error ? error.message : String(error);
       const code = error instanceof StreamNotFoundError ? 'NetStream.Play.StreamNotFound' : 'NetStream.Play.Failed';
+      this.refused('rtmp', error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL');
       this.log.info({ path }, `play refused for ${this.remoteAddress}: ${message}`);
       this.engine.sendStatus(streamId, 'error', code, message);
       setTimeout(() => this.socket.destroy(), 100).unref();
