@@ -130,6 +130,8 @@ export class Gateway {
   async stop(): Promise<void> {
     this.registry.close();
     this.flv.close();
-    await Promise.all([this.rtmp?.close(), this.rtsp?.close(), this.rooms.close(), this.hls.close(), this.recorder.close(), this.http.close()]);
+    // Rooms first, so participants get a proper close frame before the HTTP sockets go.
+    await this.rooms.close();
+    await Promise.all([this.rtmp?.close(), this.rtsp?.close(), this.hls.close(), this.recorder.close(), this.http.close()]);
   }
 }

@@ -80,7 +80,7 @@ export function roomsRouter(rooms: RoomDirectory): Router {
   };
 
   const messages = (req: Request, res: Response, path: string): void => {
-    if (req.method === 'GET') {
+    if (req.method !== 'POST') {
       const room = getRoom(path);
       const after = integer(req.query.after, 'after') ?? 0;
       const limit = integer(req.query.limit, 'limit', 1) ?? rooms.config.historySize;

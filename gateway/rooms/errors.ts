@@ -2,7 +2,7 @@ import { StreamgateError } from '../core/errors.js';
 
 /**
  * Refusals a room sends as `{"type":"error","code":..,"message":..}`. Codes are stable (clients
- * branch on them); messages say what to do. PROTOCOL.md lists every code (a test checks it).
+ * branch on them); messages say what to do. the README's Rooms section lists every code (a test checks it).
  */
 export const ROOM_ERROR_CODES = [
   'SG_ERR_ROOM_INVALID_MESSAGE',

@@ -1,6 +1,6 @@
 /**
  * The rooms wire format: what a client may send, parsed and checked by hand (this runs for every
- * frame, so no schema library on the hot path), and the shapes the server sends. PROTOCOL.md
+ * frame, so no schema library on the hot path), and the shapes the server sends. the README's Rooms section
  * documents both with examples.
  */
 import { RoomError } from './errors.js';

@@ -1,7 +1,7 @@
 /**
  * Rooms: chat, a transparent data channel and presence over WebSocket
  * (`ws://HOST:8080/api/v1/rooms/{room}/ws?name=alice`), history with optional JSON Lines
- * persistence, moderation and limits, plus the REST API in api.ts. PROTOCOL.md is the contract.
+ * persistence, moderation and limits, plus the REST API in api.ts. the README's Rooms section is the contract.
  */
 import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
