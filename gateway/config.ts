@@ -56,6 +56,7 @@ export const configSchema = z.strictObject({
       publisherGraceMs: ms.default(5000),
       readyTimeoutMs: ms.default(5000),
       takeoverPaths: z.array(pathPattern).default([]),
+      writeMergeMs: z.number().int().min(0).max(1000).default(0),
     })
     .prefault({}),
 });

@@ -58,6 +58,7 @@ export class Gateway {
         publisherGraceMs: hub.publisherGraceMs,
         readyTimeoutMs: hub.readyTimeoutMs,
         takeoverPaths: hub.takeoverPaths,
+        writeMergeMs: hub.writeMergeMs,
         maxBytes: hub.gopCacheMaxBytes,
         maxDurationMs: hub.gopCacheMaxDurationMs,
       },

@@ -21,6 +21,9 @@ export interface ReaderOutput {
   write(bytes: Buffer): boolean;
   /** Ends the transport. `error` is set when the hub closes the reader for a reason. */
   close(error?: Error): void;
+  /** Holds writes back until uncork() (the hub's write-merge window); optional. */
+  cork?(): void;
+  uncork?(): void;
 }
 
 export interface ReaderLimits {
@@ -30,6 +33,8 @@ export interface ReaderLimits {
   readonly maxReaderQueueBytes: number;
   /** A reader congested this long without the transport draining is closed. */
   readonly readerStallTimeoutMs: number;
+  /** Write-merge window: 0 writes at once; >0 corks each reader's transport for that long. */
+  readonly writeMergeMs: number;
 }
 
 /** Counters a reader reports and the API shows. */
@@ -53,6 +58,8 @@ export interface ReaderHost {
   countBytesOut(bytes: number): void;
   countDropped(frames: number): void;
   removeReader(reader: Reader): void;
+  /** The reader corked its transport; the host uncorks it when the merge window ends. */
+  corked(reader: Reader): void;
 }
 
 type QueueItem = MediaFrame | Buffer;
@@ -81,6 +88,7 @@ export class Reader {
   private liveQueueBytes = 0;
   private liveQueueFirstDts = -1;
   private lastLiveDts = 0;
+  private isCorked = false;
 
   constructor(
     readonly id: number,
@@ -130,6 +138,11 @@ export class Reader {
     }
     if (!burst) this.lastLiveDts = frame.dts;
     if (!this.congested) {
+      if (!this.isCorked && this.limits.writeMergeMs > 0 && this.output.cork) {
+        this.output.cork();
+        this.isCorked = true;
+        this.host.corked(this);
+      }
       const bytes = wireBytes(frame, this.output.format);
       this.framesSent++;
       this.bytesSent += bytes.length;
@@ -198,6 +211,13 @@ export class Reader {
   private countDrop(n: number): void {
     this.droppedFrames += n;
     this.host.countDropped(n);
+  }
+
+  /** End of the write-merge window: the transport sends what it gathered in one go. */
+  uncork(): void {
+    if (!this.isCorked) return;
+    this.isCorked = false;
+    this.output.uncork?.();
   }
 
   /** The transport can take more: flush the queue until it backs up again. */

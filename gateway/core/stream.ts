@@ -64,6 +64,8 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
   private session: PublishSession | undefined;
   /** Highest dts written, across publish sessions: the next session continues after it. */
   lastDts = -1;
+  private corkedReaders: Reader[] = [];
+  private mergeTimer: NodeJS.Timeout | undefined;
   /** Per-format cache of header bytes (sequence headers, metadata), cleared when tracks change. */
   private readonly headerCache = new Map<string, readonly Buffer[]>();
 
@@ -162,6 +164,9 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
       publisher.close(error.message);
       this.safeEmit('unpublish', publisher);
     }
+    this.flushMerged();
+    if (this.mergeTimer) clearTimeout(this.mergeTimer);
+    this.mergeTimer = undefined;
     for (const reader of [...this.readers]) reader.close(error);
     this.gop.clear();
     this.safeEmit('ended', error);
@@ -187,6 +192,21 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
   countDropped(frames: number): void {
     this.droppedFrames += frames;
   }
+
+  /** One timer per stream and window, not per reader: the window ends for all corked readers at once. */
+  corked(reader: Reader): void {
+    this.corkedReaders.push(reader);
+    if (this.mergeTimer === undefined) {
+      this.mergeTimer = setTimeout(this.flushMerged, this.limits.writeMergeMs);
+    }
+  }
+
+  private readonly flushMerged = (): void => {
+    this.mergeTimer = undefined;
+    const readers = this.corkedReaders;
+    this.corkedReaders = [];
+    for (const reader of readers) reader.uncork();
+  };
 
   /**
    * Header bytes for a wire format, built once per track change and shared by all its readers.

@@ -2,7 +2,7 @@
  * FLV muxing for HTTP-FLV and WS-FLV readers (Adobe FLV spec v10.1 Annex E; HEVC as Enhanced
  * FLV `hvc1`, which mpegts.js plays). One serialization per frame, shared by every reader.
  */
-import { FrameKind, type MediaFrame, type WireFormat } from '../../core/media.js';
+import { FrameKind, type MediaFrame, type WireFormat, wireBytes } from '../../core/media.js';
 import type { Stream } from '../../core/stream.js';
 import { EcmaArray, encodeAmf0 } from '../../formats/amf0.js';
 import {
@@ -113,8 +113,38 @@ function serializeFrame(frame: MediaFrame): Buffer {
   return out;
 }
 
-/** Shared by HTTP-FLV and WS-FLV: the bytes are identical, so both use one cache slot. */
+/** HTTP-FLV: one serialization per frame, shared by every reader. */
 export const flvFormat: WireFormat = { name: 'flv', slot: 0, serialize: serializeFrame };
+
+/** A complete unmasked binary WebSocket frame (RFC 6455 §5.2) around `payload`. */
+export function wsBinaryFrame(payload: Buffer): Buffer {
+  const n = payload.length;
+  const headerSize = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  const out = Buffer.allocUnsafe(headerSize + n);
+  out[0] = 0x82; // FIN + binary
+  if (n < 126) {
+    out[1] = n;
+  } else if (n < 65536) {
+    out[1] = 126;
+    out.writeUInt16BE(n, 2);
+  } else {
+    out[1] = 127;
+    out.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
+    out.writeUInt32BE(n >>> 0, 6);
+  }
+  payload.copy(out, headerSize);
+  return out;
+}
+
+/**
+ * WS-FLV: each frame's FLV bytes wrapped once in a WebSocket frame, so WS readers also share one
+ * Buffer per frame (built from the cached FLV bytes, not re-muxed).
+ */
+export const wsFlvFormat: WireFormat = {
+  name: 'ws-flv',
+  slot: 4,
+  serialize: (frame) => wsBinaryFrame(wireBytes(frame, flvFormat)),
+};
 
 /**
  * Metadata and sequence-header tags for the stream's current tracks, built once per track

@@ -11,7 +11,8 @@ import { InvalidPathError, StreamgateError, StreamNotFoundError } from '../../co
 import { validatePath } from '../../core/path.js';
 import type { ReaderOutput } from '../../core/reader.js';
 import type { Stream } from '../../core/stream.js';
-import { flvFileHeader, flvFormat, flvHeaderTags } from './mux.js';
+import { socketCorking, writeToSocket } from '../../net/socket-writer.js';
+import { flvFileHeader, flvFormat, flvHeaderTags, wsBinaryFrame, wsFlvFormat } from './mux.js';
 
 /** What the FLV handlers need from the hub. */
 export interface FlvPathManager {
@@ -69,32 +70,39 @@ export class FlvServer {
       }
       return;
     }
-    if (req.socket.destroyed) return;
-    req.socket.setNoDelay(true);
-    res.writeHead(200, {
-      'Content-Type': 'video/x-flv',
-      'Cache-Control': 'no-cache, no-store',
-      Pragma: 'no-cache',
-      Expires: '-1',
-    });
+    const socket = req.socket;
+    if (socket.destroyed) return;
+    socket.setNoDelay(true);
     if (req.method === 'HEAD') {
+      res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache, no-store' });
       res.end();
       return;
     }
+    // The body is written straight to the socket, close-delimited (no chunked encoding): one
+    // write per frame instead of three, and the same Buffer for every reader. The HTTP server
+    // keeps the socket but never writes to it again for this request.
+    const head = ['HTTP/1.1 200 OK', 'Content-Type: video/x-flv', 'Cache-Control: no-cache, no-store', 'Pragma: no-cache', 'Expires: -1', 'Connection: close'];
+    for (const [name, value] of Object.entries(res.getHeaders())) {
+      if (value !== undefined && /^access-control-/i.test(name)) head.push(`${name}: ${String(value)}`);
+    }
+    socket.write(head.join('\r\n') + '\r\n\r\n');
     const output: ReaderOutput = {
       protocol: 'flv',
       remoteAddress,
       format: flvFormat,
       headers: (initial) => headersFor(stream, initial),
-      write: (bytes) => res.write(bytes),
+      write: (bytes) => writeToSocket(socket, bytes),
+      ...socketCorking(socket),
       close: (error) => {
         if (error) this.log.debug({ conn: remoteAddress, path: stream.path }, `HTTP-FLV reader closed: ${error.message}`);
-        res.end();
+        socket.end();
+        socket.destroySoon();
       },
     };
     const reader = stream.addReader(output);
-    res.on('drain', () => reader.drain());
-    res.on('close', () => reader.close());
+    socket.on('drain', () => reader.drain());
+    socket.on('close', () => reader.close());
+    // Anything the client sends now (a pipelined request) is ignored.
   }
 
   /** Upgrade handler for WS-FLV; claims paths ending in .flv. */
@@ -126,13 +134,12 @@ export class FlvServer {
       const output: ReaderOutput = {
         protocol: 'ws-flv',
         remoteAddress,
-        format: flvFormat,
-        headers: (initial) => headersFor(stream, initial),
-        write: (bytes) => {
-          if (ws.readyState !== ws.OPEN) return true;
-          ws.send(bytes, { binary: true });
-          return !socket.writableNeedDrain;
-        },
+        format: wsFlvFormat,
+        headers: (initial) => stream.cachedHeaders(initial ? 'ws-flv-initial' : 'ws-flv', () => headersFor(stream, initial).map(wsBinaryFrame)),
+        // Whole, pre-built WebSocket frames (server frames are unmasked, so every reader can get
+        // the same bytes); ws itself only writes control frames, also whole, so they interleave safely.
+        write: (bytes) => (ws.readyState === ws.OPEN ? writeToSocket(socket, bytes) : true),
+        ...socketCorking(socket),
         close: (error) => {
           if (ws.readyState === ws.OPEN) ws.close(1000, error ? error.message.slice(0, 120) : 'closed');
           else ws.terminate();

@@ -13,6 +13,7 @@ import {
   type RtmpCommand,
   RtmpEngine,
 } from './engine.js';
+import { socketCorking, writeToSocket } from '../../net/socket-writer.js';
 import { PLAY_STREAM_ID, rtmpHeaderMessages } from './from-stream.js';
 import { RtmpToStream } from './to-stream.js';
 
@@ -95,7 +96,7 @@ export class RtmpSession {
 
   private write(bytes: Buffer): boolean {
     if (this.role === 'closed' || this.socket.destroyed) return true;
-    return this.socket.write(bytes);
+    return writeToSocket(this.socket, bytes);
   }
 
   private onData(chunk: Buffer): void {
@@ -256,6 +257,7 @@ export class RtmpSession {
       format: this.format,
       headers: () => stream.cachedHeaders(this.format.name, () => rtmpHeaderMessages(stream, chunkSize)),
       write: (bytes) => this.write(bytes),
+      ...socketCorking(this.socket),
       close: (error) => {
         if (error && !this.socket.destroyed) {
           this.log.info({ path }, `player closed: ${error.message}`);

@@ -19,6 +19,7 @@ const options: HubOptions = {
   publisherGraceMs: 1000,
   readyTimeoutMs: 300,
   takeoverPaths: ['take/*'],
+  writeMergeMs: 0,
 };
 
 let serializeCount = 0;
@@ -195,6 +196,27 @@ describe('StreamRegistry and Stream', () => {
     r.addDemandHandler({ canServe: (p) => p === 'cams/broken', start: async () => Promise.reject(new Error('camera refused: 401')) });
     await expect(r.waitReady('cams/broken')).rejects.toThrow('camera refused: 401');
     r.close();
+  });
+});
+
+describe('write-merge window', () => {
+  it('corks each reader once per window and uncorks them all when it ends', async () => {
+    const r = new StreamRegistry({ ...options, writeMergeMs: 30 }, log);
+    const s = r.publish('live/m', publisher());
+    s.setVideoTrack(video);
+    s.writeVideo(0, 0, true, Buffer.alloc(1));
+    const events: string[] = [];
+    const a = sink();
+    s.stream.addReader({ ...a.output, cork: () => events.push('cork'), uncork: () => events.push('uncork') });
+    for (let t = 40; t <= 120; t += 40) s.writeVideo(t, t, false, Buffer.alloc(1));
+    expect(events).toEqual(['cork']);
+    expect(a.written.length).toBe(5); // written into the corked transport at once, sent together
+    await new Promise((res) => setTimeout(res, 60));
+    expect(events).toEqual(['cork', 'uncork']);
+    s.writeVideo(160, 160, false, Buffer.alloc(1));
+    expect(events).toEqual(['cork', 'uncork', 'cork']);
+    r.close();
+    expect(events.at(-1)).toBe('uncork');
   });
 });
 
