@@ -33,7 +33,10 @@ export interface ReaderLimits {
   readonly maxReaderQueueBytes: number;
   /** A reader congested this long without the transport draining is closed. */
   readonly readerStallTimeoutMs: number;
-  /** Write-merge window: 0 writes at once; >0 corks each reader's transport for that long. */
+  /**
+   * Write-merge window. 0: frames delivered in the same event-loop turn go out in one write
+   * (no added delay). >0: each reader's transport is corked for that many ms.
+   */
   readonly writeMergeMs: number;
 }
 
@@ -138,7 +141,7 @@ export class Reader {
     }
     if (!burst) this.lastLiveDts = frame.dts;
     if (!this.congested) {
-      if (!this.isCorked && this.limits.writeMergeMs > 0 && this.output.cork) {
+      if (!this.isCorked && this.output.cork) {
         this.output.cork();
         this.isCorked = true;
         this.host.corked(this);

@@ -65,7 +65,7 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
   /** Highest dts written, across publish sessions: the next session continues after it. */
   lastDts = -1;
   private corkedReaders: Reader[] = [];
-  private mergeTimer: NodeJS.Timeout | undefined;
+  private mergeTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   /** Per-format cache of header bytes (sequence headers, metadata), cleared when tracks change. */
   private readonly headerCache = new Map<string, readonly Buffer[]>();
 
@@ -164,9 +164,12 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
       publisher.close(error.message);
       this.safeEmit('unpublish', publisher);
     }
+    const timer = this.mergeTimer;
+    if (timer !== undefined) {
+      if (this.limits.writeMergeMs > 0) clearTimeout(timer as NodeJS.Timeout);
+      else clearImmediate(timer as NodeJS.Immediate);
+    }
     this.flushMerged();
-    if (this.mergeTimer) clearTimeout(this.mergeTimer);
-    this.mergeTimer = undefined;
     for (const reader of [...this.readers]) reader.close(error);
     this.gop.clear();
     this.safeEmit('ended', error);
@@ -193,11 +196,16 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
     this.droppedFrames += frames;
   }
 
-  /** One timer per stream and window, not per reader: the window ends for all corked readers at once. */
+  /**
+   * One flush per stream and window, not per reader. With writeMergeMs 0 the window is the
+   * current event-loop turn: frames that arrive together (a busy publisher socket delivers
+   * several in one read) leave in one write per reader, with no delay added.
+   */
   corked(reader: Reader): void {
     this.corkedReaders.push(reader);
     if (this.mergeTimer === undefined) {
-      this.mergeTimer = setTimeout(this.flushMerged, this.limits.writeMergeMs);
+      const ms = this.limits.writeMergeMs;
+      this.mergeTimer = ms > 0 ? setTimeout(this.flushMerged, ms) : setImmediate(this.flushMerged);
     }
   }
 

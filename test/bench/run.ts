@@ -265,7 +265,9 @@ async function startServer(name: string, mergeMs: number): Promise<Server> {
   } else {
     args = [join(root, 'dist', 'test', 'bench', 'nms-server.js'), String(rtmpPort), String(httpPort), dir];
   }
-  const proc = spawn('taskset', ['-c', '0', process.execPath, '--max-old-space-size=2048', ...args], { stdio: ['ignore', 'ignore', 'inherit'], cwd: dir });
+  // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server (written when it stops).
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn('taskset', ['-c', '0', process.execPath, '--max-old-space-size=2048', ...nodeArgs, ...args], { stdio: ['ignore', 'ignore', 'inherit'], cwd: dir });
   await waitPort(rtmpPort);
   await waitPort(httpPort);
   return {
@@ -274,8 +276,11 @@ async function startServer(name: string, mergeMs: number): Promise<Server> {
     rtmpPort,
     httpPort,
     stop: async () => {
-      proc.kill('SIGKILL');
-      await new Promise((r) => proc.once('exit', r));
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill(name === 'streamgate' ? 'SIGINT' : 'SIGKILL');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 8000);
+      await exited;
+      clearTimeout(t);
     },
   };
 }
