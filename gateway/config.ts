@@ -8,6 +8,7 @@ import { rtspConfigSchema, sourcesConfigSchema } from './protocols/rtsp/config.j
 import { roomsConfigSchema } from './rooms/config.js';
 import { hlsConfigSchema } from './protocols/hls/config.js';
 import { recordConfigSchema } from './record/config.js';
+import { authConfigSchema } from './auth/config.js';
 
 const port = z.number().int().min(0).max(65535);
 const ms = z.number().int().min(0);
@@ -28,6 +29,8 @@ export const configSchema = z.strictObject({
       port: port.default(8080),
       corsOrigin: z.string().min(1).default('*'),
       maxPathLength: z.number().int().min(64).max(8192).default(1024),
+      /** A client must send its request headers within this (slowloris). */
+      headersTimeoutMs: z.number().int().min(1000).default(10000),
     })
     .prefault({}),
   rtmp: z
@@ -45,6 +48,19 @@ export const configSchema = z.strictObject({
   sources: sourcesConfigSchema,
   rooms: roomsConfigSchema.prefault({}),
   hls: hlsConfigSchema.prefault({}),
+  auth: authConfigSchema.prefault({}),
+  tls: z
+    .strictObject({
+      /** PEM files; with both set, the HTTPS/WSS and RTMPS listeners start. Reloaded on SIGHUP. */
+      cert: z.string().optional(),
+      key: z.string().optional(),
+      httpsPort: port.default(8443),
+      rtmpsPort: port.default(1936),
+      /** Answer plain-HTTP page and API requests with a redirect to HTTPS (media URLs stay on HTTP). */
+      redirectHttp: z.boolean().default(false),
+    })
+    .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'set both tls.cert and tls.key, or neither' })
+    .prefault({}),
   record: recordConfigSchema.prefault({}),
   hub: z
     .strictObject({

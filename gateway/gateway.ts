@@ -2,9 +2,12 @@
  * The composition root: builds every server from one Config. Nothing here is process-wide, so
  * several gateways can run side by side in one process (tests start them on port 0).
  */
+import { readFileSync } from 'node:fs';
 import express from 'express';
 import type { Logger } from 'pino';
 import { Metrics } from './api/metrics.js';
+import { Authorizer } from './auth/index.js';
+import { ConfigError } from './core/errors.js';
 import { streamsRouter } from './api/streams.js';
 import type { Config } from './config.js';
 import { StreamRegistry } from './core/registry.js';
@@ -22,6 +25,8 @@ export interface GatewayPorts {
   http: number;
   rtmp: number | undefined;
   rtsp: number | undefined;
+  https: number | undefined;
+  rtmps: number | undefined;
 }
 
 export interface GatewayOptions {
@@ -38,11 +43,12 @@ export class Gateway {
   readonly rooms: Rooms;
   readonly hls: HlsServer;
   readonly metrics: Metrics;
+  readonly auth: Authorizer;
   readonly recorder: Recorder;
   private readonly flv: FlvServer;
   private started = false;
   readonly startedAt = Date.now();
-  ports: GatewayPorts = { http: 0, rtmp: undefined, rtsp: undefined };
+  ports: GatewayPorts = { http: 0, rtmp: undefined, rtsp: undefined, https: undefined, rtmps: undefined };
 
   constructor(
     readonly config: Config,
@@ -67,20 +73,30 @@ export class Gateway {
     this.registry.on('listenerError', (error, event) => this.log.error({ err: error, event }, 'hub listener failed'));
 
     this.metrics = new Metrics(this.registry);
+    this.auth = new Authorizer(config.auth, this.log.child({ component: 'auth' }), (p, r) => this.metrics.refused(p, r));
     this.http = new HttpServer(config.http, this.log.child({ component: 'http' }));
     this.rtsp = config.rtsp.enabled
       ? new RtspServer({ registry: this.registry, config: config.rtsp, sources: config.sources, log: this.log.child({ component: 'rtsp' }) })
       : undefined;
     this.hls = new HlsServer({ registry: this.registry, config: config.hls, log: this.log.child({ component: 'hls' }) });
     this.recorder = new Recorder({ registry: this.registry, config: config.record, dataDir: config.dataDir, log: this.log.child({ component: 'record' }) });
-    this.rooms = new Rooms({ registry: this.registry, config: config.rooms, dataDir: config.dataDir, log: this.log.child({ component: 'rooms' }) });
-    this.flv = new FlvServer(this.registry, this.log.child({ component: 'flv' }), (p, r) => this.metrics.refused(p, r));
+    this.rooms = new Rooms({ registry: this.registry, config: config.rooms, dataDir: config.dataDir, log: this.log.child({ component: 'rooms' }), access: this.auth });
+    this.flv = new FlvServer(this.registry, this.log.child({ component: 'flv' }), this.auth, (p, r) => this.metrics.refused(p, r));
     const app = this.http.app;
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok', uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000), streams: this.registry.list().length });
     });
+    if (config.tls.redirectHttp && config.tls.cert) {
+      // Pages and API move to HTTPS; media URLs stay reachable on HTTP for players that need it.
+      app.use((req, res, next) => {
+        if ((req.socket as { encrypted?: boolean }).encrypted || /\.(flv|m3u8|m4s|mp4|ts)$/.test(req.path)) return next();
+        const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
+        res.redirect(301, `https://${host}:${this.ports.https}${req.originalUrl}`);
+      });
+    }
     app.get('/', (_req, res) => res.redirect(302, '/player/admin.html'));
     app.use('/player', express.static(playerDir(), { index: 'index.html', fallthrough: true, maxAge: 0 }));
+    app.use('/api/v1', this.auth.adminMiddleware());
     app.use(streamsRouter(this.registry));
     app.use(this.metrics.router());
     if (this.rtsp) app.use(this.rtsp.router());
@@ -99,7 +115,7 @@ export class Gateway {
     this.http.finish();
 
     this.rtmp = config.rtmp.enabled
-      ? new RtmpServer(this.registry, config.rtmp, this.log.child({ component: 'rtmp' }), (p, r) => this.metrics.refused(p, r))
+      ? new RtmpServer(this.registry, { ...config.rtmp, access: this.auth }, this.log.child({ component: 'rtmp' }), (p, r) => this.metrics.refused(p, r))
       : undefined;
   }
 
@@ -108,12 +124,23 @@ export class Gateway {
     if (this.started) return this.ports;
     this.started = true;
     const host = this.config.bind;
+    this.http.connectionGate = (address) => this.auth.acquireConnection(address, 'http');
+    if (this.rtmp) this.rtmp.connectionGate = (address) => this.auth.acquireConnection(address, 'rtmp');
     try {
       this.ports.http = await this.http.listen(this.config.http.port, host);
       this.log.info({ listener: 'http', port: this.ports.http }, `HTTP (FLV, WS-FLV, API) listening on http://${host}:${this.ports.http}`);
       if (this.rtmp) {
         this.ports.rtmp = await this.rtmp.listen(this.config.rtmp.port, host);
         this.log.info({ listener: 'rtmp', port: this.ports.rtmp }, `RTMP listening on rtmp://${host}:${this.ports.rtmp}`);
+      }
+      const tls = this.tlsCredentials();
+      if (tls) {
+        this.ports.https = await this.http.listenTls(this.config.tls.httpsPort, host, tls);
+        this.log.info({ listener: 'https', port: this.ports.https }, `HTTPS (FLV, WSS-FLV, API) listening on https://${host}:${this.ports.https}`);
+        if (this.rtmp) {
+          this.ports.rtmps = await this.rtmp.listenTls(this.config.tls.rtmpsPort, host, tls);
+          this.log.info({ listener: 'rtmps', port: this.ports.rtmps }, `RTMPS listening on rtmps://${host}:${this.ports.rtmps}`);
+        }
       }
       await this.recorder.start();
       if (this.rtsp) {
@@ -125,6 +152,25 @@ export class Gateway {
       throw error;
     }
     return this.ports;
+  }
+
+  private tlsCredentials(): { cert: Buffer; key: Buffer } | undefined {
+    const { cert, key } = this.config.tls;
+    if (!cert || !key) return undefined;
+    try {
+      return { cert: readFileSync(cert), key: readFileSync(key) };
+    } catch (error) {
+      throw new ConfigError(`cannot read tls.cert/tls.key: ${(error as Error).message}`);
+    }
+  }
+
+  /** Re-reads the certificate and key (SIGHUP); live connections keep theirs, nothing is dropped. */
+  reloadTls(): void {
+    const tls = this.tlsCredentials();
+    if (!tls) return;
+    this.http.reloadTls(tls);
+    this.rtmp?.reloadTls(tls);
+    this.log.info('TLS certificate reloaded');
   }
 
   /** Stops listeners, ends every stream and closes every connection. Idempotent. */

@@ -87,6 +87,13 @@ export async function main(argv: string[]): Promise<void> {
       },
     );
   };
+  process.on('SIGHUP', () => {
+    try {
+      gateway.reloadTls();
+    } catch (error) {
+      gateway.log.error({ err: error }, `TLS reload failed; keeping the current certificate: ${(error as Error).message}`);
+    }
+  });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }

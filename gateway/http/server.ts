@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
@@ -9,6 +10,7 @@ export type UpgradeHandler = (req: IncomingMessage, socket: Socket, head: Buffer
 export interface HttpOptions {
   readonly corsOrigin: string;
   readonly maxPathLength: number;
+  readonly headersTimeoutMs: number;
 }
 
 /** Writes a minimal HTTP error on a socket that asked to upgrade, then closes it. */
@@ -31,6 +33,9 @@ export class HttpServer {
   readonly server: Server;
   private readonly upgradeHandlers: UpgradeHandler[] = [];
   private readonly sockets = new Set<Socket>();
+  private tlsServer: HttpsServer | undefined;
+  /** Admits or refuses a new connection (connection limits); returns its release function. */
+  connectionGate: ((remoteAddress: string) => (() => void) | undefined) | undefined;
 
   constructor(
     private readonly options: HttpOptions,
@@ -56,10 +61,9 @@ export class HttpServer {
     });
     this.app = app;
     this.server = createServer(app);
-    this.server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
+    this.server.headersTimeout = options.headersTimeoutMs;
+    this.server.requestTimeout = Math.max(options.headersTimeoutMs, 30_000);
+    this.server.on('connection', (socket: Socket) => this.track(socket));
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
       if (error.code === 'ECONNRESET' || error.code === 'EPIPE') {
         socket.destroy();
@@ -69,6 +73,44 @@ export class HttpServer {
       if ((socket as Socket).writable) (socket as Socket).end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
+  }
+
+  private track(socket: Socket): void {
+    const release = this.connectionGate?.(`${socket.remoteAddress}:${socket.remotePort}`);
+    if (this.connectionGate && !release) {
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      release?.();
+    });
+  }
+
+  /** HTTPS (and WSS) on the same app and upgrade handlers. */
+  async listenTls(port: number, host: string, credentials: { cert: Buffer; key: Buffer }): Promise<number> {
+    const server = createHttpsServer({ cert: credentials.cert, key: credentials.key }, this.app);
+    server.headersTimeout = this.options.headersTimeoutMs;
+    server.on('secureConnection', (socket: Socket) => this.track(socket));
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
+    server.on('tlsClientError', (error, socket) => {
+      this.log.info({ conn: `${socket.remoteAddress}:${socket.remotePort}`, err: error.message }, 'TLS handshake failed');
+    });
+    this.tlsServer = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return (server.address() as AddressInfo).port;
+  }
+
+  /** New certificate and key for new connections; established ones keep theirs. */
+  reloadTls(credentials: { cert: Buffer; key: Buffer }): void {
+    this.tlsServer?.setSecureContext({ cert: credentials.cert, key: credentials.key });
   }
 
   addUpgradeHandler(handler: UpgradeHandler): void {
@@ -119,8 +161,10 @@ export class HttpServer {
   }
 
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const servers: (Server | HttpsServer)[] = [this.server];
+    if (this.tlsServer) servers.push(this.tlsServer);
+    const closed = servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())));
     for (const socket of this.sockets) socket.destroy();
-    await closed;
+    await Promise.all(closed);
   }
 }

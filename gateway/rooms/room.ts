@@ -116,7 +116,7 @@ export class Room {
    * Admits a participant: throws RoomError (full, banned, closed) or sends it `welcome`,
    * `participants` and `history`, and tells everyone else with `join`.
    */
-  join(connection: Connection, name: string, requestedRole: string | null): Participant {
+  join(connection: Connection, name: string, requestedRole: string | null, grantedRole?: Role): Participant {
     if (this.closed) throw new RoomError('SG_ERR_ROOM_CLOSED', `room ${this.path} was closed`, 410);
     const banUntil = this.bans.get(name);
     if (banUntil !== undefined) {
@@ -129,7 +129,9 @@ export class Room {
     if (this.participants.size >= this.config.maxParticipants) {
       throw new RoomError('SG_ERR_ROOM_FULL', `room ${this.path} is full (${this.config.maxParticipants} participants); try again later`, 409);
     }
-    const p = new Participant(this.nextParticipantId++, name, this.roleFor(name, requestedRole), connection, this.config);
+    // A role granted by access control (credentials) wins over the config's host rule.
+    const role = grantedRole ?? this.roleFor(name, requestedRole);
+    const p = new Participant(this.nextParticipantId++, name, role, connection, this.config);
     this.participants.set(p.id, p);
     if (p.role === 'host') this.hostCount++;
     this.lastActivityAt = Date.now();

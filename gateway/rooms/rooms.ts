@@ -13,6 +13,7 @@ import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { z } from 'zod';
 import { InvalidPathError, StreamgateError } from '../core/errors.js';
 import { validatePath } from '../core/path.js';
+import type { AccessControl } from '../auth/index.js';
 import type { StreamRegistry } from '../core/registry.js';
 import type { Stream } from '../core/stream.js';
 import { rejectUpgrade } from '../http/server.js';
@@ -28,6 +29,8 @@ export interface RoomsDeps {
   readonly config: z.infer<typeof roomsConfigSchema>;
   readonly dataDir: string;
   readonly log: Logger;
+  /** Access control: who may join, and as host or viewer. Absent: everyone, roles by config. */
+  readonly access?: AccessControl;
 }
 
 const WS_PATH = /^\/api\/v1\/rooms\/(.+)\/ws$/;
@@ -150,11 +153,37 @@ export class Rooms implements RoomHost, RoomDirectory {
       rejectUpgrade(socket, 503, 'the gateway is stopping');
       return true;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, socket, match[1]!));
+    const access = this.deps.access;
+    if (!access) {
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, socket, match[1]!));
+      return true;
+    }
+    let path: string;
+    try {
+      path = decodeURIComponent(match[1]!);
+    } catch {
+      path = match[1]!;
+    }
+    const query: Record<string, string> = {};
+    for (const [k, v] of new URL(req.url ?? '/', 'http://x').searchParams) query[k] = v;
+    access.check({ action: 'room', path, protocol: 'room', remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`, query }).then(
+      (grant) => {
+        if (socket.destroyed) return;
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, socket, match[1]!, grant.via === 'open' ? undefined : grant.role));
+      },
+      (error: Error & { status?: number; code?: string }) => {
+        if (socket.destroyed) return;
+        // Browsers cannot read a refused handshake's status: accept, say why, close with 4401/4403.
+        this.wss.handleUpgrade(req, socket, head, (ws) => {
+          ws.send(JSON.stringify({ type: 'error', code: error.code ?? 'SG_ERR_FORBIDDEN', message: error.message }));
+          ws.close(error.status === 401 ? 4401 : 4403, (error.code ?? 'SG_ERR_FORBIDDEN').slice(0, 120));
+        });
+      },
+    );
     return true;
   };
 
-  private accept(ws: WebSocket, req: IncomingMessage, socket: Socket, rawPath: string): void {
+  private accept(ws: WebSocket, req: IncomingMessage, socket: Socket, rawPath: string, grantedRole?: 'host' | 'viewer'): void {
     socket.setNoDelay(true);
     const conn = `${socket.remoteAddress}:${socket.remotePort}`;
     const connection: Connection = {
@@ -181,7 +210,7 @@ export class Rooms implements RoomHost, RoomDirectory {
       const query = new URL(req.url ?? '/', 'http://x').searchParams;
       const name = validateName(query.get('name'), this.config.maxNameLength);
       room = this.open(path);
-      participant = room.join(connection, name, query.get('role'));
+      participant = room.join(connection, name, query.get('role'), grantedRole);
     } catch (error) {
       if (!(error instanceof StreamgateError)) {
         this.log.error({ err: error, conn }, 'room join failed');

@@ -11,6 +11,7 @@ import { InvalidPathError, StreamgateError, StreamNotFoundError } from '../../co
 import { validatePath } from '../../core/path.js';
 import type { ReaderOutput } from '../../core/reader.js';
 import type { Stream } from '../../core/stream.js';
+import { type AccessControl, isAccessRefusal, OPEN_ACCESS } from '../../auth/index.js';
 import { socketCorking, writeToSocket } from '../../net/socket-writer.js';
 import { flvFileHeader, flvFormat, flvHeaderTags, wsBinaryFrame, wsFlvFormat } from './mux.js';
 
@@ -40,7 +41,17 @@ function headersFor(stream: Stream, initial: boolean): readonly Buffer[] {
 function errorStatus(error: unknown): number {
   if (error instanceof InvalidPathError) return 400;
   if (error instanceof StreamNotFoundError) return 404;
+  const status = (error as { status?: unknown }).status;
+  if (typeof status === 'number' && status >= 400 && status < 600) return status;
   return 502;
+}
+
+function queryOf(url: string): Record<string, string> {
+  const q = url.indexOf('?');
+  if (q < 0) return {};
+  const out: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(url.slice(q + 1))) out[k] = v;
+  return out;
 }
 
 export class FlvServer {
@@ -49,6 +60,7 @@ export class FlvServer {
   constructor(
     private readonly paths: FlvPathManager,
     private readonly log: Logger,
+    private readonly access: AccessControl = OPEN_ACCESS,
     /** Counts refusals for metrics; `reason` is an error code. */
     private readonly refused: (protocol: string, reason: string) => void = () => {},
   ) {}
@@ -57,13 +69,17 @@ export class FlvServer {
   async handleHttp(req: Request, res: Response): Promise<void> {
     const remoteAddress = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
     let stream: Stream;
+    const query = queryOf(req.originalUrl);
+    let path = '';
     try {
-      const path = flvStreamPath(req.path)!;
+      path = flvStreamPath(req.path)!;
+      await this.access.check({ action: 'play', path, protocol: 'flv', remoteAddress, query });
       stream = await this.paths.waitReady(path);
+      this.access.checkReaderLimit(path, stream.readers.size);
     } catch (error) {
       const status = errorStatus(error);
       const message = error instanceof Error ? error.message : String(error);
-      this.refused('flv', error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL');
+      if (!isAccessRefusal(error)) this.refused('flv', error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL');
       this.log.info({ conn: remoteAddress, url: req.originalUrl.slice(0, 256), status }, `HTTP-FLV request refused: ${message}`);
       if (!res.headersSent) {
         res.status(status).json({ error: { code: error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL', message } });
@@ -101,7 +117,10 @@ export class FlvServer {
     };
     const reader = stream.addReader(output);
     socket.on('drain', () => reader.drain());
-    socket.on('close', () => reader.close());
+    socket.on('close', () => {
+      reader.close();
+      this.access.notify('on_stop', { path, protocol: 'flv', remoteAddress, query });
+    });
     // Anything the client sends now (a pipelined request) is ignored.
   }
 
@@ -114,18 +133,29 @@ export class FlvServer {
 
   private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer, pathname: string): Promise<void> {
     const remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
+    const query = queryOf(req.url ?? '');
     let stream: Stream;
+    let path = '';
     try {
-      stream = await this.paths.waitReady(flvStreamPath(pathname)!);
+      path = flvStreamPath(pathname)!;
     } catch (error) {
-      const status = errorStatus(error);
-      const message = error instanceof Error ? error.message : String(error);
-      this.refused('ws-flv', error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL');
-      this.log.info({ conn: remoteAddress, url: (req.url ?? '').slice(0, 256), status }, `WS-FLV request refused: ${message}`);
-      const body = JSON.stringify({ error: { message } });
-      if (!socket.destroyed) {
-        socket.end(`HTTP/1.1 ${status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-      }
+      this.refuseUpgrade(req, socket, remoteAddress, error);
+      return;
+    }
+    try {
+      await this.access.check({ action: 'play', path, protocol: 'ws-flv', remoteAddress, query });
+    } catch (error) {
+      // Browsers cannot read the status of a failed handshake: accept, then close with 4401/4403.
+      if (socket.destroyed) return;
+      const code = errorStatus(error) === 401 ? 4401 : 4403;
+      this.wss.handleUpgrade(req, socket, head, (ws) => ws.close(code, (error as Error).message.slice(0, 120)));
+      return;
+    }
+    try {
+      stream = await this.paths.waitReady(path);
+      this.access.checkReaderLimit(path, stream.readers.size);
+    } catch (error) {
+      this.refuseUpgrade(req, socket, remoteAddress, error);
       return;
     }
     if (socket.destroyed) return;
@@ -147,10 +177,24 @@ export class FlvServer {
       };
       const reader = stream.addReader(output);
       socket.on('drain', () => reader.drain());
-      ws.on('close', () => reader.close());
+      ws.on('close', () => {
+        reader.close();
+        this.access.notify('on_stop', { path, protocol: 'ws-flv', remoteAddress, query });
+      });
       ws.on('error', () => reader.close());
       // Readers send nothing; a client that does is ignored (not an error).
     });
+  }
+
+  private refuseUpgrade(req: IncomingMessage, socket: Socket, remoteAddress: string, error: unknown): void {
+    const status = errorStatus(error);
+    const message = error instanceof Error ? error.message : String(error);
+    this.refused('ws-flv', error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL');
+    this.log.info({ conn: remoteAddress, url: (req.url ?? '').slice(0, 256), status }, `WS-FLV request refused: ${message}`);
+    const body = JSON.stringify({ error: { code: error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL', message } });
+    if (!socket.destroyed) {
+      socket.end(`HTTP/1.1 ${status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    }
   }
 
   close(): void {

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { routeEngineLogs } from './engine.js';
@@ -8,6 +9,9 @@ import { type RefusalCounter, type RtmpPathManager, RtmpSession, type RtmpSessio
 /** Listens for RTMP connections and owns their sessions. */
 export class RtmpServer {
   private server: Server | undefined;
+  private tlsServer: TlsServer | undefined;
+  /** Admits or refuses a new connection (connection limits); returns its release function. */
+  connectionGate: ((remoteAddress: string) => (() => void) | undefined) | undefined;
   private readonly sessions = new Set<RtmpSession>();
   private readonly format;
   private unrouteLogs: (() => void) | undefined;
@@ -40,7 +44,32 @@ export class RtmpServer {
     return (server.address() as AddressInfo).port;
   }
 
+  /** RTMPS: the same sessions over TLS. */
+  async listenTls(port: number, host: string, credentials: { cert: Buffer; key: Buffer }): Promise<number> {
+    const server = createTlsServer({ cert: credentials.cert, key: credentials.key }, (socket) => this.accept(socket));
+    server.on('tlsClientError', (error, socket) => this.log.info({ conn: `${socket.remoteAddress}:${socket.remotePort}`, err: error.message }, 'RTMPS handshake failed'));
+    this.tlsServer = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return (server.address() as AddressInfo).port;
+  }
+
+  reloadTls(credentials: { cert: Buffer; key: Buffer }): void {
+    this.tlsServer?.setSecureContext({ cert: credentials.cert, key: credentials.key });
+  }
+
   private accept(socket: Socket): void {
+    const release = this.connectionGate?.(`${socket.remoteAddress}:${socket.remotePort}`);
+    if (this.connectionGate && !release) {
+      socket.destroy();
+      return;
+    }
+    if (release) socket.once('close', release);
     const session = new RtmpSession(socket, this.paths, this.format, this.options, this.log, (s) => this.sessions.delete(s), this.refused);
     this.sessions.add(session);
   }
@@ -52,8 +81,10 @@ export class RtmpServer {
   async close(): Promise<void> {
     this.unrouteLogs?.();
     for (const session of [...this.sessions]) session.close();
-    const server = this.server;
+    for (const server of [this.server, this.tlsServer]) {
+      if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
     this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    this.tlsServer = undefined;
   }
 }

@@ -13,6 +13,7 @@ import {
   type RtmpCommand,
   RtmpEngine,
 } from './engine.js';
+import { type AccessControl, isAccessRefusal } from '../../auth/index.js';
 import { socketCorking, writeToSocket } from '../../net/socket-writer.js';
 import { PLAY_STREAM_ID, rtmpHeaderMessages } from './from-stream.js';
 import { RtmpToStream } from './to-stream.js';
@@ -26,6 +27,7 @@ export interface RtmpPathManager {
 export interface RtmpSessionOptions extends EngineLimits {
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  readonly access: AccessControl;
 }
 
 /** Counts refusals for metrics; `reason` is an error code. */
@@ -40,7 +42,7 @@ export function splitQuery(value: string): { name: string; query: Record<string,
   return { name: value.slice(0, q), query };
 }
 
-type Role = 'none' | 'publisher' | 'player' | 'closed';
+type Role = 'none' | 'authorizing' | 'publisher' | 'player' | 'closed';
 
 /**
  * One RTMP connection: handshake and commands through the engine, then either a publisher
@@ -57,6 +59,8 @@ export class RtmpSession {
   private toStream: RtmpToStream | undefined;
   private reader: Reader | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
+  private publishInfo: { path: string; query: Record<string, string> } | undefined;
+  private playInfo: { path: string; query: Record<string, string> } | undefined;
   private bytesReceived = 0;
   private lastAck = 0;
   private sawFirstByte = false;
@@ -141,7 +145,7 @@ export class RtmpSession {
         this.engine.sendCommand(0, { cmd: '_result', transId: command.transId, cmdObj: null, info: this.nextStreamId++ });
         return;
       case 'publish':
-        return this.onPublish(command);
+        return void this.onPublish(command);
       case 'play':
         return void this.onPlay(command);
       case 'FCUnpublish':
@@ -186,11 +190,25 @@ export class RtmpSession {
     return { path: `${this.app}/${name}`, query: { ...this.connectQuery, ...query } };
   }
 
-  private onPublish(command: RtmpCommand): void {
-    if (this.role !== 'none') throw new ProtocolError('rtmp', `publish on a connection that is already a ${this.role}`);
+  /** Refuses with the protocol's own status (and closes shortly after, so the client reads it). */
+  private refuse(streamId: number, code: string, path: string, action: string, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    if (!isAccessRefusal(error)) this.refused('rtmp', error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL');
+    this.log.warn({ path }, `${action} refused for ${this.remoteAddress}: ${message}`);
+    this.engine.sendStatus(streamId, 'error', code, message);
+    this.clearHandshakeTimer();
+    this.role = 'closed';
+    setTimeout(() => this.socket.destroy(), 100).unref();
+  }
+
+  private async onPublish(command: RtmpCommand): Promise<void> {
+    if (this.role !== 'none') throw new ProtocolError('rtmp', `publish on a connection that is already ${this.role}`);
     const streamId = command.streamId || PLAY_STREAM_ID;
     const { path, query } = this.resolvePath(command);
+    this.role = 'authorizing';
     try {
+      await this.options.access.check({ action: 'publish', path, protocol: 'rtmp', remoteAddress: this.remoteAddress, query });
+      if (this.socket.destroyed) return;
       this.publishSession = this.paths.publish(path, {
         protocol: 'rtmp',
         remoteAddress: this.remoteAddress,
@@ -201,16 +219,11 @@ export class RtmpSession {
         },
       });
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      this.refused('rtmp', error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL');
-      this.log.warn({ path }, `publish refused for ${this.remoteAddress}: ${message}`);
-      this.engine.sendStatus(streamId, 'error', 'NetStream.Publish.BadName', message);
-      this.clearHandshakeTimer();
-      setTimeout(() => this.socket.destroy(), 100).unref();
-      this.role = 'closed';
+      if (!this.socket.destroyed) this.refuse(streamId, 'NetStream.Publish.BadName', path, 'publish', error);
       return;
     }
     this.role = 'publisher';
+    this.publishInfo = { path, query };
     this.clearHandshakeTimer();
     this.toStream = new RtmpToStream(this.publishSession);
     if (this.options.idleTimeoutMs > 0) {
@@ -225,22 +238,21 @@ export class RtmpSession {
   private async onPlay(command: RtmpCommand): Promise<void> {
     if (this.role !== 'none') throw new ProtocolError('rtmp', `play on a connection that is already a ${this.role}`);
     const streamId = command.streamId || PLAY_STREAM_ID;
-    const { path } = this.resolvePath(command);
+    const { path, query } = this.resolvePath(command);
     this.role = 'player';
     this.clearHandshakeTimer();
     let stream: Stream;
     try {
+      await this.options.access.check({ action: 'play', path, protocol: 'rtmp', remoteAddress: this.remoteAddress, query });
       stream = await this.paths.waitReady(path);
+      this.options.access.checkReaderLimit(path, stream.readers.size);
     } catch (error) {
       if (this.socket.destroyed) return;
-      const message = error instanceof Error ? error.message : String(error);
       const code = error instanceof StreamNotFoundError ? 'NetStream.Play.StreamNotFound' : 'NetStream.Play.Failed';
-      this.refused('rtmp', error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL');
-      this.log.info({ path }, `play refused for ${this.remoteAddress}: ${message}`);
-      this.engine.sendStatus(streamId, 'error', code, message);
-      setTimeout(() => this.socket.destroy(), 100).unref();
+      this.refuse(streamId, code, path, 'play', error);
       return;
     }
+    this.playInfo = { path, query };
     if (this.socket.destroyed || this.role !== 'player') return;
     if (streamId !== PLAY_STREAM_ID) {
       this.fail(new ProtocolError('rtmp', `play on message stream ${streamId}; only stream ${PLAY_STREAM_ID} is supported`));
@@ -297,6 +309,10 @@ export class RtmpSession {
     }
     const wasPublisher = this.role === 'publisher';
     this.role = 'closed';
+    if (this.publishInfo) this.options.access.notify('on_unpublish', { ...this.publishInfo, protocol: 'rtmp', remoteAddress: this.remoteAddress });
+    if (this.playInfo) this.options.access.notify('on_stop', { ...this.playInfo, protocol: 'rtmp', remoteAddress: this.remoteAddress });
+    this.publishInfo = undefined;
+    this.playInfo = undefined;
     this.clearHandshakeTimer();
     if (wasPublisher) this.log.info('publisher disconnected');
     this.endPublish('publisher disconnected');

@@ -1,0 +1,21 @@
+import type { AccessGrant, AccessRequest } from './authorizer.js';
+
+export type { AccessGrant, AccessRequest } from './authorizer.js';
+export { Authorizer, ForbiddenError, UnauthorizedError, clientIp, isAccessRefusal } from './authorizer.js';
+
+/** What protocols need from access control (declared once, implemented by Authorizer). */
+export interface AccessControl {
+  /** Resolves with a grant, or rejects with UnauthorizedError / ForbiddenError. */
+  check(req: AccessRequest): Promise<AccessGrant>;
+  /** Throws ForbiddenError when the path already has its maximum of readers. */
+  checkReaderLimit(path: string, readers: number): void;
+  /** Asynchronous notifications (on_unpublish, on_stop); never block media. */
+  notify(event: 'on_unpublish' | 'on_stop', req: Pick<AccessRequest, 'path' | 'protocol' | 'remoteAddress' | 'query'>): void;
+}
+
+/** Everyone may do everything: for embedders and tests that do not configure auth. */
+export const OPEN_ACCESS: AccessControl = {
+  check: async () => ({ role: 'viewer', via: 'open' }),
+  checkReaderLimit: () => {},
+  notify: () => {},
+};
