@@ -9,6 +9,7 @@ import { Metrics } from './api/metrics.js';
 import { Authorizer } from './auth/index.js';
 import { ConfigError } from './core/errors.js';
 import { streamsRouter } from './api/streams.js';
+import { tokensRouter } from './api/tokens.js';
 import type { Config } from './config.js';
 import { StreamRegistry } from './core/registry.js';
 import { HttpServer } from './http/server.js';
@@ -98,6 +99,7 @@ export class Gateway {
     app.use('/player', express.static(playerDir(), { index: 'index.html', fallthrough: true, maxAge: 0 }));
     app.use('/api/v1', this.auth.adminMiddleware());
     app.use(streamsRouter(this.registry));
+    app.use(tokensRouter(config, this.auth));
     app.use(this.metrics.router());
     if (this.rtsp) app.use(this.rtsp.router());
     app.use(this.rooms.router());

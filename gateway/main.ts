@@ -7,8 +7,11 @@ import { parseArgs } from 'node:util';
 import { type ConfigOverrides, loadConfig } from './config.js';
 import { ConfigError } from './core/errors.js';
 import { Gateway } from './gateway.js';
+import { hashPasswordCommand, tokenCommand } from './auth/cli.js';
 
-const USAGE = `usage: streamgate [--config FILE] [--bind ADDR] [--http-port N] [--rtmp-port N] [--rtsp-port N] [--data-dir DIR] [--log-level L]`;
+const USAGE = `usage: streamgate token --publish|--play|--room PATH | --admin [--ttl 1h] [--config FILE] [--host H]
+       streamgate hash-password PASSWORD
+       streamgate [--config FILE] [--bind ADDR] [--http-port N] [--rtmp-port N] [--rtsp-port N] [--data-dir DIR] [--log-level L]`;
 
 function portFlag(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -18,6 +21,16 @@ function portFlag(name: string, value: string | undefined): number | undefined {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'token' || argv[0] === 'hash-password') {
+    try {
+      if (argv[0] === 'token') tokenCommand(argv.slice(1));
+      else hashPasswordCommand(argv.slice(1));
+    } catch (error) {
+      process.stderr.write(`streamgate ${argv[0]}: ${(error as Error).message}\n`);
+      process.exit(2);
+    }
+    return;
+  }
   let values;
   try {
     ({ values } = parseArgs({

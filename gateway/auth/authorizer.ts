@@ -55,10 +55,11 @@ export function clientIp(remoteAddress: string): string {
   let ip = remoteAddress;
   const bracket = /^\[(.*)\]:\d+$/.exec(ip);
   if (bracket) ip = bracket[1]!;
-  else if (/^[0-9.]+:\d+$/.test(ip)) ip = ip.slice(0, ip.lastIndexOf(':'));
-  else if (!isIPv6(ip)) {
-    const i = ip.lastIndexOf(':');
-    if (i > 0 && isIPv6(ip.slice(0, i))) ip = ip.slice(0, i);
+  else {
+    // Our addresses are `${socket.remoteAddress}:${socket.remotePort}`: strip a trailing port
+    // when what remains is an address.
+    const m = /^(.*):(\d{1,5})$/.exec(ip);
+    if (m && (isIPv4(m[1]!) || isIPv6(m[1]!))) ip = m[1]!;
   }
   if (ip.startsWith('::ffff:') && isIPv4(ip.slice(7))) ip = ip.slice(7);
   return ip;

@@ -35,7 +35,8 @@ export type TokenVerdict = { ok: true; claims: TokenClaims } | { ok: false; reas
 
 /**
  * Checks a token for `action` on `path`: signature (constant-time), expiry, action and path.
- * An admin token allows every action; a publish token also allows play and room on its paths.
+ * An admin token allows every action; a publish token also allows play and room on its paths;
+ * a play token also allows joining the room.
  */
 export function verifyToken(keys: Readonly<Record<string, string>>, token: string, action: Action, path: string, now = Date.now()): TokenVerdict {
   const parts = token.split('.');
@@ -51,7 +52,9 @@ export function verifyToken(keys: Readonly<Record<string, string>>, token: strin
   const given = Buffer.from(sigB64, 'base64url');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'bad signature' };
   if (exp * 1000 <= now) return { ok: false, reason: 'token expired' };
-  const grants = claimed === 'admin' || claimed === action || (claimed === 'publish' && (action === 'play' || action === 'room'));
+  // admin allows everything; a publisher may also watch and host its room; a viewer may join the room's chat.
+  const grants =
+    claimed === 'admin' || claimed === action || (claimed === 'publish' && (action === 'play' || action === 'room')) || (claimed === 'play' && action === 'room');
   if (!grants) return { ok: false, reason: `token is for ${claimed}, not ${action}` };
   if (action !== 'admin' && !matchPathPattern(pattern, path)) return { ok: false, reason: `token is for ${pattern}, not ${path}` };
   return { ok: true, claims: { kid, action: claimed as Action, pattern, exp } };

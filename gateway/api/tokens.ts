@@ -1,0 +1,32 @@
+import express, { type Router } from 'express';
+import type { Config } from '../config.js';
+import type { Authorizer } from '../auth/index.js';
+import { ACTIONS, type Action, createToken } from '../auth/tokens.js';
+import { parseTtl, tokenUrls } from '../auth/urls.js';
+import { isValidPath } from '../core/path.js';
+
+/** `POST /api/v1/tokens {"action":"play","path":"live/cam1","ttl":"1h"}` (admin only, like every API change). */
+export function tokensRouter(config: Config, auth: Authorizer): Router {
+  const router = express.Router();
+  router.post('/api/v1/tokens', express.json({ limit: '4kb' }), (req, res) => {
+    const body = (req.body ?? {}) as { action?: unknown; path?: unknown; ttl?: unknown };
+    const action = body.action as Action;
+    const path = action === 'admin' ? '**' : String(body.path ?? '');
+    const bad = (message: string) => res.status(400).json({ error: { code: 'SG_ERR_BAD_REQUEST', message } });
+    if (!ACTIONS.includes(action)) return bad(`action must be one of ${ACTIONS.join(', ')}`);
+    if (action !== 'admin' && !path.includes('*') && !isValidPath(path)) return bad(`invalid path ${JSON.stringify(path).slice(0, 100)}`);
+    if (Object.keys(auth.signingKeys).length === 0) {
+      return res.status(409).json({ error: { code: 'SG_ERR_CONFIG', message: 'no signing key configured (auth.keys)' } });
+    }
+    let ttl: number;
+    try {
+      ttl = parseTtl(String(body.ttl ?? '1h'));
+    } catch (error) {
+      return bad((error as Error).message);
+    }
+    const token = createToken(auth.signingKeys, config.auth.activeKeyId, action, path, ttl);
+    const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
+    res.status(201).json({ token, action, path, expiresInSeconds: ttl, urls: tokenUrls(config, host, action, path, token) });
+  });
+  return router;
+}

@@ -1,0 +1,55 @@
+/**
+ * `streamgate token --publish|--play|--room|--admin PATH [--ttl 1h] [--config FILE] [--host H]`
+ * prints a signed token and ready URLs; `streamgate hash-password PASSWORD` prints a scrypt hash
+ * for auth.admin.users.
+ */
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { loadConfig } from '../config.js';
+import { validatePath } from '../core/path.js';
+import { Authorizer, hashPassword } from './authorizer.js';
+import { type Action, createToken } from './tokens.js';
+import { parseTtl, tokenUrls } from './urls.js';
+
+export function tokenCommand(argv: string[], out: (line: string) => void = (l) => process.stdout.write(l + '\n')): void {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      publish: { type: 'string' },
+      play: { type: 'string' },
+      room: { type: 'string' },
+      admin: { type: 'boolean' },
+      ttl: { type: 'string', default: '1h' },
+      config: { type: 'string' },
+      host: { type: 'string' },
+      kid: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  const chosen = (['publish', 'play', 'room', 'admin'] as const).filter((a) => values[a] !== undefined);
+  if (chosen.length !== 1) throw new Error('give exactly one of --publish PATH, --play PATH, --room PATH, --admin');
+  const action: Action = chosen[0]!;
+  const pattern = action === 'admin' ? '**' : String(values[action]);
+  if (action !== 'admin' && !pattern.includes('*')) validatePath(pattern);
+  const config = loadConfig(values.config ? { file: values.config } : {});
+  const auth = new Authorizer(config.auth, pino({ level: 'silent' }));
+  const kid = values.kid ?? config.auth.activeKeyId;
+  if (Object.keys(auth.signingKeys).length === 0) {
+    throw new Error('no signing key: set auth.keys in the config (config/secure.yaml reads STREAMGATE_SECRET)');
+  }
+  const token = createToken(auth.signingKeys, kid, action, pattern, parseTtl(values.ttl!));
+  const host = values.host ?? (config.bind === '0.0.0.0' || config.bind === '::' ? 'HOST' : config.bind);
+  const urls = tokenUrls(config, host, action, pattern, token);
+  if (values.json) {
+    out(JSON.stringify({ token, action, path: pattern, urls }));
+    return;
+  }
+  out(token);
+  for (const [k, v] of Object.entries(urls)) out(`${k.padEnd(13)} ${v}`);
+}
+
+export function hashPasswordCommand(argv: string[], out: (line: string) => void = (l) => process.stdout.write(l + '\n')): void {
+  if (argv.length !== 1 || !argv[0]) throw new Error('usage: streamgate hash-password PASSWORD');
+  out(hashPassword(argv[0]));
+}
