@@ -77,9 +77,9 @@ export class Gateway {
     this.auth = new Authorizer(config.auth, this.log.child({ component: 'auth' }), (p, r) => this.metrics.refused(p, r));
     this.http = new HttpServer(config.http, this.log.child({ component: 'http' }));
     this.rtsp = config.rtsp.enabled
-      ? new RtspServer({ registry: this.registry, config: config.rtsp, sources: config.sources, log: this.log.child({ component: 'rtsp' }) })
+      ? new RtspServer({ registry: this.registry, config: config.rtsp, sources: config.sources, log: this.log.child({ component: 'rtsp' }), access: this.auth })
       : undefined;
-    this.hls = new HlsServer({ registry: this.registry, config: config.hls, log: this.log.child({ component: 'hls' }) });
+    this.hls = new HlsServer({ registry: this.registry, config: config.hls, log: this.log.child({ component: 'hls' }), access: this.auth });
     this.recorder = new Recorder({ registry: this.registry, config: config.record, dataDir: config.dataDir, log: this.log.child({ component: 'record' }) });
     this.rooms = new Rooms({ registry: this.registry, config: config.rooms, dataDir: config.dataDir, log: this.log.child({ component: 'rooms' }), access: this.auth });
     this.flv = new FlvServer(this.registry, this.log.child({ component: 'flv' }), this.auth, (p, r) => this.metrics.refused(p, r));
@@ -98,12 +98,12 @@ export class Gateway {
     app.get('/', (_req, res) => res.redirect(302, '/player/admin.html'));
     app.use('/player', express.static(playerDir(), { index: 'index.html', fallthrough: true, maxAge: 0 }));
     app.use('/api/v1', this.auth.adminMiddleware());
+    app.use(this.recorder.router());
     app.use(streamsRouter(this.registry));
     app.use(tokensRouter(config, this.auth));
     app.use(this.metrics.router());
     if (this.rtsp) app.use(this.rtsp.router());
     app.use(this.rooms.router());
-    app.use(this.recorder.router());
     app.use(this.hls.router());
     app.use((req, res, next) => {
       if ((req.method === 'GET' || req.method === 'HEAD') && req.path.endsWith('.flv')) {
@@ -128,6 +128,7 @@ export class Gateway {
     const host = this.config.bind;
     this.http.connectionGate = (address) => this.auth.acquireConnection(address, 'http');
     if (this.rtmp) this.rtmp.connectionGate = (address) => this.auth.acquireConnection(address, 'rtmp');
+    if (this.rtsp) this.rtsp.connectionGate = (address) => this.auth.acquireConnection(address, 'rtsp');
     try {
       this.ports.http = await this.http.listen(this.config.http.port, host);
       this.log.info({ listener: 'http', port: this.ports.http }, `HTTP (FLV, WS-FLV, API) listening on http://${host}:${this.ports.http}`);

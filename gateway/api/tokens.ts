@@ -12,7 +12,7 @@ export function tokensRouter(config: Config, auth: Authorizer): Router {
     const body = (req.body ?? {}) as { action?: unknown; path?: unknown; ttl?: unknown };
     const action = body.action as Action;
     const path = action === 'admin' ? '**' : String(body.path ?? '');
-    const bad = (message: string) => res.status(400).json({ error: { code: 'SG_ERR_BAD_REQUEST', message } });
+    const bad = (message: string) => res.status(400).json({ error: { code: 'SG_ERR_INVALID_REQUEST', message } });
     if (!ACTIONS.includes(action)) return bad(`action must be one of ${ACTIONS.join(', ')}`);
     if (action !== 'admin' && !path.includes('*') && !isValidPath(path)) return bad(`invalid path ${JSON.stringify(path).slice(0, 100)}`);
     if (Object.keys(auth.signingKeys).length === 0) {

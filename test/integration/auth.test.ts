@@ -169,6 +169,34 @@ describe.skipIf(!hasTool('ffmpeg'))('access control on every protocol', () => {
       });
     }
 
+    it('RTSP play: no credential 401, wrong 403, ?token= and Basic user:token@ both work', async () => {
+      const rtsp = new URL(g.rtsp);
+      await expect(probe(`${g.rtsp}/live/cam1`, 1)).rejects.toThrow(/401/);
+      await expect(probe(`${g.rtsp}/live/cam1?token=${tok('play', 'live/other')}`, 1)).rejects.toThrow(/403/);
+      const viaQuery = await probe(`${g.rtsp}/live/cam1?token=${tok('play', 'live/cam1')}`, 1);
+      expect(viaQuery.streams.length).toBeGreaterThan(0);
+      const viaBasic = await probe(`rtsp://viewer:${tok('play', 'live/cam1')}@${rtsp.host}/live/cam1`, 1);
+      expect(viaBasic.streams.length).toBeGreaterThan(0);
+    });
+
+    it('RTSP publish: refused without a token, accepted with one', async () => {
+      const bad = publish(`${g.rtsp}/live/rtsp1`, { format: 'rtsp', duration: 5 });
+      pubs.push(bad);
+      expect(await bad.exited).not.toBe(0);
+      const good = publish(`${g.rtsp}/live/rtsp1?token=${tok('publish', 'live/rtsp1')}`, { format: 'rtsp' });
+      pubs.push(good);
+      await waitFor('RTSP publish with token', () => g.gw.registry.get('live/rtsp1')?.ready, 20_000);
+    });
+
+    it('HLS: playlist refused without a token; with one, segment URLs carry it', async () => {
+      expect((await fetch(`${g.http}/live/cam1/index.m3u8`)).status).toBe(401);
+      const t = tok('play', 'live/cam1');
+      const res = await fetch(`${g.http}/live/cam1/index.m3u8?token=${encodeURIComponent(t)}`);
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(text).toContain(`token=${encodeURIComponent(t)}`);
+    }, 30_000);
+
     it('logs refusals with client address, path and reason', () => {
       const line = g.logs.find((l) => String(l.msg).includes('refused play of live/cam1') && String(l.msg).includes('token expired'));
       expect(line).toBeDefined();

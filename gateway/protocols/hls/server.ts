@@ -1,23 +1,272 @@
-import express, { type Router } from 'express';
+/**
+ * HLS and LL-HLS output: `GET /{app}/{name}/index.m3u8` (multivariant), `stream.m3u8` (media
+ * playlist, blocking reload with `_HLS_msn`/`_HLS_part`), `init{n}.mp4`, `seg{msn}.m4s|ts` and
+ * `part{msn}.{i}.m4s|ts`. Muxers start on the first playlist request and close when idle.
+ */
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
-import type { StreamRegistry } from '../../core/registry.js';
-import type { hlsConfigSchema } from './config.js';
+import type { AccessControl } from '../../auth/index.js';
+import { InvalidPathError, StreamgateError, StreamNotFoundError } from '../../core/errors.js';
+import { validatePath } from '../../core/path.js';
+import type { Stream } from '../../core/stream.js';
+import type { HlsConfig } from './config.js';
+import { HlsBadRequestError, HlsTimeoutError } from './errors.js';
+import { HlsMuxer, type HlsSegment } from './muxer.js';
+import { carriedQuery, mediaPlaylist, multivariantPlaylist, nextPart } from './playlist.js';
 
-export interface HlsDeps {
-  readonly registry: StreamRegistry;
-  readonly config: z.infer<typeof hlsConfigSchema>;
-  readonly log: Logger;
+/** What the HLS server needs from the hub. */
+export interface HlsPathManager {
+  waitReady(path: string): Promise<Stream>;
 }
 
-/** HLS / LL-HLS output. Placeholder until the HLS work lands. */
+export interface HlsDeps {
+  readonly registry: HlsPathManager;
+  readonly config: HlsConfig;
+  readonly log: Logger;
+  /** Who may play; playlists carry `?token=` onto every URI, and every request is checked. */
+  readonly access?: AccessControl;
+}
+
+const FILE = /^\/(.+)\/(index\.m3u8|stream\.m3u8|init(\d{1,6})\.mp4|seg(\d{1,15})\.(m4s|ts)|part(\d{1,15})\.(\d{1,5})\.(m4s|ts))$/;
+
+type HlsRequest =
+  | { kind: 'index' | 'media' }
+  | { kind: 'init'; id: number }
+  | { kind: 'segment'; msn: number; ext: string }
+  | { kind: 'part'; msn: number; part: number; ext: string };
+
+function parseFile(m: RegExpExecArray): HlsRequest {
+  if (m[2] === 'index.m3u8') return { kind: 'index' };
+  if (m[2] === 'stream.m3u8') return { kind: 'media' };
+  if (m[3] !== undefined) return { kind: 'init', id: Number(m[3]) };
+  if (m[4] !== undefined) return { kind: 'segment', msn: Number(m[4]), ext: m[5]! };
+  return { kind: 'part', msn: Number(m[6]), part: Number(m[7]), ext: m[8]! };
+}
+
+function sendError(res: Response, status: number, code: string, message: string): void {
+  if (!res.headersSent) res.status(status).json({ error: { code, message } });
+}
+
+const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
+
 export class HlsServer {
-  constructor(readonly deps: HlsDeps) {}
+  private readonly muxers = new Map<string, Promise<HlsMuxer>>();
+  private readonly idleTimer: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(readonly deps: HlsDeps) {
+    this.idleTimer = setInterval(() => this.closeIdle(), Math.min(5000, Math.max(100, deps.config.closeAfterMs / 4)));
+    this.idleTimer.unref();
+  }
 
   /** Routes for /{app}/{name}/index.m3u8 and its segments. */
   router(): Router {
-    return express.Router();
+    const router = express.Router();
+    router.use((req: Request, res: Response, next: NextFunction) => {
+      if (!this.deps.config.enabled || (req.method !== 'GET' && req.method !== 'HEAD')) return next();
+      const m = FILE.exec(req.path);
+      if (!m) return next();
+      let path: string;
+      try {
+        path = validatePath(decodeURIComponent(m[1]!));
+      } catch {
+        return sendError(res, 400, 'SG_ERR_INVALID_PATH', new InvalidPathError(m[1]!).message);
+      }
+      this.handle(req, res, path, parseFile(m)).catch((error: unknown) => this.fail(req, res, error));
+    });
+    return router;
   }
 
-  async close(): Promise<void> {}
+  /** The muxers running now (for the API and tests). */
+  async active(): Promise<HlsMuxer[]> {
+    const out: HlsMuxer[] = [];
+    for (const p of this.muxers.values()) {
+      try {
+        out.push(await p);
+      } catch {
+        /* failed to start */
+      }
+    }
+    return out;
+  }
+
+  private fail(req: Request, res: Response, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    let status = 500;
+    if (error instanceof StreamNotFoundError) status = 404;
+    else if (error instanceof InvalidPathError || error instanceof HlsBadRequestError) status = 400;
+    else if (error instanceof HlsTimeoutError) status = 503;
+    if (status >= 500 && !(error instanceof HlsTimeoutError)) this.deps.log.error({ err: error, url: req.originalUrl.slice(0, 256) }, 'HLS request failed');
+    else this.deps.log.debug({ url: req.originalUrl.slice(0, 256), status }, `HLS request refused: ${message}`);
+    sendError(res, status, error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL', message);
+  }
+
+  private muxerFor(path: string, create: boolean): Promise<HlsMuxer> | undefined {
+    let entry = this.muxers.get(path);
+    if (!entry && create && !this.closed) {
+      entry = this.startMuxer(path);
+      this.muxers.set(path, entry);
+      entry.catch(() => {
+        if (this.muxers.get(path) === entry) this.muxers.delete(path);
+      });
+    }
+    return entry;
+  }
+
+  private async startMuxer(path: string): Promise<HlsMuxer> {
+    const stream = await this.deps.registry.waitReady(path);
+    const log = this.deps.log.child({ path });
+    let entry: Promise<HlsMuxer> | undefined;
+    const muxer = new HlsMuxer(stream, this.deps.config, log, () => {
+      if (entry && this.muxers.get(path) === entry) this.muxers.delete(path);
+    });
+    entry = this.muxers.get(path);
+    if (this.closed) muxer.close();
+    log.debug({ container: this.deps.config.container, lowLatency: this.deps.config.lowLatency }, 'HLS muxer started');
+    const timeout = this.deps.config.startTimeoutMs;
+    if (!(await muxer.waitUntil(() => muxer.started, timeout))) {
+      muxer.close();
+      throw new HlsTimeoutError(`stream ${path} produced no HLS segment within ${timeout} ms (it needs video keyframes, or audio for audio-only streams)`);
+    }
+    return muxer;
+  }
+
+  private async handle(req: Request, res: Response, path: string, r: HlsRequest): Promise<void> {
+    if (this.deps.access) {
+      const query: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.query)) if (typeof v === 'string') query[k] = v;
+      try {
+        await this.deps.access.check({ action: 'play', path, protocol: 'hls', remoteAddress: `${req.socket.remoteAddress}:${req.socket.remotePort}`, query });
+      } catch (error) {
+        const status = (error as { status?: number }).status ?? 403;
+        return sendError(res, status, error instanceof StreamgateError ? error.code : 'SG_ERR_FORBIDDEN', (error as Error).message);
+      }
+    }
+    const isPlaylist = r.kind === 'index' || r.kind === 'media';
+    const pending = this.muxerFor(path, isPlaylist);
+    if (!pending) return sendError(res, 404, 'SG_ERR_NOT_FOUND', `no HLS muxer for ${path}; request index.m3u8 first`);
+    const muxer = await pending;
+    muxer.lastAccess = Date.now();
+    muxer.requestsInFlight++;
+    try {
+      await this.answer(req, res, muxer, r);
+    } finally {
+      muxer.requestsInFlight--;
+      muxer.lastAccess = Date.now();
+    }
+  }
+
+  private async answer(req: Request, res: Response, muxer: HlsMuxer, r: HlsRequest): Promise<void> {
+    const path = muxer.path;
+    const query = carriedQuery(req.query as Record<string, unknown>);
+    switch (r.kind) {
+      case 'index':
+        return this.sendText(res, multivariantPlaylist(muxer, query));
+      case 'media':
+        return this.media(req, res, muxer, query);
+      case 'init': {
+        const init = muxer.inits.get(r.id);
+        if (!init || muxer.config.container !== 'fmp4') return sendError(res, 404, 'SG_ERR_NOT_FOUND', `no init segment ${r.id} for ${path}`);
+        return this.sendMedia(res, muxer, 'video/mp4', [init]);
+      }
+      case 'segment':
+        return this.segment(res, muxer, r.msn, r.ext);
+      case 'part':
+        return this.part(res, muxer, r.msn, r.part, r.ext);
+    }
+  }
+
+  private sendText(res: Response, text: string): void {
+    res.status(200).set({ 'Content-Type': PLAYLIST_TYPE, 'Cache-Control': 'no-cache' }).end(text);
+  }
+
+  private sendMedia(res: Response, muxer: HlsMuxer, type: string, chunks: readonly Buffer[]): void {
+    let length = 0;
+    for (const c of chunks) length += c.length;
+    res.status(200).set({ 'Content-Type': type, 'Content-Length': String(length), 'Cache-Control': 'max-age=10' });
+    for (const c of chunks) res.write(c);
+    res.end();
+    muxer.stream.countBytesOut(length);
+  }
+
+  private blockTimeout(muxer: HlsMuxer): number {
+    // RFC 8216bis §6.2.5.2: a server that cannot answer within three target durations answers 503.
+    return 3 * Math.max(muxer.config.segmentMs, muxer.maxSegmentMs);
+  }
+
+  private async media(req: Request, res: Response, muxer: HlsMuxer, query: string): Promise<void> {
+    const msnParam = req.query._HLS_msn;
+    const partParam = req.query._HLS_part;
+    if (msnParam !== undefined && muxer.config.lowLatency) {
+      const msn = Number(msnParam);
+      const part = partParam === undefined ? undefined : Number(partParam);
+      if (!Number.isInteger(msn) || msn < 0 || (part !== undefined && (!Number.isInteger(part) || part < 0))) {
+        throw new HlsBadRequestError('_HLS_msn and _HLS_part must be non-negative integers');
+      }
+      const next = nextPart(muxer);
+      if (msn > next.msn + 2) throw new HlsBadRequestError(`_HLS_msn=${msn} is more than two segments ahead of the live edge (${next.msn})`);
+      const ok = await muxer.waitUntil(() => this.satisfied(muxer, msn, part), this.blockTimeout(muxer));
+      if (muxer.closed) throw new StreamNotFoundError(muxer.path);
+      if (!ok) throw new HlsTimeoutError(`segment ${msn}${part === undefined ? '' : ` part ${part}`} of ${muxer.path} did not appear in time`);
+      muxer.lastAccess = Date.now();
+    }
+    this.sendText(res, mediaPlaylist(muxer, query));
+  }
+
+  /** Whether the playlist now holds segment `msn` (complete), or its part `part`, or anything later. */
+  private satisfied(muxer: HlsMuxer, msn: number, part: number | undefined): boolean {
+    const segments = muxer.segments;
+    const last = segments[segments.length - 1];
+    if (!last) return false;
+    if (last.msn > msn) return true;
+    const s = muxer.segment(msn);
+    if (!s) return segments[0]!.msn > msn;
+    if (s.complete) return true;
+    return part !== undefined && s.parts.length > part;
+  }
+
+  private async segment(res: Response, muxer: HlsMuxer, msn: number, ext: string): Promise<void> {
+    if (ext !== muxer.extension) return sendError(res, 404, 'SG_ERR_NOT_FOUND', `this stream's segments are .${muxer.extension}`);
+    let s: HlsSegment | undefined = muxer.segment(msn);
+    if (s && !s.complete) {
+      await muxer.waitUntil(() => s!.complete, this.blockTimeout(muxer));
+      s = muxer.segment(msn);
+    }
+    if (!s || !s.complete) return sendError(res, 404, 'SG_ERR_NOT_FOUND', `segment ${msn} of ${muxer.path} is not in the playlist window`);
+    this.sendMedia(res, muxer, ext === 'ts' ? 'video/mp2t' : 'video/mp4', s.parts.map((p) => p.bytes));
+  }
+
+  private async part(res: Response, muxer: HlsMuxer, msn: number, index: number, ext: string): Promise<void> {
+    if (ext !== muxer.extension) return sendError(res, 404, 'SG_ERR_NOT_FOUND', `this stream's parts are .${muxer.extension}`);
+    const find = () => muxer.segment(msn)?.parts[index];
+    if (!find()) {
+      // A preload hint: hold the request until the part exists (§6.2.6), or its segment ended without it.
+      const next = nextPart(muxer);
+      const ahead = msn > next.msn || (msn === next.msn && index >= next.part);
+      if (!ahead || msn > next.msn + 1) return sendError(res, 404, 'SG_ERR_NOT_FOUND', `part ${msn}.${index} of ${muxer.path} is not available`);
+      await muxer.waitUntil(() => find() !== undefined || (muxer.segment(msn)?.complete ?? false) || nextPart(muxer).msn > msn + 1, this.blockTimeout(muxer));
+    }
+    const p = find();
+    if (!p) return sendError(res, 404, 'SG_ERR_NOT_FOUND', `part ${msn}.${index} of ${muxer.path} is not available`);
+    this.sendMedia(res, muxer, ext === 'ts' ? 'video/mp2t' : 'video/mp4', [p.bytes]);
+  }
+
+  private closeIdle(): void {
+    const now = Date.now();
+    for (const entry of this.muxers.values()) {
+      entry.then(
+        (muxer) => {
+          if (muxer.requestsInFlight === 0 && now - muxer.lastAccess > this.deps.config.closeAfterMs) muxer.close();
+        },
+        () => {},
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.idleTimer);
+    for (const entry of this.muxers.values()) entry.then((muxer) => muxer.close(), () => {});
+    this.muxers.clear();
+  }
 }

@@ -79,6 +79,6 @@ export class RtspAuthenticator {
     }
     const opaque = c.params.get('opaque');
     if (opaque !== undefined) value += `, opaque="${opaque}"`;
-    return value + ', algorithm="MD5"';
+    return value + ', algorithm=MD5';
   }
 }

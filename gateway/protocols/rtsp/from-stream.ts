@@ -13,11 +13,10 @@
 import { splitLengthPrefixed } from '../../codecs/annexb.js';
 import { FrameKind, type MediaFrame, type Track, type VideoCodec, type WireFormat } from '../../core/media.js';
 import type { Stream } from '../../core/stream.js';
-import { AAC_PT, VIDEO_PT } from './sdp.js';
+import { AAC_PT, parameterSetsOf, VIDEO_PT } from './sdp.js';
 import { packetizeAac, packetizeG711 } from './rtp-audio.js';
 import { packetizeVideo } from './rtp-video.js';
 import { DEFAULT_MAX_PAYLOAD, RTCP_SR_SIZE, RTP_HEADER_SIZE, writeRtcpSenderReport, writeRtpHeader } from './rtp.js';
-import { parameterSetsOf } from './to-stream.js';
 
 /** MediaFrame.wire slot of RTSP (0 = FLV, 1 = RTMP). */
 export const RTSP_WIRE_SLOT = 2;
@@ -92,12 +91,6 @@ export class RtspStreamFormat implements WireFormat {
     const pt = track.codec === 'AAC' ? AAC_PT : track.codec === 'PCMU' ? 0 : 8;
     if (!this.audio || this.audio.payloadType !== pt || this.audio.clockRate !== track.sampleRate) this.audio = new RtpOut(pt, track.sampleRate);
     return this.audio;
-  }
-
-  /** `RTP-Info`-style starting points of each played track: next sequence number and timestamp. */
-  rtpInfo(track: Track, ms: number): { sequence: number; timestamp: number } {
-    const out = this.outFor(track);
-    return { sequence: out.sequence, timestamp: out.timestamp(ms) };
   }
 
   private parameterSets(codec: VideoCodec, config: Buffer): Buffer[] {
@@ -176,17 +169,28 @@ export function forEachInterleaved(bytes: Buffer, fn: (channel: number, offset: 
   }
 }
 
+/** Channel value in a remap table for tracks the reader did not set up: their frames are left out. */
+export const NOT_SET_UP = 255;
+
 /**
  * A copy of `bytes` with each interleaved channel replaced through `map` (indexed by the
- * default channel). Only for readers whose SETUP picked non-default channels: the wire truly
- * differs for them, so this is the one per-reader copy on the play path.
+ * default channel), leaving out frames of tracks mapped to NOT_SET_UP. Only for readers whose
+ * SETUP picked non-default channels or fewer tracks: the wire truly differs for them, so this
+ * is the one per-reader copy on the play path.
  */
 export function remapChannels(bytes: Buffer, map: Uint8Array): Buffer {
-  const out = Buffer.from(bytes);
+  let size = 0;
+  forEachInterleaved(bytes, (channel, _offset, length) => {
+    if (map[channel] !== NOT_SET_UP) size += 4 + length;
+  });
+  const out = Buffer.allocUnsafe(size);
   let pos = 0;
-  while (pos + 4 <= out.length) {
-    out[pos + 1] = map[out[pos + 1]!]!;
-    pos += 4 + out.readUInt16BE(pos + 2);
-  }
+  forEachInterleaved(bytes, (channel, offset, length) => {
+    const mapped = map[channel]!;
+    if (mapped === NOT_SET_UP) return;
+    bytes.copy(out, pos, offset - 4, offset + length);
+    out[pos + 1] = mapped;
+    pos += 4 + length;
+  });
   return out;
 }

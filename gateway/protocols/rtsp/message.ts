@@ -41,6 +41,7 @@ export interface RtspParserSink {
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
 const METHOD = /^[A-Z_]{1,32}$/;
 const STATUS_LINE = /^RTSP\/1\.0 (\d{3})(?: (.*))?$/;
 
@@ -143,7 +144,8 @@ export class RtspParser {
       }
     }
     const headLength = end + 4 - pos;
-    this.head = { start, length };
+    if (length === 0) this.sink.message({ ...start, body: EMPTY } as RtspMessage);
+    else this.head = { start, length };
     return headLength;
   }
 }

@@ -144,6 +144,16 @@ export function videoTrackFromParameterSets(codec: 'H264' | 'H265', vps: Buffer[
   }
 }
 
+/** VPS/SPS/PPS of a decoder configuration record (VPS empty for H.264). */
+export function parameterSetsOf(codec: 'H264' | 'H265', config: Buffer): { vps: Buffer[]; sps: Buffer[]; pps: Buffer[] } {
+  if (codec === 'H264') {
+    const rec = parseAvcDecoderConfig(config);
+    return { vps: [], sps: [...rec.sps], pps: [...rec.pps] };
+  }
+  const rec = parseHevcDecoderConfig(config);
+  return { vps: [...rec.vps], sps: [...rec.sps], pps: [...rec.pps] };
+}
+
 /**
  * The supported media of an SDP (at most one video and one audio, the first of each), with
  * tracks. Throws UnsupportedCodecError naming the supported codecs when nothing is usable.

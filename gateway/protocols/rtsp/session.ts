@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { AccessControl } from '../../auth/index.js';
 import {
   InvalidPathError,
   ProtocolError,
@@ -20,7 +21,7 @@ import { validatePath } from '../../core/path.js';
 import type { Reader } from '../../core/reader.js';
 import type { PublisherInfo, PublishSession, Stream } from '../../core/stream.js';
 import type { RtspConfig } from './config.js';
-import { forEachInterleaved, playTracks, remapChannels, type RtspStreamFormat } from './from-stream.js';
+import { forEachInterleaved, NOT_SET_UP, playTracks, remapChannels, type RtspStreamFormat } from './from-stream.js';
 import { encodeResponse, parseTransport, type RtspMessage, RtspParser, type RtspRequest, type TransportSpec } from './message.js';
 import { parseRtp } from './rtp.js';
 import { buildSdp, type MediaTrack, mediaTracks, parseSdp } from './sdp.js';
@@ -36,6 +37,7 @@ export interface RtspPathManager {
 export interface RtspSessionContext {
   readonly paths: RtspPathManager;
   readonly config: RtspConfig;
+  readonly access: AccessControl;
   readonly udp: UdpServerPair | undefined;
   formatFor(stream: Stream): RtspStreamFormat;
 }
@@ -69,10 +71,24 @@ export function plainAddress(address: string | undefined): string {
 }
 
 /** `rtsp://host:port/app/name[/control]?query` → decoded path components and query. */
+/**
+ * Clients build SETUP URLs by appending the track's control to the whole DESCRIBE/ANNOUNCE URL,
+ * query included (`.../live/cam?token=x/streamid=0`): move such a trailing path segment back in
+ * front of the query so the path, the control and the query each parse as themselves.
+ */
+export function normalizeRtspUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const rest = url.slice(q + 1);
+  const slash = rest.indexOf('/');
+  if (slash < 0) return url;
+  return `${url.slice(0, q)}${rest.slice(slash)}?${rest.slice(0, slash)}`;
+}
+
 export function splitRtspUrl(url: string): { parts: string[]; query: Record<string, string> } {
   let u: URL;
   try {
-    u = new URL(url);
+    u = new URL(normalizeRtspUrl(url));
   } catch {
     throw new RtspStatusError(400, `bad request URL ${JSON.stringify(url.slice(0, 200))}`, true);
   }
@@ -143,6 +159,9 @@ export class RtspConnection {
     socket.on('drain', () => this.reader?.drain());
     const timeout = ctx.config.sessionTimeoutMs;
     this.watchdog = setInterval(() => {
+      // A TCP player needs no keepalive: its connection says when it is gone (and players
+      // like ffmpeg send nothing while they read). UDP sessions and idle connections time out.
+      if (this.reader && !this.udpPlay) return;
       if (Date.now() - this.lastActivity > timeout) this.fail(new ProtocolError('rtsp', `no request or media for ${timeout} ms (session timeout)`));
     }, Math.min(5000, Math.max(250, timeout / 4)));
     this.watchdog.unref();
@@ -176,7 +195,8 @@ export class RtspConnection {
       // Clients answer our (nonexistent) requests: nothing to do.
       return;
     }
-    this.chain = this.chain.then(() => this.handle(message));
+    // Requests are answered in order; a bug in a handler closes this connection, not the process.
+    this.chain = this.chain.then(() => this.handle(message)).catch((error: unknown) => this.fail(error));
   }
 
   private send(bytes: Buffer): boolean {
@@ -184,11 +204,10 @@ export class RtspConnection {
     return this.socket.write(bytes);
   }
 
-  private respond(req: RtspRequest, cseq: string, status: number, headers: Record<string, string> = {}, body?: string, reason?: string): void {
+  private respond(_req: RtspRequest, cseq: string, status: number, headers: Record<string, string> = {}, body?: string, reason?: string): void {
     const h: Record<string, string> = { CSeq: cseq, Server: SERVER };
     if (this.hasSession) h.Session = `${this.sessionId};timeout=${Math.round(this.ctx.config.sessionTimeoutMs / 1000)}`;
     Object.assign(h, headers);
-    void req;
     this.send(encodeResponse(status, h, body, reason));
   }
 
@@ -200,6 +219,7 @@ export class RtspConnection {
       this.fail(new ProtocolError('rtsp', `${req.method} request without a valid CSeq header`));
       return;
     }
+    this.log.debug({ method: req.method, url: req.url.slice(0, 300) }, 'RTSP request');
     try {
       await this.dispatch(req, cseq.trim());
     } catch (error) {
@@ -209,7 +229,8 @@ export class RtspConnection {
       const fatal = error instanceof RtspStatusError ? error.fatal : error instanceof ProtocolError;
       // The reason phrase carries the message: ffmpeg and most players print it.
       const reason = message.replace(/[\r\n]+/g, ' ').slice(0, 300);
-      this.respond(req, cseq.trim(), status, { 'Content-Type': 'text/plain' }, message + '\n', reason);
+      const extra: Record<string, string> = status === 401 ? { 'WWW-Authenticate': 'Basic realm="streamgate"' } : {};
+      this.respond(req, cseq.trim(), status, { 'Content-Type': 'text/plain', ...extra }, message + '\n', reason);
       if (fatal || !(error instanceof StreamgateError)) this.fail(error);
       else this.log.info({ path: this.path || undefined, status }, `${req.method} refused for ${this.remoteAddress}: ${message}`);
     }
@@ -251,10 +272,28 @@ export class RtspConnection {
     return validatePath(parts.join('/'));
   }
 
+  /**
+   * Access control for DESCRIBE/ANNOUNCE: `?token=` in the URL, or RTSP Basic auth whose password
+   * is the same token or key (any user name), so cameras and VMS that only know user:password work.
+   */
+  private async authorize(req: RtspRequest, action: 'publish' | 'play', path: string): Promise<void> {
+    let credential: string | undefined;
+    const header = req.headers.get('authorization');
+    if (header?.startsWith('Basic ')) {
+      const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon >= 0) credential = decoded.slice(colon + 1);
+    }
+    const request = { action, path, protocol: 'rtsp', remoteAddress: this.remoteAddress, query: this.query };
+    await this.ctx.access.check(credential === undefined ? request : { ...request, credential });
+  }
+
   private async onDescribe(req: RtspRequest, cseq: string): Promise<void> {
     if (this.role === 'publisher') throw new RtspStatusError(455, 'DESCRIBE on a publishing session');
     const path = this.resolveStreamPath(req.url, false);
+    await this.authorize(req, 'play', path);
     const stream = await this.ctx.paths.waitReady(path);
+    this.ctx.access.checkReaderLimit(path, stream.readers.size);
     if (this.isClosed) return;
     this.path = path;
     this.stream = stream;
@@ -269,6 +308,8 @@ export class RtspConnection {
     const type = (req.headers.get('content-type') ?? '').toLowerCase();
     if (!type.startsWith('application/sdp')) throw new RtspStatusError(415, `ANNOUNCE body must be application/sdp, got ${JSON.stringify(type.slice(0, 60))}`, true);
     const path = this.resolveStreamPath(req.url, false);
+    await this.authorize(req, 'publish', path);
+    if (this.isClosed) return;
     const tracks = mediaTracks(parseSdp(req.body.toString('utf8'), this.ctx.config.maxBodyBytes));
     this.publishSession = this.ctx.paths.publish(path, {
       protocol: 'rtsp',
@@ -288,7 +329,7 @@ export class RtspConnection {
 
   /** Track index of a SETUP URL: its control against the announced/described tracks. */
   private trackIndex(url: string, controls: string[]): number {
-    const clean = url.split('?')[0]!.replace(/\/+$/, '');
+    const clean = normalizeRtspUrl(url).split('?')[0]!.replace(/\/+$/, '');
     for (let i = 0; i < controls.length; i++) {
       const c = controls[i]!;
       if (c === '' || c === '*') continue;
@@ -390,15 +431,18 @@ export class RtspConnection {
       if (rtp !== index * 2 || rtcp !== index * 2 + 1) identity = false;
     }
     // Tracks the client did not set up are not sent: route their channels nowhere.
-    for (let i = 0; i < this.described.length; i++) if (!this.transports.has(i)) (map[i * 2] = 255), (map[i * 2 + 1] = 255), (identity = false);
+    for (let i = 0; i < this.described.length; i++) {
+      if (this.transports.has(i)) continue;
+      map[i * 2] = NOT_SET_UP;
+      map[i * 2 + 1] = NOT_SET_UP;
+      identity = false;
+    }
     this.channelMap = identity ? undefined : map;
     this.udpPlay = udp;
-    const rtpInfo = this.described
-      .map((t, i) => {
-        const info = format.rtpInfo(t, Math.max(0, stream.lastDts));
-        return `url=${req.url.split('?')[0]!.replace(/\/+$/, '')}/trackID=${i};seq=${info.sequence};rtptime=${info.timestamp}`;
-      })
-      .join(',');
+    // RTP-Info without seq/rtptime (both optional, RFC 2326 §12.33): the first packets a player
+    // gets are the GOP cache, serialized earlier with older numbers when other players exist.
+    const base = req.url.split('?')[0]!.replace(/\/+$/, '');
+    const rtpInfo = this.described.map((_, i) => `url=${base}/trackID=${i}`).join(',');
     this.respond(req, cseq, 200, { Range: 'npt=0.000-', 'RTP-Info': rtpInfo });
     const described = this.described;
     this.reader = stream.addReader({
@@ -414,6 +458,8 @@ export class RtspConnection {
         return [];
       },
       write: (bytes) => this.writeMedia(bytes),
+      // TCP: frames of one event-loop turn leave in one segment (the hub's write-merge window).
+      ...(udp ? {} : { cork: () => this.socket.cork(), uncork: () => this.socket.uncork() }),
       close: (error) => {
         if (error) this.log.info({ path: this.path }, `player closed: ${error.message}`);
         this.socket.end();

@@ -6,14 +6,13 @@
  */
 import { nalusToLengthPrefixed } from '../../codecs/annexb.js';
 import { CodecError } from '../../codecs/errors.js';
-import { H264_NAL_AUD, H264_NAL_IDR, H264_NAL_PPS, H264_NAL_SPS, parseAvcDecoderConfig as parseAvc } from '../../codecs/h264.js';
+import { H264_NAL_AUD, H264_NAL_IDR, H264_NAL_PPS, H264_NAL_SPS } from '../../codecs/h264.js';
 import {
   H265_NAL_AUD,
   H265_NAL_PPS,
   H265_NAL_SPS,
   H265_NAL_VPS,
   h265IsIrap,
-  parseHevcDecoderConfig as parseHevc,
 } from '../../codecs/h265.js';
 import type { VideoCodec, VideoTrack } from '../../core/media.js';
 import type { PublishSession } from '../../core/stream.js';
@@ -21,7 +20,7 @@ import { sameConfig } from '../../formats/tracks.js';
 import { AAC_HBR, AacDepacketizer, G711Depacketizer } from './rtp-audio.js';
 import { VideoDepacketizer } from './rtp-video.js';
 import { type RtpPacket, TimestampUnwrapper } from './rtp.js';
-import { type MediaTrack, videoTrackFromParameterSets } from './sdp.js';
+import { type MediaTrack, parameterSetsOf, videoTrackFromParameterSets } from './sdp.js';
 
 /** Counters for the API and tests; the per-packet path never logs. */
 export interface IngestStats {
@@ -227,14 +226,4 @@ function replaceSet(sets: Buffer[], nal: Buffer): boolean {
   sets.length = 0;
   sets.push(Buffer.from(nal));
   return true;
-}
-
-/** VPS/SPS/PPS of a decoder configuration record. */
-export function parameterSetsOf(codec: VideoCodec, config: Buffer): { vps: Buffer[]; sps: Buffer[]; pps: Buffer[] } {
-  if (codec === 'H264') {
-    const rec = parseAvc(config);
-    return { vps: [], sps: [...rec.sps], pps: [...rec.pps] };
-  }
-  const rec = parseHevc(config);
-  return { vps: [...rec.vps], sps: [...rec.sps], pps: [...rec.pps] };
 }

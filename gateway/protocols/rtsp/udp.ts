@@ -73,7 +73,9 @@ export class UdpServerPair {
   }
 
   private route(msg: Buffer, rinfo: RemoteInfo, rtcp: boolean): void {
-    const handler = this.routes.get(`${rinfo.address}:${rinfo.port}`);
+    // IPv4 peers of a dual-stack socket appear as ::ffff:a.b.c.d; sessions register plain IPv4.
+    const address = rinfo.address.startsWith('::ffff:') ? rinfo.address.slice(7) : rinfo.address;
+    const handler = this.routes.get(`${address}:${rinfo.port}`);
     if (handler) handler(msg, rtcp);
     else this.unknownPackets++;
   }

@@ -1,0 +1,57 @@
+/** Every URL form of a stream (DESIGN.md "Contract"), built in one place. */
+
+export interface UrlOptions {
+  /** Gateway base URL, e.g. `http://gw:8080` (default: the page's origin). */
+  server: string;
+  token?: string | undefined;
+  /** Ports of the RTMP and RTSP listeners (the HTTP API does not report them). */
+  rtmpPort?: number;
+  rtspPort?: number;
+}
+
+export interface StreamUrls {
+  flv: string;
+  wsFlv: string;
+  hls: string;
+  rtmp: string;
+  rtsp: string;
+  player: string;
+  embed: string;
+  api: string;
+  snapshot: string;
+}
+
+function withToken(url: string, token: string | undefined): string {
+  if (!token) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
+}
+
+/** `live/cam1` -> `live/cam1` with each segment URL-encoded. */
+export function encodePath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}
+
+export function streamUrls(path: string, o: UrlOptions): StreamUrls {
+  const base = new URL(o.server);
+  const http = `${base.protocol}//${base.host}`;
+  const ws = `${base.protocol === 'https:' ? 'wss:' : 'ws:'}//${base.host}`;
+  const p = encodePath(path);
+  const t = o.token;
+  const player = withToken(`${http}/player/?stream=${p}`, t);
+  return {
+    flv: withToken(`${http}/${p}.flv`, t),
+    wsFlv: withToken(`${ws}/${p}.flv`, t),
+    hls: withToken(`${http}/${p}/index.m3u8`, t),
+    rtmp: withToken(`rtmp://${base.hostname}:${o.rtmpPort ?? 1935}/${p}`, t),
+    rtsp: withToken(`rtsp://${base.hostname}:${o.rtspPort ?? 8554}/${p}`, t),
+    player,
+    embed: `<iframe src="${player.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}" width="640" height="360" allow="autoplay; fullscreen" allowfullscreen style="border:0"></iframe>`,
+    api: withToken(`${http}/api/v1/streams/${p}`, t),
+    snapshot: withToken(`${http}/api/v1/streams/${p}/snapshot.jpg`, t),
+  };
+}
+
+export function apiListUrl(server: string, token?: string): string {
+  const base = new URL(server);
+  return withToken(`${base.protocol}//${base.host}/api/v1/streams`, token);
+}

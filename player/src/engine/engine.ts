@@ -1,0 +1,63 @@
+/**
+ * The contract between the player and an engine (mpegts.js for FLV, hls.js or native for HLS).
+ * An engine owns the media element's source for one connection attempt and reports what it
+ * sees; retrying, state and latency control belong to the player.
+ */
+import type { LatencyStamp } from '../controller/latency-clock.js';
+import type { EngineName, MediaInfo } from '../types/player.js';
+import { TypedEmitter } from '../utils/event-emitter.js';
+
+export interface EngineFailure {
+  /** `network`: connection refused/lost; `media`: decode/MSE failure; `unsupported`: codec not decodable here. */
+  kind: 'network' | 'media' | 'unsupported';
+  /** HTTP status when the server answered with one. */
+  status?: number;
+  message: string;
+}
+
+export interface EngineEventMap {
+  [key: string]: unknown[];
+  stamp: [LatencyStamp];
+  mediainfo: [MediaInfo];
+  /** Received bitrate, kbit/s. */
+  bitrate: [number];
+  /** The server closed the stream (publisher gone for good). */
+  ended: [];
+  failure: [EngineFailure];
+}
+
+export interface EngineSource {
+  url: string;
+  hasAudio: boolean;
+  hasVideo: boolean;
+}
+
+export abstract class Engine extends TypedEmitter<EngineEventMap> {
+  abstract readonly name: EngineName;
+  /** True when the engine delivers `streamgate-time` stamps (FLV). */
+  abstract readonly stamped: boolean;
+  protected destroyed = false;
+
+  constructor(
+    protected readonly video: HTMLVideoElement,
+    protected readonly source: EngineSource,
+  ) {
+    super();
+  }
+
+  abstract load(): void;
+
+  /** Latency estimate for engines without stamps (seconds), e.g. hls.js `latency`. */
+  estimatedLatencyS(): number | undefined {
+    return undefined;
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.removeAllListeners();
+  }
+
+  protected report<K extends keyof EngineEventMap>(event: K, ...args: EngineEventMap[K]): void {
+    if (!this.destroyed) this.safeEmit(event, ...args);
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * /player/admin.html[?refresh=ms][&rtmpPort=N][&rtspPort=N][&token=...]
+ * Every stream with its thumbnail (when the gateway serves snapshots), codecs, resolution,
+ * bitrate in/out, readers per protocol, dropped frames, publisher and uptime; kick a publisher;
+ * copy the play URLs. Rows are updated in place so open URL panels and focus survive a refresh.
+ */
+import '../ui/pages.css';
+import { kickPublisher, listStreams } from '../api/client.js';
+import type { StreamEntry } from '../api/types.js';
+import { streamUrls, type StreamUrls } from '../api/urls.js';
+import { numberParam, queryParams } from './query.js';
+
+const q = queryParams();
+const token = q.get('token') ?? undefined;
+const refreshMs = Math.max(250, numberParam(q, 'refresh') ?? 1000);
+const ports = { rtmpPort: numberParam(q, 'rtmpPort') ?? 1935, rtspPort: numberParam(q, 'rtspPort') ?? 8554 };
+const SNAPSHOT_EVERY_MS = 5000;
+const SNAPSHOT_RETRY_MS = 30_000;
+
+const tbody = document.getElementById('streams')!;
+const summary = document.getElementById('summary')!;
+const notice = document.getElementById('notice')!;
+
+interface Row {
+  main: HTMLTableRowElement;
+  urlsRow: HTMLTableRowElement;
+  cells: Record<'path' | 'state' | 'publisher' | 'uptime' | 'video' | 'audio' | 'bitrate' | 'readers' | 'dropped', HTMLElement>;
+  thumb: HTMLImageElement;
+  nextSnapshotAt: number;
+  since: string | undefined;
+}
+
+const rows = new Map<string, Row>();
+
+function text(tag: string, className: string, value = ''): HTMLElement {
+  const e = document.createElement(tag);
+  e.className = className;
+  e.textContent = value;
+  return e;
+}
+
+function button(label: string, className: string, onClick: (b: HTMLButtonElement) => void): HTMLButtonElement {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = className;
+  b.textContent = label;
+  b.addEventListener('click', () => onClick(b));
+  return b;
+}
+
+function flash(message: string, bad = false): void {
+  notice.textContent = message;
+  notice.classList.toggle('bad', bad);
+  notice.hidden = false;
+  setTimeout(() => (notice.hidden = true), 4000);
+}
+
+async function copy(value: string): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(value);
+  } catch {
+    // Clipboard API needs a secure context; on plain http fall back to a selection copy.
+    const area = document.createElement('textarea');
+    area.value = value;
+    document.body.appendChild(area);
+    area.select();
+    document.execCommand('copy');
+    area.remove();
+  }
+  flash('Copied');
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  return h ? `${h}h ${String(m).padStart(2, '0')}m` : m ? `${m}m ${String(sec).padStart(2, '0')}s` : `${sec}s`;
+}
+
+const URL_LABELS: [keyof StreamUrls, string][] = [
+  ['flv', 'HTTP-FLV'],
+  ['wsFlv', 'WS-FLV'],
+  ['hls', 'HLS'],
+  ['rtsp', 'RTSP'],
+  ['rtmp', 'RTMP'],
+  ['player', 'Player'],
+  ['embed', 'Embed'],
+];
+
+function createRow(path: string): Row {
+  const main = document.createElement('tr');
+  main.dataset.path = path;
+  const thumbCell = document.createElement('td');
+  thumbCell.className = 'thumb';
+  const thumb = document.createElement('img');
+  thumb.alt = '';
+  thumb.hidden = true;
+  thumbCell.appendChild(thumb);
+  const row: Row = {
+    main,
+    urlsRow: document.createElement('tr'),
+    thumb,
+    nextSnapshotAt: 0,
+    since: undefined,
+    cells: {
+      path: text('td', 'path'),
+      state: text('td', 'state'),
+      publisher: text('td', 'publisher'),
+      uptime: text('td', 'uptime num'),
+      video: text('td', 'video'),
+      audio: text('td', 'audio'),
+      bitrate: text('td', 'bitrate num'),
+      readers: text('td', 'readers'),
+      dropped: text('td', 'dropped num'),
+    },
+  };
+  thumb.addEventListener('load', () => {
+    thumb.hidden = false;
+    row.nextSnapshotAt = Date.now() + SNAPSHOT_EVERY_MS;
+  });
+  thumb.addEventListener('error', () => {
+    // No snapshot service (or no picture yet): hide the thumbnail, ask again much later.
+    thumb.hidden = true;
+    row.nextSnapshotAt = Date.now() + SNAPSHOT_RETRY_MS;
+  });
+
+  const urls = streamUrls(path, { server: location.origin, token, ...ports });
+  const actions = document.createElement('td');
+  actions.className = 'actions';
+  const play = document.createElement('a');
+  play.href = urls.player;
+  play.target = '_blank';
+  play.rel = 'noopener';
+  play.textContent = 'Play';
+  const toggle = button('URLs', 'urls-toggle', () => (row.urlsRow.hidden = !row.urlsRow.hidden));
+  let armed: ReturnType<typeof setTimeout> | undefined;
+  const kick = button('Kick', 'kick', (b) => {
+    // Two clicks: the first arms the button for 3 s (no blocking confirm() dialog).
+    if (armed === undefined) {
+      b.textContent = 'Confirm kick';
+      b.classList.add('armed');
+      armed = setTimeout(() => {
+        armed = undefined;
+        b.textContent = 'Kick';
+        b.classList.remove('armed');
+      }, 3000);
+      return;
+    }
+    clearTimeout(armed);
+    armed = undefined;
+    b.textContent = 'Kick';
+    b.classList.remove('armed');
+    kickPublisher(location.origin, path, token).then(
+      () => {
+        flash(`Kicked the publisher of ${path}`);
+        void refresh();
+      },
+      (error: unknown) => flash(error instanceof Error ? error.message : String(error), true),
+    );
+  });
+  actions.append(play, toggle, kick);
+  main.append(thumbCell, ...Object.values(row.cells), actions);
+
+  row.urlsRow.className = 'urls';
+  row.urlsRow.hidden = true;
+  const cell = document.createElement('td');
+  cell.colSpan = 11;
+  const list = document.createElement('dl');
+  for (const [key, label] of URL_LABELS) {
+    const dt = text('dt', '', label);
+    const dd = document.createElement('dd');
+    const input = document.createElement('input');
+    input.readOnly = true;
+    input.value = urls[key];
+    input.dataset.kind = key;
+    input.addEventListener('focus', () => input.select());
+    dd.append(input, button('Copy', 'copy', () => void copy(input.value)));
+    list.append(dt, dd);
+  }
+  cell.appendChild(list);
+  row.urlsRow.appendChild(cell);
+  tbody.append(main, row.urlsRow);
+  return row;
+}
+
+function updateRow(row: Row, s: StreamEntry): void {
+  const c = row.cells;
+  c.path.textContent = s.path;
+  c.state.textContent = s.publisher ? (s.ready ? 'live' : 'starting') : s.state === 'waiting' ? 'waiting for publisher' : s.state;
+  row.main.dataset.state = s.publisher ? 'live' : 'offline';
+  c.publisher.textContent = s.publisher ? `${s.publisher.protocol.toUpperCase()} ${s.publisher.remoteAddress}` : '—';
+  row.since = s.publisher?.since;
+  c.video.textContent = s.video ? `${s.video.codec} ${s.video.width}×${s.video.height} @ ${Math.round(s.video.fps * 10) / 10}` : '—';
+  c.audio.textContent = s.audio ? `${s.audio.codec} ${s.audio.sampleRate / 1000} kHz ${s.audio.channels === 1 ? 'mono' : s.audio.channels === 2 ? 'stereo' : `${s.audio.channels} ch`}` : '—';
+  c.audio.title = s.audio?.note ?? '';
+  c.bitrate.textContent = `${Math.round(s.bitrateKbps.in)} / ${Math.round(s.bitrateKbps.out)}`;
+  const per = Object.entries(s.readers)
+    .filter(([k, n]) => k !== 'count' && n > 0)
+    .map(([k, n]) => `${k} ${n}`);
+  c.readers.textContent = `${s.readers.count}${per.length ? ` (${per.join(', ')})` : ''}`;
+  c.dropped.textContent = String(s.droppedFrames);
+  c.dropped.classList.toggle('bad', s.droppedFrames > 0);
+}
+
+function tickUptimes(): void {
+  for (const row of rows.values()) row.cells.uptime.textContent = row.since ? formatDuration(Date.now() - Date.parse(row.since)) : '—';
+}
+
+function refreshThumbnails(): void {
+  const now = Date.now();
+  for (const [path, row] of rows) {
+    if (now < row.nextSnapshotAt) continue;
+    row.nextSnapshotAt = now + SNAPSHOT_RETRY_MS; // until load/error says otherwise
+    row.thumb.src = `${streamUrls(path, { server: location.origin, token }).snapshot}${token ? '&' : '?'}t=${now}`;
+  }
+}
+
+let refreshing = false;
+async function refresh(): Promise<void> {
+  if (refreshing) return;
+  refreshing = true;
+  try {
+    const streams = await listStreams(location.origin, token);
+    const seen = new Set<string>();
+    let readers = 0;
+    let inKbps = 0;
+    let outKbps = 0;
+    for (const s of streams) {
+      seen.add(s.path);
+      let row = rows.get(s.path);
+      if (!row) rows.set(s.path, (row = createRow(s.path)));
+      updateRow(row, s);
+      readers += s.readers.count;
+      inKbps += s.bitrateKbps.in;
+      outKbps += s.bitrateKbps.out;
+    }
+    // Keep rows in path order; reorder only when a new row broke it (moving nodes would blur inputs).
+    const sorted = [...rows.keys()].sort();
+    const shown = [...tbody.querySelectorAll<HTMLTableRowElement>('tr[data-path]')].map((r) => r.dataset.path);
+    if (sorted.join('\n') !== shown.join('\n')) {
+      for (const path of sorted) tbody.append(rows.get(path)!.main, rows.get(path)!.urlsRow);
+    }
+    for (const [path, row] of rows) {
+      if (seen.has(path)) continue;
+      row.main.remove();
+      row.urlsRow.remove();
+      rows.delete(path);
+    }
+    document.body.classList.toggle('no-streams', streams.length === 0);
+    summary.textContent = `${streams.length} stream${streams.length === 1 ? '' : 's'} · ${readers} reader${readers === 1 ? '' : 's'} · in ${Math.round(inKbps)} kb/s · out ${Math.round(outKbps)} kb/s`;
+    summary.classList.remove('bad');
+    tickUptimes();
+    refreshThumbnails();
+  } catch (error) {
+    summary.textContent = `Cannot reach the API: ${error instanceof Error ? error.message : String(error)}`;
+    summary.classList.add('bad');
+  } finally {
+    refreshing = false;
+  }
+}
+
+const wallLink = document.getElementById('wall-link') as HTMLAnchorElement;
+wallLink.href = `wall.html?all=1${token ? `&token=${encodeURIComponent(token)}` : ''}`;
+void refresh();
+setInterval(() => void refresh(), refreshMs);

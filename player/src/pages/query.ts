@@ -1,0 +1,17 @@
+/** Reading page options from the query string. */
+export function queryParams(): URLSearchParams {
+  return new URLSearchParams(location.search);
+}
+
+export function boolParam(q: URLSearchParams, name: string, fallback: boolean): boolean {
+  const v = q.get(name);
+  if (v === null) return fallback;
+  return v === '' || v === '1' || v === 'true' || v === 'yes';
+}
+
+export function numberParam(q: URLSearchParams, name: string): number | undefined {
+  const v = q.get(name);
+  if (v === null || v === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}

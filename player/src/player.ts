@@ -1,0 +1,334 @@
+/**
+ * The player controller: picks an engine, drives the state machine (connecting -> playing ->
+ * offline -> ... -> playing), retries with backoff, measures latency and keeps it low.
+ *
+ *   API look-up (publisher? codecs?) -> engine (mpegts.js | hls.js) -> <video>
+ *        stamps -> LatencyClock (overlay)      buffer -> LatencyController (rate / jump)
+ */
+import { lookupStream } from './api/client.js';
+import type { StreamEntry } from './api/types.js';
+import { streamUrls } from './api/urls.js';
+import { mergeConfig, tuningOf, type PlayerConfig, type PlayerOptions } from './config.js';
+import { LatencyClock } from './controller/latency-clock.js';
+import { LatencyController } from './controller/latency-controller.js';
+import { Backoff } from './controller/retry.js';
+import type { Engine, EngineFailure, EngineSource } from './engine/engine.js';
+import { HlsEngine } from './engine/hls-engine.js';
+import { MpegtsEngine, mseSupported } from './engine/mpegts-engine.js';
+import type { EngineName, MediaInfo, PlayerError, PlayerEventMap, PlayerState, PlayerStats, StateChange } from './types/player.js';
+import { PlayerView } from './ui/player-view.js';
+import { TypedEmitter } from './utils/event-emitter.js';
+
+/** Audio codecs (API names) that browser FLV playback decodes. */
+const BROWSER_AUDIO = new Set(['AAC', 'MP3']);
+/** A connection that shows no frame for this long is abandoned and retried. */
+const FIRST_FRAME_TIMEOUT_MS = 10_000;
+
+function hevcDecodable(): boolean {
+  const MS = (globalThis as { MediaSource?: typeof MediaSource }).MediaSource;
+  return !!MS && MS.isTypeSupported('video/mp4; codecs="hvc1.1.6.L93.B0"');
+}
+
+function playerError(code: string, message: string, fatal = false): PlayerError {
+  return Object.assign(new Error(message), { code, fatal });
+}
+
+export class Player extends TypedEmitter<PlayerEventMap> {
+  readonly config: PlayerConfig;
+  private readonly view: PlayerView;
+  private readonly clock = new LatencyClock();
+  private readonly latencyControl: LatencyController;
+  private readonly backoff: Backoff;
+  private engine: Engine | undefined;
+  private currentState: PlayerState = 'idle';
+  /** Incremented by every connect/stop so late async results of an old attempt are ignored. */
+  private attempt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private statsTimer: ReturnType<typeof setInterval> | undefined;
+  private attemptStartedAt = 0;
+  private lastFrameAt = 0;
+  private framesThisAttempt = 0;
+  private lastMediaTime = -1;
+  private firstFrameMs: number | undefined;
+  private probing = false;
+  private media: MediaInfo = { videoCodec: undefined, audioCodec: undefined, width: undefined, height: undefined, fps: undefined };
+  private bitrateKbps: number | undefined;
+  private frameCallback: number | undefined;
+
+  constructor(host: HTMLElement, options: PlayerOptions) {
+    super();
+    this.config = mergeConfig(options, host.ownerDocument.location?.origin ?? 'http://localhost');
+    this.view = new PlayerView(host, this.config);
+    this.view.onRendition = (path) => this.switchStream(path);
+    this.latencyControl = new LatencyController(this.view.video, tuningOf(this.config));
+    this.backoff = new Backoff(this.config.retry);
+    this.view.showState({ state: 'idle', previous: 'idle', reason: '' });
+    // Start on a microtask so listeners attached right after createPlayer() see `connecting`.
+    if (this.config.autoplay) queueMicrotask(() => this.start());
+  }
+
+  get state(): PlayerState {
+    return this.currentState;
+  }
+
+  get video(): HTMLVideoElement {
+    return this.view.video;
+  }
+
+  get stats(): PlayerStats {
+    const v = this.view.video;
+    const quality = typeof v.getVideoPlaybackQuality === 'function' ? v.getVideoPlaybackQuality() : undefined;
+    const engine = this.engine;
+    let latencyMs = this.clock.latencyMs;
+    let measured = latencyMs !== undefined;
+    if (latencyMs === undefined && engine?.estimatedLatencyS()) {
+      latencyMs = engine.estimatedLatencyS()! * 1000;
+      measured = false;
+    }
+    return {
+      state: this.currentState,
+      engine: engine?.name as EngineName | undefined,
+      latencyMs,
+      latencyMeasured: measured,
+      bufferMs: Math.round(this.latencyControl.bufferAhead() * 1000),
+      playbackRate: v.playbackRate,
+      media: { ...this.media },
+      bitrateKbps: this.bitrateKbps,
+      decodedFrames: quality?.totalVideoFrames ?? 0,
+      droppedFrames: quality?.droppedVideoFrames ?? 0,
+      firstFrameMs: this.firstFrameMs,
+      retries: this.backoff.failures,
+    };
+  }
+
+  /** Starts (or restarts) playback; a no-op while already connecting or playing. */
+  start(): void {
+    if (this.currentState === 'destroyed') return;
+    if (this.engine || this.retryTimer !== undefined) return;
+    this.setState('connecting', 'looking up the stream');
+    this.statsTimer ??= setInterval(() => this.tick(), this.config.statsIntervalMs);
+    void this.connect();
+  }
+
+  /** Stops playback and reconnection (state `paused`); `start()` resumes live. */
+  stop(): void {
+    if (this.currentState === 'destroyed') return;
+    this.cancel();
+    this.setState('paused', 'stopped');
+  }
+
+  /** Plays another stream path in the same player. */
+  switchStream(path: string): void {
+    if (this.currentState === 'destroyed') return;
+    this.cancel();
+    (this.config as { stream: string }).stream = path;
+    this.media = { videoCodec: undefined, audioCodec: undefined, width: undefined, height: undefined, fps: undefined };
+    this.backoff.reset();
+    this.currentState = 'idle';
+    this.start();
+  }
+
+  /** Tears everything down; idempotent. Emits `destroyed` once. */
+  destroy(): void {
+    if (this.currentState === 'destroyed') return;
+    this.cancel();
+    this.setState('destroyed', 'destroyed');
+    this.view.destroy();
+    this.safeEmit('destroyed');
+    this.removeAllListeners();
+  }
+
+  private cancel(): void {
+    this.attempt++;
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.statsTimer !== undefined) clearInterval(this.statsTimer);
+    this.statsTimer = undefined;
+    this.teardownEngine();
+  }
+
+  private setState(state: PlayerState, reason: string, extra: Partial<StateChange> = {}): void {
+    const previous = this.currentState;
+    if (previous === 'destroyed') return;
+    this.currentState = state;
+    const change: StateChange = { state, previous, reason, ...extra };
+    this.view.showState(change);
+    if (state !== previous || extra.retryInMs !== undefined) this.safeEmit('state', change);
+  }
+
+  private async connect(): Promise<void> {
+    const attempt = ++this.attempt;
+    const c = this.config;
+    const transport = c.transport === 'auto' ? (mseSupported() ? 'http' : 'hls') : c.transport;
+    const lookup = await lookupStream(c.server, c.stream, c.token, c.apiTimeoutMs);
+    if (attempt !== this.attempt) return;
+    let entry: StreamEntry | undefined;
+    if (lookup.kind === 'missing') return this.retryLater('offline', `nothing is published at ${c.stream}`);
+    if (lookup.kind === 'refused') return this.retryLater('unauthorized', `the gateway refused access to ${c.stream} (${lookup.status}); check the token`, true);
+    if (lookup.kind === 'found') {
+      entry = lookup.entry;
+      if (!entry.publisher || entry.state === 'ended') return this.retryLater('offline', `the publisher of ${c.stream} is gone`);
+      if (transport !== 'hls' && entry.video?.codec === 'H265' && !hevcDecodable()) {
+        return this.retryLater('unsupported', 'this browser cannot decode H.265 video', true, { rendition: `${c.stream}_h264` });
+      }
+    }
+    const urls = streamUrls(c.stream, { server: c.server, token: c.token });
+    const source: EngineSource = {
+      url: transport === 'ws' ? urls.wsFlv : transport === 'hls' ? urls.hls : urls.flv,
+      // G.711 cannot be decoded from FLV in a browser: play the video alone rather than fail.
+      hasAudio: entry ? !!entry.audio && BROWSER_AUDIO.has(entry.audio.codec) : true,
+      hasVideo: entry ? !!entry.video : true,
+    };
+    if (this.currentState !== 'offline' && this.currentState !== 'error' && this.currentState !== 'unauthorized') {
+      this.setState('connecting', `opening ${transport === 'ws' ? 'WS-FLV' : transport === 'hls' ? 'HLS' : 'HTTP-FLV'}`);
+    }
+    this.openEngine(transport === 'hls' ? new HlsEngine(this.view.video, source) : new MpegtsEngine(this.view.video, source));
+  }
+
+  private openEngine(engine: Engine): void {
+    this.engine = engine;
+    this.clock.reset();
+    this.framesThisAttempt = 0;
+    this.lastMediaTime = -1;
+    this.attemptStartedAt = performance.now();
+    this.lastFrameAt = this.attemptStartedAt;
+    engine.on('stamp', (stamp) => this.clock.addStamp(stamp));
+    engine.on('mediainfo', (info) => {
+      this.media = info;
+      this.safeEmit('mediainfo', info);
+    });
+    engine.on('bitrate', (kbps) => (this.bitrateKbps = kbps));
+    engine.on('ended', () => this.onConnectionLost('the stream ended'));
+    engine.on('failure', (f) => this.onFailure(f));
+    engine.load();
+    const video = this.view.video;
+    void video.play().catch((error: unknown) => {
+      if (engine !== this.engine) return;
+      // Autoplay refused (sound without a gesture): show controls so the user can start it.
+      if (error instanceof DOMException && error.name === 'NotAllowedError') video.controls = true;
+    });
+    this.latencyControl.start();
+    this.watchFrames(engine);
+  }
+
+  private watchFrames(engine: Engine): void {
+    const video = this.view.video;
+    if (typeof video.requestVideoFrameCallback !== 'function') return; // tick() polls currentTime instead
+    const onFrame = (_now: number, meta: VideoFrameCallbackMetadata) => {
+      if (engine !== this.engine) return;
+      this.onFramePresented(meta.mediaTime);
+      this.frameCallback = video.requestVideoFrameCallback(onFrame);
+    };
+    this.frameCallback = video.requestVideoFrameCallback(onFrame);
+  }
+
+  private onFramePresented(mediaTimeS: number): void {
+    const now = performance.now();
+    this.lastFrameAt = now;
+    this.lastMediaTime = mediaTimeS;
+    this.clock.measure(mediaTimeS, Date.now());
+    if (this.framesThisAttempt++ === 0) {
+      this.firstFrameMs = Math.round(now - this.attemptStartedAt);
+      this.safeEmit('firstframe', { ms: this.firstFrameMs });
+    }
+    if (this.currentState !== 'playing') {
+      this.backoff.reset();
+      this.setState('playing', 'playing');
+    }
+  }
+
+  private teardownEngine(): void {
+    const engine = this.engine;
+    if (!engine) return;
+    this.engine = undefined;
+    const video = this.view.video;
+    if (this.frameCallback !== undefined && typeof video.cancelVideoFrameCallback === 'function') video.cancelVideoFrameCallback(this.frameCallback);
+    this.frameCallback = undefined;
+    this.latencyControl.stop();
+    engine.destroy();
+    this.bitrateKbps = undefined;
+  }
+
+  private onFailure(f: EngineFailure): void {
+    if (f.kind === 'unsupported') {
+      this.teardownEngine();
+      this.retryLater('unsupported', f.message, true, { rendition: `${this.config.stream}_h264` });
+      return;
+    }
+    if (f.status === 404) return this.onConnectionLost(`nothing is published at ${this.config.stream}`);
+    if (f.status === 401 || f.status === 403) {
+      this.teardownEngine();
+      this.retryLater('unauthorized', `the gateway refused access (${f.status}); check the token`, true);
+      return;
+    }
+    this.safeEmit('error', playerError(f.kind === 'network' ? 'SG_PLAYER_ERR_NETWORK' : 'SG_PLAYER_ERR_MEDIA', f.message));
+    this.onConnectionLost(f.message);
+  }
+
+  /** The connection ended or failed: look up why (publisher gone?) and try again. */
+  private onConnectionLost(reason: string): void {
+    this.teardownEngine();
+    const attempt = ++this.attempt;
+    void lookupStream(this.config.server, this.config.stream, this.config.token, this.config.apiTimeoutMs).then((lookup) => {
+      if (attempt !== this.attempt) return;
+      if (lookup.kind === 'missing' || (lookup.kind === 'found' && !lookup.entry.publisher)) {
+        this.retryLater('offline', 'the publisher stopped');
+      } else if (lookup.kind === 'refused') {
+        this.retryLater('unauthorized', `the gateway refused access (${lookup.status}); check the token`, true);
+      } else {
+        this.retryLater('error', reason);
+      }
+    });
+  }
+
+  private retryLater(state: PlayerState, reason: string, slow = false, extra: Partial<StateChange> = {}): void {
+    this.teardownEngine();
+    const delay = slow ? this.config.retry.maxDelayMs : this.backoff.next();
+    this.setState(state, reason, { ...extra, retryInMs: delay });
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    const attempt = this.attempt;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (attempt === this.attempt) void this.connect();
+    }, delay);
+  }
+
+  /** Periodic: stats, overlay, stall watchdog. */
+  private tick(): void {
+    const video = this.view.video;
+    if (this.engine && typeof video.requestVideoFrameCallback !== 'function' && !video.paused && video.currentTime !== this.lastMediaTime) {
+      this.onFramePresented(video.currentTime);
+    }
+    const stats = this.stats;
+    this.view.showStats(stats);
+    this.safeEmit('stats', stats);
+    if (!this.engine || video.paused) return;
+    const silentMs = performance.now() - this.lastFrameAt;
+    if (this.framesThisAttempt === 0) {
+      if (silentMs > FIRST_FRAME_TIMEOUT_MS) this.onConnectionLost('no picture arrived');
+      return;
+    }
+    if (silentMs > this.config.stallTimeoutMs * 4 && this.currentState === 'stalled') {
+      this.onConnectionLost('the connection stopped delivering frames');
+    } else if (silentMs > this.config.stallTimeoutMs && this.currentState === 'playing' && !this.probing) {
+      this.probing = true;
+      const attempt = this.attempt;
+      void lookupStream(this.config.server, this.config.stream, this.config.token, this.config.apiTimeoutMs).then((lookup) => {
+        this.probing = false;
+        if (attempt !== this.attempt || this.currentState !== 'playing' || performance.now() - this.lastFrameAt < this.config.stallTimeoutMs) return;
+        if (lookup.kind === 'missing' || (lookup.kind === 'found' && !lookup.entry.publisher)) {
+          // Keep the connection: within the gateway's grace period the publisher may come back
+          // and frames resume on it; if the stream ends, the engine reports `ended`.
+          this.setState('offline', 'the publisher stopped; waiting for it to come back');
+        } else {
+          this.setState('stalled', 'no frames from the network');
+        }
+      });
+    }
+  }
+}
+
+/** Creates a player in `el` and starts it (unless `autoplay: false`). */
+export function createPlayer(el: HTMLElement, options: PlayerOptions): Player {
+  return new Player(el, options);
+}

@@ -1,0 +1,102 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'rtsp-camera.py');
+/** Debian's python3 (python3-gi lives there), not a pyenv shim that lacks it. */
+const PYTHON = '/usr/bin/python3';
+
+let available: boolean | undefined;
+
+/** True when GStreamer's RTSP server and the encoders the stand-in uses are installed. */
+export function hasRtspCamera(): boolean {
+  if (available === undefined) {
+    try {
+      execFileSync(
+        PYTHON,
+        ['-c', "import gi; gi.require_version('GstRtspServer','1.0'); from gi.repository import Gst, GstRtspServer; Gst.init(None); assert Gst.ElementFactory.find('x264enc') and Gst.ElementFactory.find('x265enc') and Gst.ElementFactory.find('alawenc')"],
+        { stdio: 'ignore', timeout: 20_000 },
+      );
+      available = true;
+    } catch {
+      available = false;
+      process.stderr.write(
+        '\n*** SKIPPING RTSP camera tests: GStreamer RTSP server missing (apt-get install gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-{good,bad,ugly}) ***\n\n',
+      );
+    }
+  }
+  return available;
+}
+
+export interface RtspCamera {
+  /** Open server port (mounts /h264, /h265pcma) and the Basic/Digest servers (mount /h264, user:secret). */
+  readonly port: number;
+  readonly basic: number;
+  readonly digest: number;
+  url(mount: string): string;
+  /** Kills the stand-in (SIGKILL: a camera losing power). */
+  kill(): Promise<void>;
+  /** Starts it again on the same ports. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function launch(ports: [number, number, number]): Promise<{ proc: ChildProcess; ports: [number, number, number] }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(PYTHON, [SCRIPT, ...ports.map(String)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`rtsp-camera.py did not start: ${err}`));
+    }, 20_000);
+    proc.stderr!.on('data', (d) => (err += String(d)));
+    proc.stdout!.on('data', (d) => {
+      out += String(d);
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line) {
+        clearTimeout(timer);
+        const p = JSON.parse(line) as { port: number; basic: number; digest: number };
+        resolve({ proc, ports: [p.port, p.basic, p.digest] });
+      }
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`rtsp-camera.py exited with ${code}: ${err}`));
+    });
+  });
+}
+
+function killProc(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    proc.once('exit', () => resolve());
+    proc.kill('SIGKILL');
+  });
+}
+
+/** Starts GStreamer's RTSP server as a stand-in camera on free ports. */
+export async function startRtspCamera(): Promise<RtspCamera> {
+  let { proc, ports } = await launch([0, 0, 0]);
+  return {
+    port: ports[0],
+    basic: ports[1],
+    digest: ports[2],
+    url: (mount) => `rtsp://127.0.0.1:${ports[0]}${mount}`,
+    kill: () => killProc(proc),
+    async restart() {
+      await killProc(proc);
+      // The port may linger briefly after a kill: retry for a few seconds.
+      for (let i = 0; ; i++) {
+        try {
+          ({ proc, ports } = await launch(ports));
+          return;
+        } catch (error) {
+          if (i >= 10) throw error;
+          await new Promise((r) => setTimeout(r, 300));
+        }
+      }
+    },
+    stop: () => killProc(proc),
+  };
+}

@@ -1,0 +1,153 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasTool } from '../helpers/tools.js';
+import { probe, publish, type Publisher } from '../helpers/ffmpeg.js';
+import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
+
+const tools = hasTool('ffmpeg') && hasTool('ffprobe');
+
+async function text(url: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.text() };
+}
+
+async function bytes(url: string): Promise<Buffer> {
+  const res = await fetch(url);
+  expect(res.status, url).toBe(200);
+  return Buffer.from(await res.arrayBuffer());
+}
+
+/** The LL-HLS tags of a media playlist, as the test reads them. */
+function parse(playlist: string) {
+  const lines = playlist.trim().split('\n');
+  const parts = lines.filter((l) => l.startsWith('#EXT-X-PART:')).map((l) => ({ uri: /URI="([^"]+)"/.exec(l)![1]!, duration: Number(/DURATION=([\d.]+)/.exec(l)![1]) }));
+  const segments = lines.filter((l) => /^seg\d+\.m4s/.test(l));
+  const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part(\d+)\.(\d+)\.m4s"/.exec(playlist);
+  return { lines, parts, segments, hint: hint ? { msn: Number(hint[1]), part: Number(hint[2]) } : undefined };
+}
+
+describe.skipIf(!tools)('HLS fMP4 and LL-HLS output', () => {
+  let gw: TestGateway;
+  let pub: Publisher;
+  let base: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sg-hls-'));
+    gw = await startGateway({ dataDir: dir, hls: { segmentMs: 1000, partMs: 200, closeAfterMs: 1500 } });
+    pub = publish(`${gw.rtmp}/live/cam1`, { fps: 25, gop: 25, duration: 60 });
+    base = `${gw.http}/live/cam1`;
+    await waitFor('stream ready', () => gw.gw.registry.get('live/cam1')?.ready, 15_000);
+  });
+
+  afterAll(async () => {
+    await pub?.stop();
+    await gw?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts a muxer on the first playlist request and names the codecs in index.m3u8', async () => {
+    expect(await gw.gw.hls.active()).toHaveLength(0);
+    const { status, body } = await text(`${base}/index.m3u8?token=abc`);
+    expect(status).toBe(200);
+    expect(body).toContain('#EXT-X-INDEPENDENT-SEGMENTS');
+    expect(body).toMatch(/CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2"/);
+    expect(body).toContain('RESOLUTION=320x240');
+    expect(body).toContain('stream.m3u8?token=abc');
+    expect(await gw.gw.hls.active()).toHaveLength(1);
+  });
+
+  it('serves a media playlist with EXT-X-MAP, program date time and segments that carry the token', async () => {
+    const { body } = await text(`${base}/stream.m3u8?token=abc`);
+    expect(body).toMatch(/^#EXTM3U\n/);
+    expect(body).toContain('#EXT-X-MAP:URI="init1.mp4?token=abc"');
+    expect(body).toMatch(/#EXT-X-PROGRAM-DATE-TIME:\d{4}-\d\d-\d\dT/);
+    expect(body).toMatch(/#EXTINF:1\.\d{3},\nseg\d+\.m4s\?token=abc/);
+    expect(body).toContain('#EXT-X-TARGETDURATION:1');
+  });
+
+  it('has segments that ffprobe reads as H.264 + AAC', async () => {
+    const { body } = await text(`${base}/stream.m3u8`);
+    const seg = parse(body).segments[0]!;
+    const file = join(dir, 'seg.mp4');
+    writeFileSync(file, Buffer.concat([await bytes(`${base}/init1.mp4`), await bytes(`${base}/${seg}`)]));
+    const result = await probe(file, 5);
+    expect(result.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
+    const video = result.packets.filter((p) => p.codec_type === 'video');
+    expect(video.length).toBeGreaterThanOrEqual(24);
+    expect(video[0]!.flags).toContain('K');
+  });
+
+  it('plays through ffprobe from the playlist URL', async () => {
+    const result = await probe(`${base}/index.m3u8`, 2);
+    const types = result.streams.map((s) => s.codec_type).sort();
+    expect(types).toEqual(['audio', 'video']);
+    expect(result.packets.filter((p) => p.codec_type === 'video').length).toBeGreaterThan(10);
+  });
+
+  it('lists LL-HLS parts, a preload hint and server control', async () => {
+    const { body } = await text(`${base}/stream.m3u8`);
+    expect(body).toContain('#EXT-X-VERSION:9');
+    expect(body).toContain('#EXT-X-PART-INF:PART-TARGET=0.200');
+    expect(body).toMatch(/#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0\.600/);
+    const p = parse(body);
+    expect(p.parts.length).toBeGreaterThan(5);
+    for (const part of p.parts) expect(part.duration).toBeLessThanOrEqual(0.2);
+    expect(body).toMatch(/#EXT-X-PART:DURATION=[\d.]+,URI="part\d+\.0\.m4s",INDEPENDENT=YES/);
+    expect(p.hint).toBeDefined();
+    // A part is a complete fMP4 fragment.
+    const part = await bytes(`${base}/${p.parts[p.parts.length - 1]!.uri}`);
+    expect(part.toString('latin1', 4, 8)).toBe('moof');
+  });
+
+  it('holds a blocking playlist reload until the requested part exists', async () => {
+    const hint = parse((await text(`${base}/stream.m3u8`)).body).hint!;
+    const wanted = `part${hint.msn}.${hint.part}.m4s`;
+    const started = Date.now();
+    const { status, body } = await text(`${base}/stream.m3u8?_HLS_msn=${hint.msn}&_HLS_part=${hint.part}`);
+    expect(status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(3000);
+    // Either the part itself is listed, or its segment ended before it (then a later segment is there).
+    const p = parse(body);
+    const later = p.hint!.msn > hint.msn || (p.hint!.msn === hint.msn && p.hint!.part > hint.part);
+    expect(later).toBe(true);
+    if (p.hint!.msn === hint.msn) expect(body).toContain(wanted);
+  });
+
+  it('answers a preload-hinted part request once the part is written', async () => {
+    const hint = parse((await text(`${base}/stream.m3u8`)).body).hint!;
+    const res = await fetch(`${base}/part${hint.msn}.${hint.part}.m4s`);
+    // 404 only when the segment ended before reaching that part.
+    expect([200, 404]).toContain(res.status);
+    if (res.status === 200) expect(Buffer.from(await res.arrayBuffer()).toString('latin1', 4, 8)).toBe('moof');
+  });
+
+  it('refuses a blocking reload too far ahead with 400', async () => {
+    const hint = parse((await text(`${base}/stream.m3u8`)).body).hint!;
+    const { status, body } = await text(`${base}/stream.m3u8?_HLS_msn=${hint.msn + 5}`);
+    expect(status).toBe(400);
+    expect(body).toContain('SG_ERR_HLS_BAD_REQUEST');
+  });
+
+  it('answers 404 for a path nobody publishes', async () => {
+    expect((await text(`${gw.http}/live/nobody/index.m3u8`)).status).toBe(404);
+  });
+
+  it('closes an idle muxer and stops reading the stream', async () => {
+    await waitFor('idle muxer closed', async () => (await gw.gw.hls.active()).length === 0, 8000, 200);
+    expect(gw.gw.registry.get('live/cam1')!.readersByProtocol().hls ?? 0).toBe(0);
+  });
+
+  it('answers a blocking reload that cannot be satisfied with 503 after three target durations', async () => {
+    await text(`${base}/index.m3u8`);
+    const hint = parse((await text(`${base}/stream.m3u8`)).body).hint!;
+    await pub.stop(); // the stream waits for its publisher (grace period): no more parts
+    const started = Date.now();
+    const { status, body } = await text(`${base}/stream.m3u8?_HLS_msn=${hint.msn + 2}`);
+    expect(status).toBe(503);
+    expect(body).toContain('SG_ERR_HLS_TIMEOUT');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2900);
+  });
+});

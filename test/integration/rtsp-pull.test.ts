@@ -1,0 +1,196 @@
+/**
+ * Camera pulls against GStreamer's RTSP server (test/helpers/rtsp-camera.py) as the camera:
+ * configured and API sources, TCP and UDP, H.264 and H.265+PCMA, Basic and Digest auth,
+ * reconnect while readers stay, on-demand start and idle close.
+ */
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { probe } from '../helpers/ffmpeg.js';
+import { startGateway, type TestGateway, waitFor } from '../helpers/gateway.js';
+import { hasRtspCamera, type RtspCamera, startRtspCamera } from '../helpers/rtsp-camera.js';
+import { hasTool } from '../helpers/tools.js';
+
+/** A TCP relay in front of the camera that counts connections: proof of when the gateway connects. */
+async function countingProxy(targetPort: () => number): Promise<{ port: number; accepted: () => number; open: () => number; close: () => Promise<void> }> {
+  let accepted = 0;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    accepted++;
+    const upstream = createConnection({ host: '127.0.0.1', port: targetPort() });
+    sockets.add(client);
+    sockets.add(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('close', end);
+    upstream.on('close', end);
+    client.on('error', end);
+    upstream.on('error', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    port: (server.address() as { port: number }).port,
+    accepted: () => accepted,
+    open: () => [...sockets].filter((s) => !s.destroyed).length / 2,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** An HTTP-FLV reader that counts bytes on one connection. */
+function flvReader(url: string): { bytes: () => number; closed: () => boolean; stop: () => void } {
+  const controller = new AbortController();
+  let bytes = 0;
+  let closed = false;
+  void (async () => {
+    try {
+      const res = await fetch(url, { signal: controller.signal });
+      const reader = res.body!.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        bytes += value.length;
+      }
+    } catch {
+      /* aborted */
+    }
+    closed = true;
+  })();
+  return { bytes: () => bytes, closed: () => closed, stop: () => controller.abort() };
+}
+
+async function sourceInfo(gw: TestGateway, path: string): Promise<Record<string, unknown>> {
+  const res = await fetch(`${gw.http}/api/v1/sources/${path}`);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+describe.skipIf(!hasTool('ffprobe') || !hasRtspCamera())('RTSP camera pull', () => {
+  let camera: RtspCamera;
+  let gw: TestGateway;
+  let proxy: Awaited<ReturnType<typeof countingProxy>>;
+
+  beforeAll(async () => {
+    camera = await startRtspCamera();
+    proxy = await countingProxy(() => camera.port);
+    gw = await startGateway({
+      rtsp: { pull: { retryInitialMs: 200, retryMaxMs: 1000, idleCloseMs: 1500, readTimeoutMs: 3000, keepaliveMs: 1000 } },
+      hub: { readyTimeoutMs: 15000 },
+      sources: {
+        'cams/h264': { url: camera.url('/h264'), onDemand: false },
+        'cams/h265': { url: camera.url('/h265pcma'), transport: 'udp' },
+        'cams/demand': { url: `rtsp://127.0.0.1:${proxy.port}/h264` },
+        'cams/basic': { url: `rtsp://user:secret@127.0.0.1:${camera.basic}/h264` },
+        'cams/digest': { url: `rtsp://user:secret@127.0.0.1:${camera.digest}/h264` },
+        'cams/badpass': { url: `rtsp://user:wrong@127.0.0.1:${camera.digest}/h264` },
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+    await proxy?.close();
+    await camera?.stop();
+  });
+
+  it('an always-on source pulls H.264 over TCP and plays over HTTP-FLV', async () => {
+    await waitFor('cams/h264 ready', () => gw.gw.registry.get('cams/h264')?.ready, 20_000);
+    const result = await probe(`${gw.http}/cams/h264.flv`, 2);
+    expect(result.streams.map((s) => s.codec_name)).toEqual(['h264']);
+    expect(result.streams[0]!.width).toBe(320);
+    expect(result.packets.filter((p) => p.codec_type === 'video').length).toBeGreaterThan(10);
+    const info = await sourceInfo(gw, 'cams/h264');
+    expect(info).toMatchObject({ state: 'running', onDemand: false, transport: 'tcp' });
+  });
+
+  it('an H.265+PCMA camera pulled over UDP plays over RTSP with both tracks', async () => {
+    const result = await probe(`${gw.rtsp}/cams/h265`, 2, ['-rtsp_transport', 'tcp']);
+    expect(result.streams.map((s) => s.codec_name).sort()).toEqual(['hevc', 'pcm_alaw']);
+    expect(result.packets.filter((p) => p.codec_type === 'video').length).toBeGreaterThan(5);
+    expect(gw.gw.registry.get('cams/h265')?.publisher?.protocol).toBe('rtsp-pull');
+    // Keepalives went out every second meanwhile; the camera accepted them (no reconnect).
+    expect(await sourceInfo(gw, 'cams/h265')).toMatchObject({ state: 'running', transport: 'udp', reconnects: 0 });
+  });
+
+  it.each(['basic', 'digest'])('pulls a %s-auth protected camera with the URL credentials', async (kind) => {
+    const result = await probe(`${gw.http}/cams/${kind}.flv`, 1);
+    expect(result.streams.map((s) => s.codec_name)).toEqual(['h264']);
+  });
+
+  it('a wrong password is refused and shown as the source error', async () => {
+    const res = await fetch(`${gw.http}/cams/badpass.flv`);
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    await res.body?.cancel();
+    const info = await sourceInfo(gw, 'cams/badpass');
+    expect(String(info.lastError)).toMatch(/401|credentials/);
+  });
+
+  it('on-demand: no camera connection until a reader comes, closed after the idle time', async () => {
+    expect(proxy.accepted()).toBe(0);
+    expect((await sourceInfo(gw, 'cams/demand')).state).toBe('idle');
+    const reader = flvReader(`${gw.http}/cams/demand.flv`);
+    await waitFor('frames on the on-demand reader', () => reader.bytes() > 20_000, 20_000);
+    expect(proxy.accepted()).toBe(1);
+    expect((await sourceInfo(gw, 'cams/demand')).state).toBe('running');
+    reader.stop();
+    await waitFor('the on-demand pull to close', async () => (await sourceInfo(gw, 'cams/demand')).state === 'idle', 15_000);
+    await waitFor('the camera connection to close', () => proxy.open() === 0, 5_000);
+    expect(gw.gw.registry.get('cams/demand')).toBeUndefined();
+  });
+
+  it('the camera dies and comes back: the reader keeps its connection and gets frames again', async () => {
+    await waitFor('cams/h264 ready', () => gw.gw.registry.get('cams/h264')?.ready, 20_000);
+    const reader = flvReader(`${gw.http}/cams/h264.flv`);
+    try {
+      await waitFor('first frames', () => reader.bytes() > 10_000, 10_000);
+      const before = (await sourceInfo(gw, 'cams/h264')).reconnects as number;
+      await camera.kill();
+      await waitFor('the source to notice', async () => (await sourceInfo(gw, 'cams/h264')).state === 'retrying', 10_000);
+      const during = reader.bytes();
+      await camera.restart();
+      await waitFor('the source to run again', async () => (await sourceInfo(gw, 'cams/h264')).state === 'running', 20_000);
+      await waitFor('new frames on the same reader', () => reader.bytes() > during + 20_000, 15_000);
+      expect(reader.closed()).toBe(false);
+      const info = await sourceInfo(gw, 'cams/h264');
+      expect(info.reconnects as number).toBeGreaterThan(before);
+      expect(String(info.lastError)).not.toBe('null');
+    } finally {
+      reader.stop();
+    }
+  });
+
+  it('sources can be added, listed and removed through the API', async () => {
+    const add = await fetch(`${gw.http}/api/v1/sources`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ path: 'cams/added', url: camera.url('/h264'), transport: 'udp' }),
+    });
+    expect(add.status).toBe(201);
+    expect(await add.json()).toMatchObject({ path: 'cams/added', state: 'idle', onDemand: true, transport: 'udp' });
+    const dup = await fetch(`${gw.http}/api/v1/sources`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ path: 'cams/added', url: camera.url('/h264') }),
+    });
+    expect(dup.status).toBe(409);
+    const bad = await fetch(`${gw.http}/api/v1/sources`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ path: 'cams/x', url: 'http://nope' }),
+    });
+    expect(bad.status).toBe(400);
+    const result = await probe(`${gw.http}/cams/added.flv`, 1);
+    expect(result.streams.map((s) => s.codec_name)).toEqual(['h264']);
+    const list = (await (await fetch(`${gw.http}/api/v1/sources`)).json()) as { sources: { path: string; url: string }[] };
+    expect(list.sources.map((s) => s.path)).toContain('cams/added');
+    expect(list.sources.find((s) => s.path === 'cams/badpass')!.url).not.toContain('wrong');
+    expect((await fetch(`${gw.http}/api/v1/sources/cams/added`, { method: 'DELETE' })).status).toBe(204);
+    expect((await fetch(`${gw.http}/api/v1/sources/cams/added`)).status).toBe(404);
+  });
+});

@@ -1,0 +1,102 @@
+/**
+ * RTP into the real hub (StreamRegistry, Stream, Reader): in-band parameter sets declare the
+ * track, a loss holds frames back until the next keyframe, timestamps land on one timeline.
+ */
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FrameKind, type MediaFrame, type WireFormat } from '../../../gateway/core/media.js';
+import type { StreamRegistry } from '../../../gateway/core/registry.js';
+import { configWith } from '../../../gateway/config.js';
+import { Gateway } from '../../../gateway/gateway.js';
+import { g711Track } from '../../../gateway/formats/tracks.js';
+import { packetizeVideo } from '../../../gateway/protocols/rtsp/rtp-video.js';
+import { buildRtp, parseRtp } from '../../../gateway/protocols/rtsp/rtp.js';
+import type { MediaTrack } from '../../../gateway/protocols/rtsp/sdp.js';
+import { RtpToStream } from '../../../gateway/protocols/rtsp/to-stream.js';
+import { H264_SPS_CASES, hex } from '../codecs/vectors.js';
+
+const SPS = hex(H264_SPS_CASES[0]!.sps);
+const PPS = hex(H264_SPS_CASES[0]!.pps);
+const idr = () => Buffer.concat([Buffer.from([0x65]), Buffer.alloc(2500, 1)]);
+const slice = () => Buffer.concat([Buffer.from([0x41]), Buffer.alloc(300, 2)]);
+
+const registries: StreamRegistry[] = [];
+afterEach(() => {
+  for (const r of registries.splice(0)) r.close();
+});
+
+function setup() {
+  // The hub exactly as a gateway builds it from its config (nothing listens).
+  const registry = new Gateway(configWith({ hub: { publisherGraceMs: 0 } }), { logger: pino({ level: 'silent' }) }).registry;
+  registries.push(registry);
+  const session = registry.publish('test/rtp', { protocol: 'rtsp', remoteAddress: 'test', query: {}, close: () => {} });
+  const video: MediaTrack = { media: { type: 'video', payloadType: 96, encoding: 'H264', clockRate: 90000, channels: 0, fmtp: new Map(), control: '' }, codec: 'H264', clockRate: 90000, track: undefined };
+  const audio: MediaTrack = { media: { type: 'audio', payloadType: 8, encoding: 'PCMA', clockRate: 8000, channels: 1, fmtp: new Map(), control: '' }, codec: 'PCMA', clockRate: 8000, track: g711Track('PCMA') };
+  const toStream = new RtpToStream(session, [video, audio]);
+  let seq = 100;
+  const sendVideo = (nalus: Buffer[], ts: number, drop?: number) => {
+    packetizeVideo('H264', nalus, 1400).forEach((p, i, all) => {
+      const pkt = parseRtp(buildRtp({ marker: i === all.length - 1, payloadType: 96, sequence: seq++ & 0xffff, timestamp: ts >>> 0, ssrc: 1 }, p));
+      if (i !== drop) toStream.push(0, pkt);
+    });
+  };
+  let aseq = 0;
+  const sendAudio = (ts: number) => toStream.push(1, parseRtp(buildRtp({ marker: false, payloadType: 8, sequence: aseq++, timestamp: ts, ssrc: 2 }, Buffer.alloc(160, 0xd5))));
+  return { registry, session, toStream, sendVideo, sendAudio };
+}
+
+function collectFrames(registry: StreamRegistry): MediaFrame[] {
+  const frames: MediaFrame[] = [];
+  const format: WireFormat = { name: 'test', slot: 7, serialize: (f) => (frames.push(f), Buffer.alloc(0)) };
+  registry.get('test/rtp')!.addReader({ protocol: 'test', remoteAddress: 'test', format, headers: () => [], write: () => true, close: () => {} });
+  return frames;
+}
+
+describe('RtpToStream', () => {
+  it('declares the video track from in-band SPS/PPS and starts at the first keyframe', () => {
+    const { registry, sendVideo } = setup();
+    const stream = registry.get('test/rtp')!;
+    sendVideo([slice()], 0); // before any parameter set: dropped
+    expect(stream.videoTrack).toBeUndefined();
+    sendVideo([SPS, PPS, idr()], 3600);
+    expect(stream.videoTrack).toMatchObject({ codec: 'H264', width: 1280, height: 720 });
+    expect(stream.ready).toBe(true);
+    const frames = collectFrames(registry);
+    expect(frames.map((f) => f.keyframe)).toEqual([true]);
+  });
+
+  it('after a lost packet, frames are held back until the next keyframe', () => {
+    const { registry, sendVideo, toStream } = setup();
+    sendVideo([SPS, PPS, idr()], 0);
+    const frames = collectFrames(registry);
+    sendVideo([slice()], 3600);
+    sendVideo([idr()], 7200, 1); // second fragment lost: this frame is broken
+    sendVideo([slice()], 10800); // depends on the broken one: dropped
+    sendVideo([slice()], 14400); // dropped
+    sendVideo([SPS, PPS, idr()], 18000);
+    sendVideo([slice()], 21600);
+    const live = frames.slice(1);
+    expect(live.map((f) => [f.pts, f.keyframe])).toEqual([
+      [40, false],
+      [200, true],
+      [240, false],
+    ]);
+    expect(toStream.stats.lostPackets).toBeGreaterThan(0);
+    expect(toStream.stats.droppedFrames).toBe(2);
+  });
+
+  it('puts audio and video on one millisecond timeline across an RTP timestamp wrap', () => {
+    const { registry, sendVideo, sendAudio } = setup();
+    const base = 0xffffffff - 3600; // wraps after the first frame
+    sendVideo([SPS, PPS, idr()], base);
+    const frames = collectFrames(registry);
+    sendAudio(0xfffffff0);
+    sendVideo([slice()], base + 3600);
+    sendAudio(0xfffffff0 + 160);
+    sendVideo([slice()], base + 7200);
+    const video = frames.filter((f) => f.kind === FrameKind.Video).map((f) => f.dts);
+    const audio = frames.filter((f) => f.kind === FrameKind.Audio).map((f) => f.dts);
+    expect(video).toEqual([0, 40, 80]);
+    expect(audio[1]! - audio[0]!).toBe(20);
+  });
+});
