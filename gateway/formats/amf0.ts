@@ -4,10 +4,14 @@
  * any malformed input throws Amf0Error.
  */
 
+import { StreamgateError } from '../core/errors.js';
+
 export type Amf0Value = number | boolean | string | null | undefined | Date | Amf0Value[] | { [key: string]: Amf0Value };
 
-export class Amf0Error extends Error {
-  readonly code = 'SG_ERR_PROTOCOL';
+export class Amf0Error extends StreamgateError {
+  constructor(message: string) {
+    super('SG_ERR_PROTOCOL', message);
+  }
 }
 
 const MAX_DEPTH = 16;

@@ -9,7 +9,7 @@ import { parseHevcDecoderConfig } from '../../codecs/h265.js';
 import { ProtocolError } from '../../core/errors.js';
 import type { StreamMetadata } from '../../core/media.js';
 import type { PublishSession } from '../../core/stream.js';
-import { decodeAmf0 } from '../../formats/amf0.js';
+import { Amf0Error, decodeAmf0 } from '../../formats/amf0.js';
 import { parseAudioTagBody, parseVideoTagBody } from '../../formats/flv-tag.js';
 import { aacTrackFromConfig, g711Track, sameConfig, videoTrackFromConfig } from '../../formats/tracks.js';
 
@@ -84,7 +84,15 @@ export class RtmpToStream {
 
   /** `@setDataFrame onMetaData {...}` (or a bare `onMetaData`); other data messages are ignored. */
   data(body: Buffer): void {
-    const values = decodeAmf0(body);
+    let values;
+    try {
+      values = decodeAmf0(body);
+    } catch (error) {
+      // A malformed data message is not worth dropping a camera for: count it and go on.
+      if (!(error instanceof Amf0Error)) throw error;
+      this.counters.ignoredMessages++;
+      return;
+    }
     let i = 0;
     if (values[i] === '@setDataFrame') i++;
     if (values[i] !== 'onMetaData') {
