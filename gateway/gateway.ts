@@ -21,6 +21,7 @@ import { RtspServer } from './protocols/rtsp/server.js';
 import { Rooms } from './rooms/rooms.js';
 import { HlsServer } from './protocols/hls/server.js';
 import { Recorder } from './record/recorder.js';
+import { Transcoder } from '../transcode/transcoder.js';
 
 export interface GatewayPorts {
   http: number;
@@ -46,6 +47,7 @@ export class Gateway {
   readonly metrics: Metrics;
   readonly auth: Authorizer;
   readonly recorder: Recorder;
+  readonly transcoder: Transcoder;
   private readonly flv: FlvServer;
   private started = false;
   readonly startedAt = Date.now();
@@ -79,6 +81,7 @@ export class Gateway {
     this.rtsp = config.rtsp.enabled
       ? new RtspServer({ registry: this.registry, config: config.rtsp, sources: config.sources, log: this.log.child({ component: 'rtsp' }), access: this.auth })
       : undefined;
+    this.transcoder = new Transcoder({ registry: this.registry, config: config.transcode, log: this.log.child({ component: 'transcode' }), ports: () => this.ports, auth: this.auth });
     this.hls = new HlsServer({ registry: this.registry, config: config.hls, log: this.log.child({ component: 'hls' }), access: this.auth });
     this.recorder = new Recorder({ registry: this.registry, config: config.record, dataDir: config.dataDir, log: this.log.child({ component: 'record' }) });
     this.rooms = new Rooms({ registry: this.registry, config: config.rooms, dataDir: config.dataDir, log: this.log.child({ component: 'rooms' }), access: this.auth });
@@ -99,7 +102,8 @@ export class Gateway {
     app.use('/player', express.static(playerDir(), { index: 'index.html', fallthrough: true, maxAge: 0 }));
     app.use('/api/v1', this.auth.adminMiddleware());
     app.use(this.recorder.router());
-    app.use(streamsRouter(this.registry));
+    app.use(this.transcoder.router());
+    app.use(streamsRouter(this.registry, this.transcoder.streamExtras));
     app.use(tokensRouter(config, this.auth));
     app.use(this.metrics.router());
     if (this.rtsp) app.use(this.rtsp.router());
@@ -112,6 +116,11 @@ export class Gateway {
       }
       next();
     });
+    if (this.rtsp) {
+      const sources = this.rtsp.sources;
+      this.metrics.addSources(() => sources.list().map((source) => source.info()));
+    }
+    this.metrics.addRooms(() => this.rooms.list().map((room) => ({ path: room.path, participants: room.participants.size, messages: room.lastMessageId })));
     this.http.addUpgradeHandler(this.rooms.handleUpgrade);
     this.http.addUpgradeHandler(this.flv.handleUpgrade);
     this.http.finish();
@@ -150,6 +159,7 @@ export class Gateway {
         this.ports.rtsp = await this.rtsp.listen(this.config.rtsp.port, host);
         this.log.info({ listener: 'rtsp', port: this.ports.rtsp }, `RTSP listening on rtsp://${host}:${this.ports.rtsp}`);
       }
+      await this.transcoder.start();
     } catch (error) {
       await this.stop();
       throw error;
@@ -178,6 +188,7 @@ export class Gateway {
 
   /** Stops listeners, ends every stream and closes every connection. Idempotent. */
   async stop(): Promise<void> {
+    this.transcoder.close();
     this.registry.close();
     this.flv.close();
     // Rooms first, so participants get a proper close frame before the HTTP sockets go.

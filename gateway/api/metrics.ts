@@ -124,6 +124,69 @@ export class Metrics {
     });
   }
 
+  /** RTSP camera pulls: state (one series per state, 1 for the current one) and reconnects. */
+  addSources(list: () => readonly { path: string; state: string; reconnects: number }[]): void {
+    const states = ['idle', 'connecting', 'running', 'retrying', 'stopped'];
+    new Gauge({
+      name: 'streamgate_source_state',
+      help: 'RTSP camera pull state per path (1 for the current state)',
+      labelNames: ['path', 'state'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of list()) for (const state of states) this.set({ path: s.path, state }, s.state === state ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'streamgate_source_reconnects_total',
+      help: 'RTSP camera pull reconnects per path',
+      labelNames: ['path'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of list()) this.inc({ path: s.path }, s.reconnects);
+      },
+    });
+  }
+
+  /** Rooms: participants and messages per room. */
+  addRooms(list: () => readonly { path: string; participants: number; messages: number }[]): void {
+    new Gauge({
+      name: 'streamgate_room_participants',
+      help: 'Participants connected per room',
+      labelNames: ['room'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const r of list()) this.set({ room: r.path }, r.participants);
+      },
+    });
+    new Counter({
+      name: 'streamgate_room_messages_total',
+      help: 'Messages (chat and data) relayed per room since it opened',
+      labelNames: ['room'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const r of list()) this.inc({ room: r.path }, r.messages);
+      },
+    });
+  }
+
+  /** Any other component's gauges: `collect` returns the current values with their labels. */
+  addGauge(name: string, help: string, labelNames: string[], collect: () => readonly { labels: Record<string, string>; value: number }[]): void {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const v of collect()) this.set(v.labels, v.value);
+      },
+    });
+  }
+
   /** Counts a refusal; `reason` must come from a small fixed set (an error code), never user input. */
   refused(protocol: string, reason: string): void {
     this.refusals.inc({ protocol, reason });

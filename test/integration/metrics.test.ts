@@ -20,6 +20,24 @@ function parsePrometheus(text: string): Sample[] {
   return samples;
 }
 
+describe('GET /metrics for camera pulls', () => {
+  it('shows a failing always-on source as retrying with reconnects', async () => {
+    const g = await startGateway({
+      rtsp: { pull: { retryInitialMs: 50, retryMaxMs: 100, requestTimeoutMs: 500 } },
+      sources: { 'cams/dead': { url: 'rtsp://127.0.0.1:9/none', onDemand: false } },
+    });
+    try {
+      const text = async () => parsePrometheus(await (await fetch(`${g.http}/metrics`)).text());
+      await waitFor('reconnects counted', async () => (await text()).some((x) => x.name === 'streamgate_source_reconnects_total' && x.value >= 2), 10_000);
+      const s = await text();
+      const state = s.filter((x) => x.name === 'streamgate_source_state' && x.labels.path === 'cams/dead' && x.value === 1);
+      expect(state.map((x) => x.labels.state)).toEqual([expect.stringMatching(/retrying|connecting/)]);
+    } finally {
+      await g.stop();
+    }
+  });
+});
+
 describe.skipIf(!hasTool('ffmpeg'))('GET /metrics', () => {
   let g: TestGateway;
   let pub: Publisher;
@@ -60,6 +78,17 @@ describe.skipIf(!hasTool('ffmpeg'))('GET /metrics', () => {
     expect(value(after, 'streamgate_publisher_frames_total', { path: 'live/m1', kind: 'video' })).toBeGreaterThan(0);
     expect(value(after, 'streamgate_reader_bytes_total', { path: 'live/m1' })).toBeGreaterThan(value(before, 'streamgate_reader_bytes_total', { path: 'live/m1' }));
     cap.close();
+  });
+
+  it('reports room participants and messages', async () => {
+    const { default: WebSocket } = await import('ws');
+    const ws = new WebSocket(`${g.ws}/api/v1/rooms/live/m1/ws?name=ops`);
+    await new Promise((r) => ws.once('message', r));
+    ws.send(JSON.stringify({ type: 'chat', text: 'hello' }));
+    await waitFor('message counted', async () => value(await scrape(), 'streamgate_room_messages_total', { room: 'live/m1' }) >= 1);
+    const s = await scrape();
+    expect(value(s, 'streamgate_room_participants', { room: 'live/m1' })).toBe(1);
+    ws.close();
   });
 
   it('counts refusals by protocol and reason', async () => {
