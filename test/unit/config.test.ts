@@ -63,9 +63,9 @@ describe('config', () => {
   });
 });
 
-function runCli(args: string[], until?: RegExp): Promise<{ code: number | null; out: string; err: string }> {
+function runCli(args: string[], until?: RegExp, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['dist/gateway/main.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['dist/gateway/main.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => {
@@ -85,6 +85,19 @@ describe('CLI (dist/gateway/main.js, built by npm test)', () => {
     const r = await runCli(['--config', file]);
     expect(r.code).toBe(2);
     expect(r.err).toContain('hub.publisherGraceMs');
+  });
+
+  it('prints a signed token and ready URLs with config/secure.yaml (secret from the environment)', async () => {
+    const env = { ...process.env, STREAMGATE_SECRET: 'unit-test-secret' };
+    const r = await runCli(['token', '--config', 'config/secure.yaml', '--publish', 'live/cam1', '--ttl', '10m', '--json'], undefined, env);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.out);
+    const { verifyToken } = await import('../../gateway/auth/tokens.js');
+    expect(verifyToken({ k1: 'unit-test-secret' }, out.token, 'publish', 'live/cam1').ok).toBe(true);
+    expect(out.urls.rtmp).toContain('/live/cam1?token=');
+    const missing = await runCli(['token', '--config', 'config/secure.yaml', '--play', 'live/cam1'], undefined, { ...process.env, STREAMGATE_SECRET: '' });
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain('STREAMGATE_SECRET');
   });
 
   it('refuses a bad port flag', async () => {
