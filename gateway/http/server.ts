@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
+import { admit, type ConnectionGate, listenOn } from '../net/listen.js';
 
 /** Handles a WebSocket upgrade for the paths it claims; returns false to pass. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Socket, head: Buffer, pathname: string) => boolean;
@@ -35,7 +36,7 @@ export class HttpServer {
   private readonly sockets = new Set<Socket>();
   private tlsServer: HttpsServer | undefined;
   /** Admits or refuses a new connection (connection limits); returns its release function. */
-  connectionGate: ((remoteAddress: string) => (() => void) | undefined) | undefined;
+  connectionGate: ConnectionGate | undefined;
 
   constructor(
     private readonly options: HttpOptions,
@@ -79,16 +80,9 @@ export class HttpServer {
   }
 
   private track(socket: Socket): void {
-    const release = this.connectionGate?.(`${socket.remoteAddress}:${socket.remotePort}`);
-    if (this.connectionGate && !release) {
-      socket.destroy();
-      return;
-    }
+    if (!admit(socket, this.connectionGate)) return;
     this.sockets.add(socket);
-    socket.on('close', () => {
-      this.sockets.delete(socket);
-      release?.();
-    });
+    socket.on('close', () => this.sockets.delete(socket));
   }
 
   /** HTTPS (and WSS) on the same app and upgrade handlers. */
@@ -101,14 +95,7 @@ export class HttpServer {
       this.log.info({ conn: `${socket.remoteAddress}:${socket.remotePort}`, err: error.message }, 'TLS handshake failed');
     });
     this.tlsServer = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    return (server.address() as AddressInfo).port;
+    return listenOn(server, port, host);
   }
 
   /** New certificate and key for new connections; established ones keep theirs. */
@@ -153,14 +140,7 @@ export class HttpServer {
   }
 
   async listen(port: number, host: string): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    return (this.server.address() as AddressInfo).port;
+    return listenOn(this.server, port, host);
   }
 
   async close(): Promise<void> {

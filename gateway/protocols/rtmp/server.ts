@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { admit, type ConnectionGate, listenOn } from '../../net/listen.js';
 import { routeEngineLogs } from './engine.js';
 import { rtmpFormat } from './from-stream.js';
 import { type RefusalCounter, type RtmpPathManager, RtmpSession, type RtmpSessionOptions } from './session.js';
@@ -11,7 +11,7 @@ export class RtmpServer {
   private server: Server | undefined;
   private tlsServer: TlsServer | undefined;
   /** Admits or refuses a new connection (connection limits); returns its release function. */
-  connectionGate: ((remoteAddress: string) => (() => void) | undefined) | undefined;
+  connectionGate: ConnectionGate | undefined;
   private readonly sessions = new Set<RtmpSession>();
   private readonly format;
   private unrouteLogs: (() => void) | undefined;
@@ -33,15 +33,9 @@ export class RtmpServer {
     });
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const bound = await listenOn(server, port, host);
     server.on('error', (error) => this.log.error({ err: error }, 'RTMP listener error'));
-    return (server.address() as AddressInfo).port;
+    return bound;
   }
 
   /** RTMPS: the same sessions over TLS. */
@@ -49,14 +43,7 @@ export class RtmpServer {
     const server = createTlsServer({ cert: credentials.cert, key: credentials.key }, (socket) => this.accept(socket));
     server.on('tlsClientError', (error, socket) => this.log.info({ conn: `${socket.remoteAddress}:${socket.remotePort}`, err: error.message }, 'RTMPS handshake failed'));
     this.tlsServer = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    return (server.address() as AddressInfo).port;
+    return listenOn(server, port, host);
   }
 
   reloadTls(credentials: { cert: Buffer; key: Buffer }): void {
@@ -64,12 +51,7 @@ export class RtmpServer {
   }
 
   private accept(socket: Socket): void {
-    const release = this.connectionGate?.(`${socket.remoteAddress}:${socket.remotePort}`);
-    if (this.connectionGate && !release) {
-      socket.destroy();
-      return;
-    }
-    if (release) socket.once('close', release);
+    if (!admit(socket, this.connectionGate)) return;
     const session = new RtmpSession(socket, this.paths, this.format, this.options, this.log, (s) => this.sessions.delete(s), this.refused);
     this.sessions.add(session);
   }

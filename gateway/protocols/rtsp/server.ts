@@ -15,6 +15,7 @@ import { RtspStreamFormat } from './from-stream.js';
 import { RtspConnection, type RtspSessionContext } from './session.js';
 import { SourceManager } from './source.js';
 import { UdpServerPair } from './udp.js';
+import { admit, type ConnectionGate, listenOn } from '../../net/listen.js';
 import { type AccessControl, OPEN_ACCESS } from '../../auth/index.js';
 
 export interface RtspDeps {
@@ -35,7 +36,7 @@ export class RtspServer {
   readonly sources: SourceManager;
   private readonly context: RtspSessionContext;
   /** Admits or refuses a new connection (connection limits); returns its release function. */
-  connectionGate: ((remoteAddress: string) => (() => void) | undefined) | undefined;
+  connectionGate: ConnectionGate | undefined;
 
   constructor(readonly deps: RtspDeps) {
     const { registry, config, log } = deps;
@@ -115,13 +116,7 @@ export class RtspServer {
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      await listenOn(server, port, host);
     } catch (error) {
       this.udp?.close();
       this.udp = undefined;
@@ -133,12 +128,7 @@ export class RtspServer {
   }
 
   private accept(socket: Socket): void {
-    const release = this.connectionGate?.(`${socket.remoteAddress}:${socket.remotePort}`);
-    if (this.connectionGate && !release) {
-      socket.destroy();
-      return;
-    }
-    if (release) socket.once('close', release);
+    if (!admit(socket, this.connectionGate)) return;
     const connection = new RtspConnection(socket, this.context, this.deps.log, (c) => this.connections.delete(c));
     this.connections.add(connection);
   }

@@ -1,0 +1,28 @@
+import type { AddressInfo, Server, Socket } from 'node:net';
+
+/** Starts listening; resolves with the bound port (port 0 picks one) or rejects with the listen error. */
+export async function listenOn(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** Admits or refuses a new connection (connection limits); returns its release function. */
+export type ConnectionGate = (remoteAddress: string) => (() => void) | undefined;
+
+/** Applies a gate to an accepted socket: false (and the socket destroyed) when refused. */
+export function admit(socket: Socket, gate: ConnectionGate | undefined): boolean {
+  if (!gate) return true;
+  const release = gate(`${socket.remoteAddress}:${socket.remotePort}`);
+  if (!release) {
+    socket.destroy();
+    return false;
+  }
+  socket.once('close', release);
+  return true;
+}
