@@ -101,6 +101,10 @@ export class Gateway {
     app.get('/', (_req, res) => res.redirect(302, '/player/admin.html'));
     app.use('/player', express.static(playerDir(), { index: 'index.html', fallthrough: true, maxAge: 0 }));
     app.use('/api/v1', this.auth.adminMiddleware());
+    // What a console needs to build URLs: the listeners' ports (0 = not listening).
+    app.get('/api/v1/server', (_req, res) => {
+      res.json({ name: 'streamgate', startedAt: new Date(this.startedAt).toISOString(), ports: this.ports });
+    });
     app.use(this.recorder.router());
     app.use(this.transcoder.router());
     app.use(streamsRouter(this.registry, this.transcoder.streamExtras));

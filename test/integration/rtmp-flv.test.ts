@@ -115,6 +115,12 @@ describe.skipIf(!hasTool('ffmpeg'))('RTMP publish, HTTP-FLV / WS-FLV / RTMP play
     b.close();
   });
 
+  it('tells a console which ports the listeners got', async () => {
+    const info = await (await fetch(`${g.http}/api/v1/server`)).json();
+    expect(info.ports.http).toBe(Number(new URL(g.http).port));
+    expect(info.ports.rtmp).toBe(Number(new URL(g.rtmp).port));
+  });
+
   it('answers 404 with a clear body for a path nobody publishes', async () => {
     const res = await fetch(`${g.http}/live/nobody.flv`);
     expect(res.status).toBe(404);
