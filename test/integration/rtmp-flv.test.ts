@@ -115,6 +115,22 @@ describe.skipIf(!hasTool('ffmpeg'))('RTMP publish, HTTP-FLV / WS-FLV / RTMP play
     b.close();
   });
 
+  it("routes node-media-server's own console logging into the gateway's logger", async () => {
+    const { createRequire } = await import('node:module');
+    const nmsLogger = createRequire(import.meta.url)('node-media-server/src/core/logger.js') as { error(m: string): void };
+    const lines: string[] = [];
+    const spy = (...args: unknown[]) => lines.push(args.join(' '));
+    const original = console.log;
+    console.log = spy;
+    try {
+      nmsLogger.error('engine says hello');
+    } finally {
+      console.log = original;
+    }
+    expect(lines).toEqual([]);
+    expect(g.logs.some((l) => l.msg === 'engine says hello' && l.engine === 'node-media-server')).toBe(true);
+  });
+
   it('tells a console which ports the listeners got', async () => {
     const info = await (await fetch(`${g.http}/api/v1/server`)).json();
     expect(info.ports.http).toBe(Number(new URL(g.http).port));
