@@ -313,6 +313,10 @@ export class Authorizer {
       if (!this.ipAllowed('admin', ip)) return refuse(403, 'SG_ERR_FORBIDDEN', `address ${ip} may not use the API`);
       const read = req.method === 'GET' || req.method === 'HEAD';
       const role = this.adminRole(req);
+      // A player passes its play or room token (`?token=`) to every URL, the API included: on
+      // reads that are public anyway, a credential that is not an admin one is simply ignored.
+      const publicRead = read && (!this.adminProtected || this.config.admin.publicReads);
+      if (role === 'invalid' && publicRead) return next();
       if (role === 'invalid') return refuse(403, 'SG_ERR_FORBIDDEN', 'the credential is not valid for the API');
       if (!this.adminProtected) {
         if (read || isLoopback(ip)) return next();

@@ -268,10 +268,11 @@ describe.skipIf(!hasTool('ffmpeg'))('access control on every protocol', () => {
 });
 
 describe('admin API without credentials', () => {
-  it('allows changes from loopback only', async () => {
+  it('allows changes from loopback only, and ignores a player token on reads', async () => {
     const g = await startGateway();
     try {
       expect((await fetch(`${g.http}/api/v1/streams`)).status).toBe(200);
+      expect((await fetch(`${g.http}/api/v1/streams?token=some-play-key`)).status).toBe(200);
       expect((await fetch(`${g.http}/api/v1/streams/live/x`, { method: 'DELETE' })).status).toBe(404); // reached the handler
     } finally {
       await g.stop();
