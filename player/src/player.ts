@@ -207,7 +207,7 @@ export class Player extends TypedEmitter<PlayerEventMap> {
       // Autoplay refused (sound without a gesture): show controls so the user can start it.
       if (error instanceof DOMException && error.name === 'NotAllowedError') video.controls = true;
     });
-    this.latencyControl.start();
+    if (!engine.chasesLiveEdge) this.latencyControl.start();
     this.watchFrames(engine);
   }
 

@@ -1,6 +1,6 @@
 /** The few calls the player, wall and admin console make to the gateway's REST API. */
 import type { StreamEntry, StreamList } from './types.js';
-import { apiListUrl, streamUrls } from './urls.js';
+import { apiListUrl, roomUrls, streamUrls } from './urls.js';
 
 /** The outcome of looking a stream up: found, missing (404), refused (401/403) or unreachable. */
 export type Lookup =
@@ -49,4 +49,23 @@ export async function kickPublisher(server: string, path: string, token?: string
     }
     throw new Error(`kick failed: ${message}`);
   }
+}
+
+/** `GET /api/v1/rooms/{room}`: participants and the streams published under the room. */
+export interface RoomEntry {
+  room: string;
+  participants: number;
+  hosts: number;
+  streams: string[];
+  participantList?: { id: number; name: string; role: string }[];
+  streamList?: StreamEntry[];
+}
+
+/** The room, `undefined` when it does not exist yet (404); throws on refusal or failure. */
+export async function getRoom(server: string, room: string, token?: string, timeoutMs = 3000): Promise<RoomEntry | undefined> {
+  const res = await fetchWithTimeout(roomUrls(room, { server, token }).api, {}, timeoutMs);
+  if (res.status === 404) return undefined;
+  if (res.status === 401 || res.status === 403) throw Object.assign(new Error(`the gateway refused access to room ${room} (${res.status})`), { status: res.status });
+  if (!res.ok) throw new Error(`GET /api/v1/rooms/${room} answered ${res.status}`);
+  return (await res.json()) as RoomEntry;
 }

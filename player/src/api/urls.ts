@@ -55,3 +55,33 @@ export function apiListUrl(server: string, token?: string): string {
   const base = new URL(server);
   return withToken(`${base.protocol}//${base.host}/api/v1/streams`, token);
 }
+
+export interface RoomUrls {
+  /** `GET` the room with its participants and streams (`/api/v1/rooms/{room}`). */
+  api: string;
+  /** `GET` the chat history. */
+  messages: string;
+  /** The WebSocket to join with a display name (and, for development rooms, a role). */
+  ws(name: string, role?: 'host' | 'viewer'): string;
+  /** The host view of a many-to-many room. */
+  page: string;
+}
+
+/** URL forms of a room (README "Rooms"); the token rides along on every one. */
+export function roomUrls(room: string, o: Pick<UrlOptions, 'server' | 'token'>): RoomUrls {
+  const base = new URL(o.server);
+  const http = `${base.protocol}//${base.host}`;
+  const ws = `${base.protocol === 'https:' ? 'wss:' : 'ws:'}//${base.host}`;
+  const p = encodePath(room);
+  return {
+    api: withToken(`${http}/api/v1/rooms/${p}`, o.token),
+    messages: withToken(`${http}/api/v1/rooms/${p}/messages`, o.token),
+    ws: (name, role) => {
+      const q = new URLSearchParams({ name });
+      if (role) q.set('role', role);
+      if (o.token) q.set('token', o.token);
+      return `${ws}/api/v1/rooms/${p}/ws?${q}`;
+    },
+    page: withToken(`${http}/player/room.html?room=${p}`, o.token),
+  };
+}

@@ -47,6 +47,15 @@ export abstract class Engine extends TypedEmitter<EngineEventMap> {
 
   abstract load(): void;
 
+  /**
+   * True when the engine keeps itself near the live edge (hls.js live sync, native HLS): the
+   * player's LatencyController then stays off, since two controllers seeking and changing the
+   * rate against each other stall playback.
+   */
+  get chasesLiveEdge(): boolean {
+    return false;
+  }
+
   /** Latency estimate for engines without stamps (seconds), e.g. hls.js `latency`. */
   estimatedLatencyS(): number | undefined {
     return undefined;

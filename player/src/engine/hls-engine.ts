@@ -21,7 +21,10 @@ export class HlsEngine extends Engine {
       ({ default: Hls }) => {
         if (this.destroyed) return;
         if (!Hls.isSupported()) return this.loadNative();
-        const hls = new Hls({ lowLatencyMode: true, liveSyncDurationCount: 2, backBufferLength: 30, enableWorker: true });
+        // hls.js keeps the latency itself: the playlist's PART-HOLD-BACK (LL-HLS) or HOLD-BACK behind
+        // the edge, drift played off at up to 1.1x instead of seeking. No liveSyncDuration(Count):
+        // setting either makes hls.js ignore the hold-backs (and sit seconds behind with LL-HLS).
+        const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.1, backBufferLength: 30, enableWorker: true });
         this.hls = hls;
         hls.on(Hls.Events.ERROR, (_event, data) => {
           if (!data.fatal) return;
@@ -62,6 +65,10 @@ export class HlsEngine extends Engine {
     }
     this.name = 'native-hls';
     this.video.src = this.source.url;
+  }
+
+  override get chasesLiveEdge(): boolean {
+    return true;
   }
 
   override estimatedLatencyS(): number | undefined {

@@ -1,8 +1,12 @@
-/** /player/?stream=live/cam1[&transport=ws|http|hls|auto][&latency=low|balanced][&overlay=0][&muted=0][&token=...] */
+/**
+ * /player/?stream=live/cam1[&transport=ws|http|hls|auto][&latency=low|balanced][&overlay=0][&muted=0][&token=...]
+ *   [&chat=1|&room=room/42][&name=alice] (chat panel, see chat.ts)
+ */
 import '../ui/pages.css';
 import { listStreams } from '../api/client.js';
 import type { LatencyMode, Transport } from '../config.js';
 import { createPlayer, type Player } from '../player.js';
+import { mountChat } from './chat.js';
 import { boolParam, queryParams } from './query.js';
 
 declare global {
@@ -29,6 +33,7 @@ if (stream) {
       muted,
       controls: boolParam(q, 'controls', !muted),
     });
+    mountChat(q, stream);
   } catch (error) {
     host.classList.add('picker');
     host.textContent = `Cannot start the player: ${error instanceof Error ? error.message : String(error)}`;

@@ -1,0 +1,73 @@
+/**
+ * The rooms wire protocol as the browser sees it (README "Rooms: chat, data channel, presence";
+ * server side in gateway/rooms/protocol.ts). Every field that comes from the network is data:
+ * the UI sets it with textContent, never as HTML.
+ */
+
+export type RoomRole = 'host' | 'viewer' | 'system';
+
+export interface ParticipantRef {
+  id: number;
+  name: string;
+  role: RoomRole;
+}
+
+export interface ParticipantEntry extends ParticipantRef {
+  muted?: boolean;
+  joinedAt?: string;
+}
+
+export type DataTarget = 'all' | 'host' | number;
+
+export interface ChatFrame {
+  type: 'chat';
+  id: number;
+  from: ParticipantRef;
+  text: string;
+  /** Server time, Unix ms. */
+  ts: number;
+}
+
+export interface DataFrame {
+  type: 'data';
+  id: number;
+  from: ParticipantRef;
+  to: DataTarget;
+  ts: number;
+  payload?: unknown;
+  binary?: boolean;
+  size?: number;
+}
+
+export type ServerFrame =
+  | { type: 'welcome'; room: string; you: ParticipantRef; muted: boolean; limits?: Record<string, number> }
+  | { type: 'participants'; count: number; participants: ParticipantEntry[] }
+  | { type: 'history'; messages: ChatFrame[] }
+  | ChatFrame
+  | DataFrame
+  | { type: 'join'; participant: ParticipantRef; count: number }
+  | { type: 'leave'; participant: ParticipantRef; count: number; reason?: string }
+  | { type: 'mute'; participant: ParticipantRef; muted: boolean; by?: ParticipantRef }
+  | { type: 'closed'; room: string; reason?: string; by?: ParticipantRef }
+  | { type: 'ack'; ref: string | number; id?: number }
+  | { type: 'error'; code: string; message: string; ref?: string | number; retryAfterMs?: number };
+
+/** The data payload a viewer sends to the hosts to ask to speak. */
+export const RAISE_HAND = { kind: 'raise-hand' } as const;
+
+export function isRaiseHand(frame: DataFrame): boolean {
+  const p = frame.payload as { kind?: unknown } | null | undefined;
+  return typeof p === 'object' && p !== null && p.kind === RAISE_HAND.kind;
+}
+
+/**
+ * Close codes after which reconnecting cannot help (README "Close codes", plus 4401/4403 from
+ * access control): the UI shows why and stays disconnected.
+ */
+export const FINAL_CLOSE_CODES: Readonly<Record<number, 'unauthorized' | 'forbidden' | 'refused' | 'full' | 'closed'>> = {
+  4400: 'refused',
+  4401: 'unauthorized',
+  4403: 'forbidden',
+  4409: 'full',
+  4410: 'closed',
+};

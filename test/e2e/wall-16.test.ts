@@ -1,0 +1,126 @@
+/**
+ * A 16-tile wall of 360p streams plays smoothly in one Chromium tab.
+ *
+ * The machine is 2 shared cores, so not 16 encoders: 4 ffmpeg publishers encode 640x360 at 15 fps
+ * (ultrafast, no audio) and 12 more paths are copies of them made by a loopback RTMP relay
+ * (`ffmpeg -i rtmp://.../src -c copy -f flv rtmp://.../copy`: plays from the gateway, publishes
+ * back, no decoding). The browser still receives, decodes and shows 16 independent streams.
+ * Needs `npm run build:player` first (npm test builds).
+ */
+import { spawn } from 'node:child_process';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { publish, type Publisher } from '../helpers/ffmpeg.js';
+import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
+import { hasChromium, launchChromium, pageLog, pageWaitFor, screenshot } from '../helpers/browser.js';
+import { hasTool } from '../helpers/tools.js';
+
+const enabled = hasChromium() && hasTool('ffmpeg');
+const SOURCES = Array.from({ length: 4 }, (_, i) => `wall16/src${i + 1}`);
+const COPIES = Array.from({ length: 12 }, (_, i) => ({ path: `wall16/copy${i + 1}`, from: SOURCES[i % SOURCES.length]! }));
+const PATHS = [...SOURCES, ...COPIES.map((c) => c.path)];
+
+/** A loopback RTMP re-publisher: plays `from` off the gateway and publishes it, unchanged, at `to`. */
+function relay(from: string, to: string): Publisher {
+  const proc = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', from, '-c', 'copy', '-f', 'flv', to], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (d) => (err += String(d)));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return {
+    proc,
+    stderr: () => err,
+    exited,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+interface TileQuality {
+  path: string;
+  state: string;
+  currentTime: number;
+  decoded: number;
+  dropped: number;
+}
+
+const QUALITY = `[...document.querySelectorAll('.tile')].map((t) => {
+  const v = t.querySelector('video');
+  const q = v.getVideoPlaybackQuality();
+  return { path: t.dataset.path, state: t.dataset.state, currentTime: v.currentTime, decoded: q.totalVideoFrames, dropped: q.droppedVideoFrames };
+})`;
+
+describe.skipIf(!enabled)('16-tile wall of 360p streams in one Chromium tab', () => {
+  let gw: TestGateway;
+  let browser: Browser;
+  const processes: Publisher[] = [];
+
+  async function ready(paths: string[]): Promise<void> {
+    await waitFor(`${paths.length} streams published`, async () => {
+      const res = (await (await fetch(`${gw.http}/api/v1/streams`)).json()) as { streams: { path: string; ready: boolean; publisher: unknown }[] };
+      const live = new Set(res.streams.filter((s) => s.ready && s.publisher).map((s) => s.path));
+      return paths.every((p) => live.has(p));
+    }, 20_000);
+  }
+
+  beforeAll(async () => {
+    gw = await startGateway();
+    browser = await launchChromium();
+    for (const path of SOURCES) processes.push(publish(`${gw.rtmp}/${path}`, { size: '640x360', fps: 15, gop: 15, audio: 'none', duration: 120 }));
+    await ready(SOURCES);
+    for (const c of COPIES) processes.push(relay(`${gw.rtmp}/${c.from}`, `${gw.rtmp}/${c.path}`));
+    await ready(PATHS);
+  });
+
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    await browser?.close();
+    await gw?.stop();
+  });
+
+  test('every tile plays and advances with few dropped frames', async () => {
+    const page: Page = await browser.newPage({ viewport: { width: 1280, height: 756 } });
+    const log = pageLog(page);
+    try {
+      await page.goto(`${gw.http}/player/wall.html?streams=${PATHS.join(',')}`);
+      expect(await page.locator('.tile').count()).toBe(16);
+      // Past 9 tiles the wall plays the balanced preset (smoothness over the last 0.4 s).
+      expect(await page.evaluate(`[...window.streamgateWall.tiles.values()].every((t) => t.player.config.latency === 'balanced')`)).toBe(true);
+      expect(await page.evaluate(`getComputedStyle(document.getElementById('wall')).getPropertyValue('--cols').trim()`)).toBe('4');
+      await pageWaitFor(page, 'all 16 tiles playing', `[...document.querySelectorAll('.tile')].every((t) => t.dataset.state === 'playing')`, 30_000);
+      await page.waitForTimeout(2000); // past the start-up jump to the live edge
+      const before = (await page.evaluate(QUALITY)) as TileQuality[];
+      const WINDOW_S = 8;
+      await page.waitForTimeout(WINDOW_S * 1000);
+      const after = (await page.evaluate(QUALITY)) as TileQuality[];
+      await screenshot(page, 'wall-16');
+
+      const tiles = after.map((b, i) => {
+        const a = before[i]!;
+        return { path: b.path, state: b.state, advanced: b.currentTime - a.currentTime, frames: b.decoded - a.decoded, dropped: b.dropped - a.dropped };
+      });
+      const decoded = tiles.reduce((n, t) => n + t.frames, 0);
+      const dropped = tiles.reduce((n, t) => n + t.dropped, 0);
+      console.log(
+        `16-tile wall over ${WINDOW_S} s: ${decoded} frames presented, ${dropped} dropped (${((100 * dropped) / Math.max(1, decoded)).toFixed(1)} %)\n  ` +
+          tiles.map((t) => `${t.path} ${t.state} +${t.advanced.toFixed(2)} s, ${t.frames} frames, ${t.dropped} dropped`).join('\n  '),
+      );
+      for (const t of tiles) {
+        expect(t.state, `${t.path} still playing`).toBe('playing');
+        expect(t.advanced, `${t.path} advances over ${WINDOW_S} s`).toBeGreaterThan(WINDOW_S * 0.75);
+        // 15 fps: about 120 frames in the window; a tile that shows well under half is not smooth.
+        expect(t.frames, `${t.path} presents frames`).toBeGreaterThan(WINDOW_S * 15 * 0.5);
+        expect(t.dropped / Math.max(1, t.frames), `${t.path} drops few frames`).toBeLessThan(0.2);
+      }
+      expect(dropped / decoded, 'dropped frames across the wall').toBeLessThan(0.1);
+    } catch (error) {
+      console.error(log.join('\n'));
+      throw error;
+    } finally {
+      await page.close();
+    }
+  });
+});
