@@ -352,6 +352,20 @@ export class Authorizer {
     };
   }
 
+  /**
+   * Secrets an RTSP Digest response may be computed from for this action and path: the static
+   * keys of a `keys` rule (Digest needs the password on the server; signed tokens and hooks only
+   * work with Basic or `?token=`).
+   */
+  digestSecrets(action: 'publish' | 'play', path: string): string[] {
+    const rule = this.ruleFor(path);
+    if (rule?.mode !== 'keys') return [];
+    const out: string[] = [];
+    if (rule.publishKey) out.push(rule.publishKey);
+    if (action === 'play' && rule.playKey) out.push(rule.playKey);
+    return out;
+  }
+
   /** Per-path reader limit; throws ForbiddenError when the path is full. */
   checkReaderLimit(path: string, readers: number): void {
     const max = this.config.limits.maxReadersPerPath;

@@ -9,6 +9,8 @@ export interface AccessControl {
   check(req: AccessRequest): Promise<AccessGrant>;
   /** Throws ForbiddenError when the path already has its maximum of readers. */
   checkReaderLimit(path: string, readers: number): void;
+  /** Static secrets usable for RTSP Digest auth on this path (keys mode); empty otherwise. */
+  digestSecrets?(action: 'publish' | 'play', path: string): string[];
   /** Asynchronous notifications (on_unpublish, on_stop); never block media. */
   notify(event: 'on_unpublish' | 'on_stop', req: Pick<AccessRequest, 'path' | 'protocol' | 'remoteAddress' | 'query'>): void;
 }

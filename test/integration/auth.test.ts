@@ -205,6 +205,14 @@ describe.skipIf(!hasTool('ffmpeg'))('access control on every protocol', () => {
   });
 
   describe('static keys (keys/*)', () => {
+    it('RTSP play takes the play key through Digest auth (and Basic), refuses a wrong one', async () => {
+      const host = new URL(g.rtsp).host;
+      await expect(probe(`rtsp://viewer:wrong@${host}/keys/cam1`, 1)).rejects.toThrow(/40[13]/);
+      // ffmpeg answers a Digest challenge with Digest when the server offers it first
+      const ok = await probe(`rtsp://viewer:play-key@${host}/keys/cam1`, 1);
+      expect(ok.streams.length).toBeGreaterThan(0);
+    });
+
     it('publish needs the publish key; play the play key (or the publish key)', async () => {
       expect(await rtmpAttempt(rtmpPort, 'publish', 'keys', 'cam2')).toBe('NetStream.Publish.BadName');
       expect(await rtmpAttempt(rtmpPort, 'publish', 'keys', 'cam2?token=play-key')).toBe('NetStream.Publish.BadName');

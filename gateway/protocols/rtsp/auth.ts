@@ -82,3 +82,32 @@ export class RtspAuthenticator {
     return value + ', algorithm=MD5';
   }
 }
+
+/** Parameters of an `Authorization: Digest ...` request header (RFC 2617 §3.2.2). */
+export function parseDigestAuthorization(header: string): Map<string, string> | undefined {
+  if (!/^Digest\s+/i.test(header)) return undefined;
+  const params = new Map<string, string>();
+  const pr = /([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g;
+  const body = header.replace(/^Digest\s+/i, '');
+  for (let m = pr.exec(body); m; m = pr.exec(body)) params.set(m[1]!.toLowerCase(), m[2] ?? m[3] ?? '');
+  return params;
+}
+
+/**
+ * Server side of Digest: which of `secrets` (if any) the client's response was computed with,
+ * for our realm and nonce. MD5, with or without qop=auth.
+ */
+export function matchDigest(params: Map<string, string>, method: string, realm: string, nonce: string, secrets: readonly string[]): string | undefined {
+  if (params.get('realm') !== realm || params.get('nonce') !== nonce) return undefined;
+  const username = params.get('username') ?? '';
+  const uri = params.get('uri') ?? '';
+  const given = (params.get('response') ?? '').toLowerCase();
+  const qop = params.get('qop');
+  const ha2 = md5(`${method}:${uri}`);
+  for (const secret of secrets) {
+    const ha1 = md5(`${username}:${realm}:${secret}`);
+    const expected = qop ? md5(`${ha1}:${nonce}:${params.get('nc') ?? ''}:${params.get('cnonce') ?? ''}:${qop}:${ha2}`) : md5(`${ha1}:${nonce}:${ha2}`);
+    if (expected === given) return secret;
+  }
+  return undefined;
+}

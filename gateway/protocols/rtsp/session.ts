@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { AccessControl } from '../../auth/index.js';
+import { matchDigest, parseDigestAuthorization } from './auth.js';
 import {
   InvalidPathError,
   ProtocolError,
@@ -105,6 +106,7 @@ export function splitRtspUrl(url: string): { parts: string[]; query: Record<stri
 }
 
 const CONTROL = /^(?:trackID|streamid|track)=(\d+)$/i;
+const DIGEST_REALM = 'streamgate';
 
 export class RtspConnection {
   readonly remoteAddress: string;
@@ -135,6 +137,9 @@ export class RtspConnection {
   private channelMap: Uint8Array | undefined;
   private udpPlay = false;
   badPackets = 0;
+  /** Digest nonce for this connection (RFC 2617 §3.2.1). */
+  private readonly nonce = randomBytes(16).toString('hex');
+  private offerDigest = false;
 
   constructor(
     private readonly socket: Socket,
@@ -229,7 +234,10 @@ export class RtspConnection {
       const fatal = error instanceof RtspStatusError ? error.fatal : error instanceof ProtocolError;
       // The reason phrase carries the message: ffmpeg and most players print it.
       const reason = message.replace(/[\r\n]+/g, ' ').slice(0, 300);
-      const extra: Record<string, string> = status === 401 ? { 'WWW-Authenticate': 'Basic realm="streamgate"' } : {};
+      // Digest only where the path's secret is a static key (the server must know it to check a
+      // Digest response); Basic always (the password is then the token or key itself).
+      const challenge = this.offerDigest ? `Digest realm="${DIGEST_REALM}", nonce="${this.nonce}", algorithm=MD5, Basic realm="${DIGEST_REALM}"` : `Basic realm="${DIGEST_REALM}"`;
+      const extra: Record<string, string> = status === 401 ? { 'WWW-Authenticate': challenge } : {};
       this.respond(req, cseq.trim(), status, { 'Content-Type': 'text/plain', ...extra }, message + '\n', reason);
       if (fatal || !(error instanceof StreamgateError)) this.fail(error);
       else this.log.info({ path: this.path || undefined, status }, `${req.method} refused for ${this.remoteAddress}: ${message}`);
@@ -279,10 +287,15 @@ export class RtspConnection {
   private async authorize(req: RtspRequest, action: 'publish' | 'play', path: string): Promise<void> {
     let credential: string | undefined;
     const header = req.headers.get('authorization');
+    const secrets = this.ctx.access.digestSecrets?.(action, path) ?? [];
+    this.offerDigest = secrets.length > 0;
     if (header?.startsWith('Basic ')) {
       const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       if (colon >= 0) credential = decoded.slice(colon + 1);
+    } else if (header) {
+      const digest = parseDigestAuthorization(header);
+      if (digest) credential = matchDigest(digest, req.method, DIGEST_REALM, this.nonce, secrets) ?? 'invalid digest response';
     }
     const request = { action, path, protocol: 'rtsp', remoteAddress: this.remoteAddress, query: this.query };
     await this.ctx.access.check(credential === undefined ? request : { ...request, credential });

@@ -42,3 +42,15 @@ describe('signed tokens', () => {
     expect(clientIp('10.0.0.1')).toBe('10.0.0.1');
   });
 });
+
+describe('RTSP Digest on the server side', () => {
+  it('matches the RFC 2617 §3.5 example and refuses a wrong secret', async () => {
+    const { matchDigest, parseDigestAuthorization } = await import('../../../gateway/protocols/rtsp/auth.js');
+    const header =
+      'Digest username="Mufasa", realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="/dir/index.html", qop=auth, nc=00000001, cnonce="0a4f113b", response="6629fae49393a05397450978507c4ef1", opaque="5ccc069c403ebaf9f0171e9517f40e41"';
+    const params = parseDigestAuthorization(header)!;
+    expect(matchDigest(params, 'GET', 'testrealm@host.com', 'dcd98b7102dd2f0e8b11d0f600bfb0c093', ['nope', 'Circle Of Life'])).toBe('Circle Of Life');
+    expect(matchDigest(params, 'GET', 'testrealm@host.com', 'dcd98b7102dd2f0e8b11d0f600bfb0c093', ['nope'])).toBeUndefined();
+    expect(matchDigest(params, 'GET', 'testrealm@host.com', 'other-nonce', ['Circle Of Life'])).toBeUndefined();
+  });
+});
