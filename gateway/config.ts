@@ -9,6 +9,7 @@ import { roomsConfigSchema } from './rooms/config.js';
 import { hlsConfigSchema } from './protocols/hls/config.js';
 import { recordConfigSchema } from './record/config.js';
 import { authConfigSchema } from './auth/config.js';
+import { transcodeConfigSchema } from '../transcode/config.js';
 
 const port = z.number().int().min(0).max(65535);
 const ms = z.number().int().min(0);
@@ -62,6 +63,7 @@ export const configSchema = z.strictObject({
     .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'set both tls.cert and tls.key, or neither' })
     .prefault({}),
   record: recordConfigSchema.prefault({}),
+  transcode: transcodeConfigSchema.prefault({}),
   hub: z
     .strictObject({
       gopCacheMaxBytes: bytes.default(32 * 1024 * 1024),

@@ -57,18 +57,18 @@ function pathParam(req: Request): string {
   return Array.isArray(parts) ? parts.join('/') : String(parts ?? '');
 }
 
-/** `GET /api/v1/streams`, `GET/DELETE /api/v1/streams/{app}/{name}`. */
-export function streamsRouter(streams: StreamDirectory): Router {
+/** `GET /api/v1/streams`, `GET/DELETE /api/v1/streams/{app}/{name}`; `extras` adds fields to each entry (transcode: browserUrl). */
+export function streamsRouter(streams: StreamDirectory, extras: (stream: Stream) => object = () => ({})): Router {
   const router = Router();
   router.get('/api/v1/streams', (_req, res) => {
-    res.json({ streams: streams.list().map((s) => streamEntry(s)) });
+    res.json({ streams: streams.list().map((s) => ({ ...streamEntry(s), ...extras(s) })) });
   });
   router.get('/api/v1/streams/*path', (req, res, next) => {
     const path = pathParam(req);
     if (!isValidPath(path)) return next();
     const stream = streams.get(path);
     if (!stream) return notFound(res, path);
-    res.json(streamEntry(stream, true));
+    res.json({ ...streamEntry(stream, true), ...extras(stream) });
   });
   router.delete('/api/v1/streams/*path', (req, res, next) => {
     const path = pathParam(req);

@@ -1,0 +1,105 @@
+/**
+ * Profiles to ffmpeg arguments. Pure: the source's tracks and a profile in, a spec out, so the
+ * copy-or-encode decision is testable without running anything.
+ */
+import type { AudioTrack, VideoTrack } from '../gateway/core/media.js';
+import type { AudioProfile, Profile, VideoProfile } from './config.js';
+import { type FfmpegSpec } from './ffmpeg.js';
+
+export interface SourceTracks {
+  readonly video: Pick<VideoTrack, 'codec'> | undefined;
+  readonly audio: Pick<AudioTrack, 'codec'> | undefined;
+}
+
+export type TrackPlan = 'copy' | 'encode' | 'none';
+
+export interface RenditionPlan {
+  readonly video: TrackPlan;
+  readonly audio: TrackPlan;
+}
+
+/** What happens to each track: browser-safe media (H.264, AAC) is copied unless the profile changes it. */
+export function planRendition(profile: Profile, source: SourceTracks): RenditionPlan {
+  return { video: planVideo(profile.video, source.video), audio: planAudio(profile.audio, source.audio) };
+}
+
+function planVideo(p: VideoProfile, track: SourceTracks['video']): TrackPlan {
+  if (!track) return 'none';
+  if (p.codec === 'copy') return 'copy';
+  if (p.codec === 'h264') return 'encode';
+  const reshaped = p.width > 0 || p.height > 0 || p.fps > 0;
+  return track.codec === 'H264' && !reshaped ? 'copy' : 'encode';
+}
+
+function planAudio(p: AudioProfile, track: SourceTracks['audio']): TrackPlan {
+  if (!track || p.codec === 'none') return 'none';
+  if (p.codec === 'copy') return 'copy';
+  if (p.codec === 'aac') return 'encode';
+  return track.codec === 'AAC' && !p.denoise && !p.loudnorm ? 'copy' : 'encode';
+}
+
+function videoFilters(p: VideoProfile): string[] {
+  const filters: string[] = [];
+  if (p.width > 0 || p.height > 0) filters.push(`scale=${p.width || -2}:${p.height || -2}`);
+  if (p.fps > 0) filters.push(`fps=${p.fps}`);
+  return filters;
+}
+
+function audioFilters(p: AudioProfile): string[] {
+  const filters: string[] = [];
+  if (p.denoise) filters.push('afftdn');
+  if (p.loudnorm) filters.push('loudnorm');
+  return filters;
+}
+
+/**
+ * The ffmpeg job for a rendition: read the source over RTSP (TCP interleaved, from the gateway
+ * itself), publish FLV over RTMP back into the hub. Encoding is tuned for latency: x264
+ * zerolatency (no lookahead, no B-frames), a keyframe every gopSeconds so readers join fast.
+ * `level+info` prefixes each stderr line with its level, so the job can tell errors apart.
+ */
+export function renditionSpec(profile: Profile, source: SourceTracks, inputUrl: string, outputUrl: string): FfmpegSpec {
+  const plan = planRendition(profile, source);
+  const v = profile.video;
+  const a = profile.audio;
+  const out: string[] = [];
+  if (plan.video === 'none') out.push('-vn');
+  else {
+    out.push('-map', '0:v:0');
+    if (plan.video === 'copy') out.push('-c:v', 'copy');
+    else {
+      out.push(
+        '-c:v', 'libx264', '-preset', v.preset, '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+        '-b:v', `${v.bitrateKbps}k`, '-maxrate', `${v.bitrateKbps}k`, '-bufsize', `${v.bitrateKbps}k`,
+        '-force_key_frames', `expr:gte(t,n_forced*${v.gopSeconds})`, '-bf', '0',
+      );
+      const filters = videoFilters(v);
+      if (filters.length) out.push('-vf', filters.join(','));
+    }
+  }
+  if (plan.audio === 'none') out.push('-an');
+  else {
+    out.push('-map', '0:a:0');
+    if (plan.audio === 'copy') out.push('-c:a', 'copy');
+    else {
+      out.push('-c:a', 'aac', '-b:a', `${a.bitrateKbps}k`);
+      if (a.sampleRate > 0) out.push('-ar', String(a.sampleRate));
+      if (a.channels > 0) out.push('-ac', String(a.channels));
+      const filters = audioFilters(a);
+      if (filters.length) out.push('-af', filters.join(','));
+    }
+  }
+  // passthrough: keep the source's timestamps, never duplicate or drop frames to a fixed rate.
+  out.push('-vsync', 'passthrough', '-f', 'flv', '-flvflags', 'no_duration_filesize');
+  return {
+    input: inputUrl,
+    inputOptions: ['-hide_banner', '-nostdin', '-loglevel', 'level+info', '-rtsp_transport', 'tcp', '-fflags', 'nobuffer', '-probesize', '500000', '-analyzeduration', '500000'],
+    output: outputUrl,
+    outputOptions: out,
+  };
+}
+
+/** A profile with a partial change on top (PATCH), validated by the caller. */
+export function mergeProfile(base: Profile, change: { video?: Partial<VideoProfile>; audio?: Partial<AudioProfile> }): unknown {
+  return { video: { ...base.video, ...change.video }, audio: { ...base.audio, ...change.audio } };
+}

@@ -1,0 +1,196 @@
+/**
+ * On-demand renditions: `{app}/{name}_{profile}` starts an ffmpeg job on its first reader (the
+ * hub's DemandHandler), stops it idleCloseMs after its last reader leaves, and refuses new jobs
+ * past maxJobs. The job reads the source from the gateway's own RTSP server and publishes back
+ * over RTMP, so the hub treats a rendition like any other publisher (readers survive restarts).
+ */
+import type { Logger } from 'pino';
+import { StreamEndedError } from '../gateway/core/errors.js';
+import type { DemandHandler, StreamRegistry } from '../gateway/core/registry.js';
+import type { Stream } from '../gateway/core/stream.js';
+import type { Profile, TranscodeConfig } from './config.js';
+import { TranscodeLimitError } from './errors.js';
+import type { FfmpegBinary } from './ffmpeg.js';
+import { TranscodeJob } from './job.js';
+import { renditionSpec } from './profiles.js';
+
+/** Where the job connects, with credentials when access control needs them. */
+export interface LoopbackUrls {
+  /** RTSP play URL of the source. */
+  input(sourcePath: string): string;
+  /** RTMP publish URL of the rendition. */
+  output(path: string): string;
+}
+
+/** `live/cam1_h264` -> source `live/cam1`, profile `h264`; undefined when the path is not a rendition name. */
+export function parseRenditionPath(path: string): { source: string; profile: string } | undefined {
+  const m = /^(.+\/[^/]+)_([A-Za-z0-9-]{1,32})$/.exec(path);
+  if (!m) return undefined;
+  return { source: m[1]!, profile: m[2]! };
+}
+
+export interface RenditionsOptions {
+  readonly registry: StreamRegistry;
+  readonly config: TranscodeConfig;
+  readonly log: Logger;
+  readonly urls: LoopbackUrls;
+  /** The ffmpeg binary, or the error that says why there is none. */
+  readonly binary: () => FfmpegBinary;
+}
+
+interface Entry {
+  readonly source: string;
+  readonly profile: string;
+  job: TranscodeJob | undefined;
+  readonly ready: Promise<void>;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
+export class Renditions implements DemandHandler {
+  private readonly entries = new Map<string, Entry>();
+  private readonly watched = new WeakSet<Stream>();
+  private closed = false;
+
+  constructor(private readonly options: RenditionsOptions) {
+    const registry = options.registry;
+    registry.on('publish', this.onPublish);
+    registry.on('streamEnded', this.onStreamEnded);
+  }
+
+  canServe(path: string): boolean {
+    if (this.closed || !this.options.config.enabled) return false;
+    const parsed = parseRenditionPath(path);
+    return parsed !== undefined && Object.hasOwn(this.options.config.profiles, parsed.profile);
+  }
+
+  start(path: string): Promise<void> {
+    const existing = this.entries.get(path);
+    if (existing) return existing.ready;
+    const { source, profile } = parseRenditionPath(path)!;
+    const max = this.options.config.maxJobs;
+    if (this.entries.size >= max) {
+      this.options.log.warn({ path, maxJobs: max }, `rendition ${path} refused: job limit reached`);
+      return Promise.reject(new TranscodeLimitError(path, max));
+    }
+    // The slot is taken synchronously, so concurrent first readers share one job.
+    let entry!: Entry;
+    const ready = this.launch(path, source, profile, () => entry);
+    entry = { source, profile, job: undefined, ready, idleTimer: undefined };
+    this.entries.set(path, entry);
+    ready.catch(() => {
+      if (this.entries.get(path) === entry) this.remove(path, entry);
+    });
+    return ready;
+  }
+
+  private async launch(path: string, source: string, profileName: string, entry: () => Entry): Promise<void> {
+    const binary = this.options.binary();
+    // Waiting on the source also starts an on-demand source (a camera pull) and tells us its codecs.
+    const sourceStream = await this.options.registry.waitReady(source);
+    const current = entry();
+    if (this.entries.get(path) !== current) throw new StreamEndedError(path, 'rendition was stopped while starting');
+    const tracks = { video: sourceStream.videoTrack, audio: sourceStream.audioTrack };
+    const config = this.options.config;
+    const job = new TranscodeJob({
+      path,
+      sourcePath: source,
+      profileName,
+      profile: config.profiles[profileName]!,
+      binary,
+      spec: (profile: Profile) => renditionSpec(profile, tracks, this.options.urls.input(source), this.options.urls.output(path)),
+      supervision: config,
+      log: this.options.log.child({ rendition: path }),
+    });
+    current.job = job;
+    job.on('closed', () => {
+      if (this.entries.get(path) === current) this.remove(path, current);
+    });
+    job.on('listenerError', (error) => this.options.log.error({ err: error }, 'rendition listener failed'));
+    await job.start();
+  }
+
+  /** Jobs by rendition path. */
+  jobs(): TranscodeJob[] {
+    return [...this.entries.values()].flatMap((e) => (e.job ? [e.job] : []));
+  }
+
+  job(path: string): TranscodeJob | undefined {
+    return this.entries.get(path)?.job;
+  }
+
+  /** Stops a rendition and ends its stream (its readers are closed). */
+  stop(path: string, reason: string): boolean {
+    const entry = this.entries.get(path);
+    if (!entry) return false;
+    this.remove(path, entry, reason);
+    this.options.registry.get(path)?.end(new StreamEndedError(path, reason));
+    return true;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.options.registry.off('publish', this.onPublish);
+    this.options.registry.off('streamEnded', this.onStreamEnded);
+    for (const [path, entry] of [...this.entries]) this.remove(path, entry, 'gateway stopping');
+  }
+
+  private remove(path: string, entry: Entry, reason?: string): void {
+    this.entries.delete(path);
+    if (entry.idleTimer) clearTimeout(entry.idleTimer);
+    entry.idleTimer = undefined;
+    entry.job?.close(reason ? new StreamEndedError(path, reason) : undefined);
+  }
+
+  private readonly onPublish = (stream: Stream): void => {
+    const entry = this.entries.get(stream.path);
+    if (!entry) return;
+    if (!this.watched.has(stream)) {
+      this.watched.add(stream);
+      stream.on('readerAdded', () => this.cancelIdle(stream.path));
+      stream.on('readerRemoved', () => {
+        if (stream.readers.size === 0) this.armIdle(stream.path);
+      });
+    }
+    const onReady = () => {
+      const current = this.entries.get(stream.path);
+      current?.job?.published();
+      // Nobody may come (the waiting reader gave up): the idle timer covers that too.
+      if (current && stream.readers.size === 0) this.armIdle(stream.path);
+    };
+    if (stream.ready) onReady();
+    else stream.once('ready', onReady);
+  };
+
+  private readonly onStreamEnded = (stream: Stream): void => {
+    // The source is gone: its renditions go too.
+    for (const [path, entry] of [...this.entries]) {
+      if (entry.source === stream.path) this.stop(path, `source ${stream.path} ended`);
+    }
+    // The rendition's own stream ended (nobody watched when the job died, or a restart took longer
+    // than the hub's grace period): the job goes too, unless a PATCH restart is under way. A job
+    // still starting (ffmpeg may publish and then fail) reports its own failure.
+    const own = this.entries.get(stream.path);
+    if (own?.job && !own.job.updating && own.job.state !== 'starting') this.remove(stream.path, own, 'rendition stream ended');
+  };
+
+  private armIdle(path: string): void {
+    const entry = this.entries.get(path);
+    if (!entry || entry.idleTimer) return;
+    entry.idleTimer = setTimeout(() => {
+      entry.idleTimer = undefined;
+      if (this.entries.get(path) !== entry) return;
+      const stream = this.options.registry.get(path);
+      if (stream && stream.readers.size > 0) return;
+      this.options.log.info({ path, idleCloseMs: this.options.config.idleCloseMs }, `rendition ${path} idle: stopping its job`);
+      this.stop(path, `no readers for ${this.options.config.idleCloseMs} ms`);
+    }, this.options.config.idleCloseMs);
+    entry.idleTimer.unref();
+  }
+
+  private cancelIdle(path: string): void {
+    const entry = this.entries.get(path);
+    if (entry?.idleTimer) clearTimeout(entry.idleTimer);
+    if (entry) entry.idleTimer = undefined;
+  }
+}
