@@ -9,6 +9,10 @@ export interface StreamDirectory {
   list(): Stream[];
 }
 
+function g711Note(path: string): string {
+  return `G.711 is carried as FLV sound format 7/8 (browser FLV players cannot decode it) and left out of HLS and recordings; the ${path}_h264 rendition carries it as AAC`;
+}
+
 /** The API's view of a stream: the fields of the contract in DESIGN.md, plus a few extras. */
 export function streamEntry(stream: Stream, withReaders = false) {
   const v = stream.videoTrack;
@@ -35,7 +39,7 @@ export function streamEntry(stream: Stream, withReaders = false) {
           codec: a.codec,
           sampleRate: a.sampleRate,
           channels: a.channels,
-          ...(a.codec === 'AAC' ? {} : { note: 'G.711 is carried as FLV sound format 7/8, which browser FLV players cannot decode' }),
+          ...(a.codec === 'AAC' ? {} : { note: g711Note(stream.path) }),
         }
       : null,
     readers: { count, ...byProtocol },
