@@ -87,6 +87,10 @@ describe.skipIf(!enabled)('video wall and admin console in Chromium', () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const log = pageLog(page);
     try {
+      // One stream's snapshot fails (as when no keyframe was seen or ffmpeg is missing).
+      await page.route(/\/api\/v1\/streams\/wall\/cam1\/snapshot\.jpg/, (route) =>
+        route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":{"code":"SG_ERR_STREAM_NOT_FOUND","message":"no keyframe yet"}}' }),
+      );
       await page.goto(`${gw.http}/`); // redirects to the admin console
       expect(page.url()).toContain('/player/admin.html');
       await pageWaitFor(page, 'nine rows', `document.querySelectorAll('#streams tr[data-path]').length === 9`);
@@ -95,8 +99,12 @@ describe.skipIf(!enabled)('video wall and admin console in Chromium', () => {
       expect(await row.locator('td.publisher').textContent()).toMatch(/^RTMP 127\.0\.0\.1:\d+$/);
       // The wall (still open) reads every stream over WS-FLV.
       await pageWaitFor(page, 'readers from the wall', `/^1 \\(ws-flv 1\\)$/.test(document.querySelector('#streams tr[data-path="wall/cam5"] td.readers').textContent)`);
-      // No snapshot service yet: the thumbnail stays hidden.
-      expect(await row.locator('td.thumb img').isHidden()).toBe(true);
+      // The snapshot service answers: the thumbnail shows a picture; where it fails, it stays hidden.
+      await pageWaitFor(page, 'the cam5 thumbnail', `(() => { const i = document.querySelector('#streams tr[data-path="wall/cam5"] td.thumb img'); return !i.hidden && i.naturalWidth === 240; })()`, 20_000);
+      expect(await row.locator('td.thumb img').isVisible()).toBe(true);
+      await pageWaitFor(page, 'the cam1 snapshot to be refused', `document.querySelector('#streams tr[data-path="wall/cam1"] td.thumb img').src !== ''`);
+      await page.waitForTimeout(300);
+      expect(await page.locator('#streams tr[data-path="wall/cam1"] td.thumb img').isHidden()).toBe(true);
       // Play URLs are there to copy.
       await row.locator('button.urls-toggle').click();
       const urls = page.locator('#streams tr[data-path="wall/cam5"] + tr.urls input');

@@ -4,7 +4,7 @@ export interface UrlOptions {
   /** Gateway base URL, e.g. `http://gw:8080` (default: the page's origin). */
   server: string;
   token?: string | undefined;
-  /** Ports of the RTMP and RTSP listeners (the HTTP API does not report them). */
+  /** Ports of the RTMP and RTSP listeners (`GET /api/v1/server` reports them; default 1935 / 8554). */
   rtmpPort?: number;
   rtspPort?: number;
 }

@@ -2,57 +2,57 @@
  * /player/admin.html[?refresh=ms][&rtmpPort=N][&rtspPort=N][&token=...]
  * Every stream with its thumbnail (when the gateway serves snapshots), codecs, resolution,
  * bitrate in/out, readers per protocol, dropped frames, publisher and uptime; kick a publisher;
- * copy the play URLs. Rows are updated in place so open URL panels and focus survive a refresh.
+ * start/stop recording; copy the play URLs (RTMP/RTSP ports from `GET /api/v1/server` unless the
+ * query names them). Below: camera pulls (admin-sources.ts), recordings (admin-recordings.ts) and
+ * transcode jobs (admin-renditions.ts). Rows are updated in place so open URL panels, a playing
+ * recording and focus survive a refresh.
  */
 import '../ui/pages.css';
+import { AdminApi } from '../api/admin.js';
 import { kickPublisher, listStreams } from '../api/client.js';
 import type { StreamEntry } from '../api/types.js';
 import { streamUrls, type StreamUrls } from '../api/urls.js';
+import { armedButton, button, el, formatDuration } from './admin-dom.js';
+import { RecordingsSection } from './admin-recordings.js';
+import { RenditionsSection } from './admin-renditions.js';
+import { SourcesSection } from './admin-sources.js';
 import { numberParam, queryParams } from './query.js';
 
 const q = queryParams();
 const token = q.get('token') ?? undefined;
 const refreshMs = Math.max(250, numberParam(q, 'refresh') ?? 1000);
+/** Play URL ports: the query's, else the gateway's listeners (filled in by `loadPorts`), else the defaults. */
 const ports = { rtmpPort: numberParam(q, 'rtmpPort') ?? 1935, rtspPort: numberParam(q, 'rtspPort') ?? 8554 };
 const SNAPSHOT_EVERY_MS = 5000;
 const SNAPSHOT_RETRY_MS = 30_000;
+/** Thumbnails are 120 px wide; twice that stays sharp on high-DPI screens. */
+const SNAPSHOT_WIDTH = 240;
 
 const tbody = document.getElementById('streams')!;
 const summary = document.getElementById('summary')!;
 const notice = document.getElementById('notice')!;
+const streamPaths = document.getElementById('stream-paths')!;
+const api = new AdminApi(location.origin, token);
 
 interface Row {
   main: HTMLTableRowElement;
   urlsRow: HTMLTableRowElement;
   cells: Record<'path' | 'state' | 'publisher' | 'uptime' | 'video' | 'audio' | 'bitrate' | 'readers' | 'dropped', HTMLElement>;
   thumb: HTMLImageElement;
+  record: HTMLButtonElement;
   nextSnapshotAt: number;
   since: string | undefined;
 }
 
 const rows = new Map<string, Row>();
 
-function text(tag: string, className: string, value = ''): HTMLElement {
-  const e = document.createElement(tag);
-  e.className = className;
-  e.textContent = value;
-  return e;
-}
-
-function button(label: string, className: string, onClick: (b: HTMLButtonElement) => void): HTMLButtonElement {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.className = className;
-  b.textContent = label;
-  b.addEventListener('click', () => onClick(b));
-  return b;
-}
-
+let noticeTimer: ReturnType<typeof setTimeout> | undefined;
 function flash(message: string, bad = false): void {
   notice.textContent = message;
   notice.classList.toggle('bad', bad);
   notice.hidden = false;
-  setTimeout(() => (notice.hidden = true), 4000);
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => (notice.hidden = true), bad ? 8000 : 4000);
 }
 
 async function copy(value: string): Promise<void> {
@@ -70,13 +70,9 @@ async function copy(value: string): Promise<void> {
   flash('Copied');
 }
 
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  return h ? `${h}h ${String(m).padStart(2, '0')}m` : m ? `${m}m ${String(sec).padStart(2, '0')}s` : `${sec}s`;
-}
+const sources = new SourcesSection(api, document.getElementById('sources-section')!, (m) => flash(m));
+const recordings = new RecordingsSection(api, document.getElementById('recordings-section')!, flash);
+const renditions = new RenditionsSection(api, document.getElementById('renditions-section')!);
 
 const URL_LABELS: [keyof StreamUrls, string][] = [
   ['flv', 'HTTP-FLV'],
@@ -101,18 +97,25 @@ function createRow(path: string): Row {
     main,
     urlsRow: document.createElement('tr'),
     thumb,
+    record: button('Record', 'record', (b) => {
+      b.disabled = true;
+      void recordings.toggle(path).finally(() => {
+        b.disabled = false;
+        updateRecordButton(row);
+      });
+    }),
     nextSnapshotAt: 0,
     since: undefined,
     cells: {
-      path: text('td', 'path'),
-      state: text('td', 'state'),
-      publisher: text('td', 'publisher'),
-      uptime: text('td', 'uptime num'),
-      video: text('td', 'video'),
-      audio: text('td', 'audio'),
-      bitrate: text('td', 'bitrate num'),
-      readers: text('td', 'readers'),
-      dropped: text('td', 'dropped num'),
+      path: el('td', 'path'),
+      state: el('td', 'state'),
+      publisher: el('td', 'publisher'),
+      uptime: el('td', 'uptime num'),
+      video: el('td', 'video'),
+      audio: el('td', 'audio'),
+      bitrate: el('td', 'bitrate num'),
+      readers: el('td', 'readers'),
+      dropped: el('td', 'dropped num'),
     },
   };
   thumb.addEventListener('load', () => {
@@ -120,7 +123,7 @@ function createRow(path: string): Row {
     row.nextSnapshotAt = Date.now() + SNAPSHOT_EVERY_MS;
   });
   thumb.addEventListener('error', () => {
-    // No snapshot service (or no picture yet): hide the thumbnail, ask again much later.
+    // No snapshot (transcode disabled, no ffmpeg, no keyframe yet): hide the thumbnail, ask again later.
     thumb.hidden = true;
     row.nextSnapshotAt = Date.now() + SNAPSHOT_RETRY_MS;
   });
@@ -134,23 +137,7 @@ function createRow(path: string): Row {
   play.rel = 'noopener';
   play.textContent = 'Play';
   const toggle = button('URLs', 'urls-toggle', () => (row.urlsRow.hidden = !row.urlsRow.hidden));
-  let armed: ReturnType<typeof setTimeout> | undefined;
-  const kick = button('Kick', 'kick', (b) => {
-    // Two clicks: the first arms the button for 3 s (no blocking confirm() dialog).
-    if (armed === undefined) {
-      b.textContent = 'Confirm kick';
-      b.classList.add('armed');
-      armed = setTimeout(() => {
-        armed = undefined;
-        b.textContent = 'Kick';
-        b.classList.remove('armed');
-      }, 3000);
-      return;
-    }
-    clearTimeout(armed);
-    armed = undefined;
-    b.textContent = 'Kick';
-    b.classList.remove('armed');
+  const kick = armedButton('Kick', 'Confirm kick', 'kick', () => {
     kickPublisher(location.origin, path, token).then(
       () => {
         flash(`Kicked the publisher of ${path}`);
@@ -159,7 +146,7 @@ function createRow(path: string): Row {
       (error: unknown) => flash(error instanceof Error ? error.message : String(error), true),
     );
   });
-  actions.append(play, toggle, kick);
+  actions.append(play, toggle, row.record, kick);
   main.append(thumbCell, ...Object.values(row.cells), actions);
 
   row.urlsRow.className = 'urls';
@@ -168,11 +155,11 @@ function createRow(path: string): Row {
   cell.colSpan = 11;
   const list = document.createElement('dl');
   for (const [key, label] of URL_LABELS) {
-    const dt = text('dt', '', label);
+    const dt = el('dt', '', label);
     const dd = document.createElement('dd');
     const input = document.createElement('input');
     input.readOnly = true;
-    input.value = urls[key];
+    input.value = (key === 'rtmp' && !ports.rtmpPort) || (key === 'rtsp' && !ports.rtspPort) ? `${label} is not enabled on this gateway` : urls[key];
     input.dataset.kind = key;
     input.addEventListener('focus', () => input.select());
     dd.append(input, button('Copy', 'copy', () => void copy(input.value)));
@@ -182,6 +169,14 @@ function createRow(path: string): Row {
   row.urlsRow.appendChild(cell);
   tbody.append(main, row.urlsRow);
   return row;
+}
+
+function updateRecordButton(row: Row): void {
+  const state = recordings.stateOf(row.main.dataset.path!);
+  row.record.dataset.recording = state;
+  row.main.dataset.recording = state;
+  row.record.textContent = state === 'idle' ? 'Record' : 'Stop recording';
+  row.record.title = state === 'waiting' ? 'Recording starts at the next keyframe or when the stream is published again' : '';
 }
 
 function updateRow(row: Row, s: StreamEntry): void {
@@ -201,6 +196,7 @@ function updateRow(row: Row, s: StreamEntry): void {
   c.readers.textContent = `${s.readers.count}${per.length ? ` (${per.join(', ')})` : ''}`;
   c.dropped.textContent = String(s.droppedFrames);
   c.dropped.classList.toggle('bad', s.droppedFrames > 0);
+  updateRecordButton(row);
 }
 
 function tickUptimes(): void {
@@ -212,7 +208,7 @@ function refreshThumbnails(): void {
   for (const [path, row] of rows) {
     if (now < row.nextSnapshotAt) continue;
     row.nextSnapshotAt = now + SNAPSHOT_RETRY_MS; // until load/error says otherwise
-    row.thumb.src = `${streamUrls(path, { server: location.origin, token }).snapshot}${token ? '&' : '?'}t=${now}`;
+    row.thumb.src = `${streamUrls(path, { server: location.origin, token }).snapshot}${token ? '&' : '?'}width=${SNAPSHOT_WIDTH}&t=${now}`;
   }
 }
 
@@ -221,7 +217,7 @@ async function refresh(): Promise<void> {
   if (refreshing) return;
   refreshing = true;
   try {
-    const streams = await listStreams(location.origin, token);
+    const [streams] = await Promise.all([listStreams(location.origin, token), recordings.refreshSessions()]);
     const seen = new Set<string>();
     let readers = 0;
     let inKbps = 0;
@@ -248,6 +244,9 @@ async function refresh(): Promise<void> {
       rows.delete(path);
     }
     document.body.classList.toggle('no-streams', streams.length === 0);
+    if (streamPaths.childElementCount !== sorted.length || sorted.some((p, i) => (streamPaths.children[i] as HTMLOptionElement).value !== p)) {
+      streamPaths.replaceChildren(...sorted.map((p) => Object.assign(document.createElement('option'), { value: p })));
+    }
     summary.textContent = `${streams.length} stream${streams.length === 1 ? '' : 's'} · ${readers} reader${readers === 1 ? '' : 's'} · in ${Math.round(inKbps)} kb/s · out ${Math.round(outKbps)} kb/s`;
     summary.classList.remove('bad');
     tickUptimes();
@@ -260,7 +259,34 @@ async function refresh(): Promise<void> {
   }
 }
 
+/** The gateway's RTMP/RTSP ports for the play URLs, unless the query names them (a proxy in between). */
+async function loadPorts(): Promise<void> {
+  try {
+    const { ports: server } = await api.serverInfo();
+    if (!q.has('rtmpPort')) ports.rtmpPort = server.rtmp ?? 0;
+    if (!q.has('rtspPort')) ports.rtspPort = server.rtsp ?? 0;
+  } catch {
+    /* an older gateway: keep the defaults */
+  }
+}
+
+let ticking = false;
+async function tick(): Promise<void> {
+  if (ticking) return;
+  ticking = true;
+  try {
+    await Promise.all([refresh(), sources.refresh(), renditions.refresh()]);
+    sources.tick();
+  } finally {
+    ticking = false;
+  }
+}
+
 const wallLink = document.getElementById('wall-link') as HTMLAnchorElement;
 wallLink.href = `wall.html?all=1${token ? `&token=${encodeURIComponent(token)}` : ''}`;
-void refresh();
-setInterval(() => void refresh(), refreshMs);
+// The ports first: a row's URL panel is built once, with its first appearance.
+void loadPorts().then(() => {
+  void tick();
+  void recordings.refreshList();
+  setInterval(() => void tick(), refreshMs);
+});
