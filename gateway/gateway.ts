@@ -144,7 +144,7 @@ export class Gateway {
     if (this.rtsp) this.rtsp.connectionGate = (address) => this.auth.acquireConnection(address, 'rtsp');
     try {
       this.ports.http = await this.http.listen(this.config.http.port, host);
-      this.log.info({ listener: 'http', port: this.ports.http }, `HTTP (FLV, WS-FLV, API) listening on http://${host}:${this.ports.http}`);
+      this.log.info({ listener: 'http', port: this.ports.http }, `HTTP (FLV, WS-FLV, HLS, API, player) listening on http://${host}:${this.ports.http}`);
       if (this.rtmp) {
         this.ports.rtmp = await this.rtmp.listen(this.config.rtmp.port, host);
         this.log.info({ listener: 'rtmp', port: this.ports.rtmp }, `RTMP listening on rtmp://${host}:${this.ports.rtmp}`);
@@ -152,7 +152,7 @@ export class Gateway {
       const tls = this.tlsCredentials();
       if (tls) {
         this.ports.https = await this.http.listenTls(this.config.tls.httpsPort, host, tls);
-        this.log.info({ listener: 'https', port: this.ports.https }, `HTTPS (FLV, WSS-FLV, API) listening on https://${host}:${this.ports.https}`);
+        this.log.info({ listener: 'https', port: this.ports.https }, `HTTPS (FLV, WSS-FLV, HLS, API, player) listening on https://${host}:${this.ports.https}`);
         if (this.rtmp) {
           this.ports.rtmps = await this.rtmp.listenTls(this.config.tls.rtmpsPort, host, tls);
           this.log.info({ listener: 'rtmps', port: this.ports.rtmps }, `RTMPS listening on rtmps://${host}:${this.ports.rtmps}`);
