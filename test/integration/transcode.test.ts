@@ -207,3 +207,24 @@ describe.skipIf(!enabled)('transcode: on-demand renditions', () => {
     expect((await api(g.http, '/api/v1/streams/live/hevc')).body.browserUrl).toBe('/live/hevc_h264.flv');
   });
 });
+
+describe.skipIf(!enabled)('transcode: access control', () => {
+  it('gets the job\'s own loopback connections through token rules with a minted admin token', async () => {
+    const { createToken } = await import('../../gateway/auth/tokens.js');
+    const keys = { k1: 'transcode-test-secret' };
+    const g = await startGateway({ auth: { keys, rules: [{ paths: 'live/*', mode: 'token' }] }, transcode: { idleCloseMs: 500 } });
+    const src = publish(`${g.rtmp}/live/cam?token=${createToken(keys, 'k1', 'publish', 'live/cam', 60)}`, { video: 'h264', audio: 'pcma', duration: 30 });
+    try {
+      await waitFor('source', () => g.gw.registry.get('live/cam')?.ready, 15_000);
+      expect((await fetch(`${g.http}/live/cam_h264.flv`)).status).toBe(401);
+      const reader = readFlv(`${g.http}/live/cam_h264.flv?token=${createToken(keys, 'k1', 'play', 'live/*', 60)}`);
+      expect(await reader.status).toBe(200);
+      await waitFor('frames', () => mediaTags(reader, 8).length > 5 && mediaTags(reader, 9).length > 5, 10_000);
+      expect(g.gw.transcoder.renditions.job('live/cam_h264')!.args.join(' ')).toMatch(/-c:v copy .*-c:a aac/);
+      reader.close();
+    } finally {
+      await src.stop();
+      await g.stop();
+    }
+  });
+});
