@@ -90,7 +90,7 @@ export function renditionSpec(profile: Profile, source: SourceTracks, inputUrl: 
     }
   }
   // passthrough: keep the source's timestamps, never duplicate or drop frames to a fixed rate.
-  out.push('-vsync', 'passthrough', '-f', 'flv', '-flvflags', 'no_duration_filesize');
+  out.push('-vsync', 'passthrough', '-max_interleave_delta', '0', '-flush_packets', '1', '-f', 'flv', '-flvflags', 'no_duration_filesize');
   return {
     input: inputUrl,
     inputOptions: ['-hide_banner', '-nostdin', '-loglevel', 'level+info', '-rtsp_transport', 'tcp', '-fflags', 'nobuffer', '-probesize', '500000', '-analyzeduration', '500000'],
