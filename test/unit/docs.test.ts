@@ -21,14 +21,14 @@ describe('documentation', () => {
 
   it('documents every error code the gateway can produce', () => {
     const used = new Set<string>(ERROR_CODES);
-    for (const file of sources('gateway')) {
+    for (const file of [...sources('gateway'), ...sources('transcode')]) {
       for (const m of readFileSync(file, 'utf8').matchAll(/'(SG_ERR_[A-Z0-9_]+)'/g)) used.add(m[1]!);
     }
     for (const code of used) expect(readme, `README lists ${code}`).toContain(`\`${code}\``);
   });
 
   it('has no console.* in the gateway (logs go through pino)', () => {
-    for (const file of sources('gateway')) {
+    for (const file of [...sources('gateway'), ...sources('transcode')]) {
       expect(readFileSync(file, 'utf8'), file).not.toMatch(/\bconsole\.(log|error|warn|info|debug)\(/);
     }
   });
