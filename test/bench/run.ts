@@ -267,7 +267,9 @@ async function startServer(name: string, mergeMs: number): Promise<Server> {
   }
   // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server (written when it stops).
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn('taskset', ['-c', '0', process.execPath, '--max-old-space-size=2048', ...nodeArgs, ...args], { stdio: ['ignore', 'ignore', 'inherit'], cwd: dir });
+  // Streamgate runs with the flags `npm start` uses (a small young generation keeps RSS down).
+  const serverFlags = name === 'streamgate' ? ['--max-semi-space-size=4'] : [];
+  const proc = spawn('taskset', ['-c', '0', process.execPath, '--max-old-space-size=2048', ...serverFlags, ...nodeArgs, ...args], { stdio: ['ignore', 'ignore', 'inherit'], cwd: dir });
   await waitPort(rtmpPort);
   await waitPort(httpPort);
   return {
