@@ -124,6 +124,15 @@ export class Gateway {
       const sources = this.rtsp.sources;
       this.metrics.addSources(() => sources.list().map((source) => source.info()));
     }
+    const renditions = this.transcoder.renditions;
+    this.metrics.addGauge('streamgate_transcode_jobs', 'Transcode jobs by state', ['state'], () => {
+      const counts = new Map<string, number>();
+      for (const job of renditions.jobs()) counts.set(job.state, (counts.get(job.state) ?? 0) + 1);
+      return [...counts].map(([state, value]) => ({ labels: { state }, value }));
+    });
+    this.metrics.addGauge('streamgate_transcode_job_restarts', 'Restarts of each running transcode job', ['path'], () =>
+      renditions.jobs().map((job) => ({ labels: { path: job.path }, value: job.restarts })),
+    );
     this.metrics.addRooms(() => this.rooms.list().map((room) => ({ path: room.path, participants: room.participants.size, messages: room.lastMessageId })));
     this.http.addUpgradeHandler(this.rooms.handleUpgrade);
     this.http.addUpgradeHandler(this.flv.handleUpgrade);
