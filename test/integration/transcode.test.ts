@@ -71,6 +71,8 @@ describe.skipIf(!enabled)('transcode: on-demand renditions', () => {
     const reader = readFlv(`${g.http}/live/hevc_h264.flv`);
     expect(await reader.status).toBe(200);
     expect(g.gw.transcoder.renditions.job('live/hevc_h264')?.state).toBe('running');
+    const metrics = await (await fetch(`${g.http}/metrics`)).text();
+    expect(metrics).toMatch(/^streamgate_transcode_jobs\{state="running"\} 1$/m);
     await waitFor('3 s of rendition', () => mediaTags(reader, 9).length >= 75, 15_000);
     reader.close();
 
