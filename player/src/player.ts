@@ -29,6 +29,21 @@ function hevcDecodable(): boolean {
   return !!MS && MS.isTypeSupported('video/mp4; codecs="hvc1.1.6.L93.B0"');
 }
 
+/** API codec names in the words a user reads: `H265` -> `H.265`, `PCMA` -> `G.711 A-law`. */
+function codecName(codec: string): string {
+  const names: Record<string, string> = { H264: 'H.264', H265: 'H.265', PCMA: 'G.711 A-law', PCMU: 'G.711 µ-law' };
+  return names[codec] ?? codec;
+}
+
+/** The rendition path in a stream's `browserUrl` (`/live/cam1_h264.flv` -> `live/cam1_h264`), if it is not the stream itself. */
+function renditionFromBrowserUrl(entry: StreamEntry): string | undefined {
+  const url = entry.browserUrl;
+  if (!url) return undefined;
+  const m = /^\/?([^?#]+)\.flv(?:[?#].*)?$/.exec(url.replace(/^[a-z]+:\/\/[^/]+/i, ''));
+  const path = m ? decodeURIComponent(m[1]!) : undefined;
+  return path && path !== entry.path ? path : undefined;
+}
+
 function playerError(code: string, message: string, fatal = false): PlayerError {
   return Object.assign(new Error(message), { code, fatal });
 }
@@ -54,12 +69,22 @@ export class Player extends TypedEmitter<PlayerEventMap> {
   private media: MediaInfo = { videoCodec: undefined, audioCodec: undefined, width: undefined, height: undefined, fps: undefined };
   private bitrateKbps: number | undefined;
   private frameCallback: number | undefined;
+  /** The stream's last API entry (what the offered rendition is made from). */
+  private lastEntry: StreamEntry | undefined;
+  /** The browser-safe rendition offered for the current stream (from the API's `browserUrl`). */
+  private rendition: string | undefined;
+  /**
+   * Set when the user picked a rendition: it starts on demand when its FLV is requested, so the
+   * API answers 404 until then; the player opens the FLV anyway instead of waiting for it.
+   */
+  private onDemand: { path: string; hasAudio: boolean; hasVideo: boolean } | undefined;
 
   constructor(host: HTMLElement, options: PlayerOptions) {
     super();
     this.config = mergeConfig(options, host.ownerDocument.location?.origin ?? 'http://localhost');
     this.view = new PlayerView(host, this.config);
-    this.view.onRendition = (path) => this.switchStream(path);
+    this.view.onRendition = (path) => this.playRendition(path);
+    this.view.renditionHref = (path) => streamUrls(path, { server: this.config.server, token: this.config.token }).player;
     this.latencyControl = new LatencyController(this.view.video, tuningOf(this.config));
     this.backoff = new Backoff(this.config.retry);
     this.view.showState({ state: 'idle', previous: 'idle', reason: '' });
@@ -120,6 +145,8 @@ export class Player extends TypedEmitter<PlayerEventMap> {
   /** Plays another stream path in the same player. */
   switchStream(path: string): void {
     if (this.currentState === 'destroyed') return;
+    if (this.onDemand?.path !== path) this.onDemand = undefined;
+    this.rendition = undefined;
     this.cancel();
     (this.config as { stream: string }).stream = path;
     this.media = { videoCodec: undefined, audioCodec: undefined, width: undefined, height: undefined, fps: undefined };
@@ -136,6 +163,13 @@ export class Player extends TypedEmitter<PlayerEventMap> {
     this.view.destroy();
     this.safeEmit('destroyed');
     this.removeAllListeners();
+  }
+
+  /** The user picked the offered browser-safe rendition: play it (it starts on demand on the gateway). */
+  private playRendition(path: string): void {
+    const source = this.lastEntry;
+    this.onDemand = { path, hasAudio: source ? !!source.audio : true, hasVideo: source ? !!source.video : true };
+    this.switchStream(path);
   }
 
   private cancel(): void {
@@ -163,21 +197,25 @@ export class Player extends TypedEmitter<PlayerEventMap> {
     const lookup = await lookupStream(c.server, c.stream, c.token, c.apiTimeoutMs);
     if (attempt !== this.attempt) return;
     let entry: StreamEntry | undefined;
-    if (lookup.kind === 'missing') return this.retryLater('offline', `nothing is published at ${c.stream}`);
+    const demand = this.onDemand?.path === c.stream ? this.onDemand : undefined;
+    if (lookup.kind === 'missing' && !demand) return this.retryLater('offline', `nothing is published at ${c.stream}`);
     if (lookup.kind === 'refused') return this.retryLater('unauthorized', `the gateway refused access to ${c.stream} (${lookup.status}); check the token`, true);
     if (lookup.kind === 'found') {
       entry = lookup.entry;
-      if (!entry.publisher || entry.state === 'ended') return this.retryLater('offline', `the publisher of ${c.stream} is gone`);
+      this.lastEntry = entry;
+      this.rendition = renditionFromBrowserUrl(entry) ?? this.rendition;
+      if ((!entry.publisher || entry.state === 'ended') && !demand) return this.retryLater('offline', `the publisher of ${c.stream} is gone`);
       if (transport !== 'hls' && entry.video?.codec === 'H265' && !hevcDecodable()) {
-        return this.retryLater('unsupported', 'this browser cannot decode H.265 video', true, { rendition: `${c.stream}_h264` });
+        const audio = entry.audio && !BROWSER_AUDIO.has(entry.audio.codec) ? ` nor ${codecName(entry.audio.codec)} audio` : '';
+        return this.retryLater('unsupported', `this browser cannot decode H.265 video${audio}`, true, { rendition: this.rendition ?? `${c.stream}_h264` });
       }
     }
     const urls = streamUrls(c.stream, { server: c.server, token: c.token });
     const source: EngineSource = {
       url: transport === 'ws' ? urls.wsFlv : transport === 'hls' ? urls.hls : urls.flv,
       // G.711 cannot be decoded from FLV in a browser: play the video alone rather than fail.
-      hasAudio: entry ? !!entry.audio && BROWSER_AUDIO.has(entry.audio.codec) : true,
-      hasVideo: entry ? !!entry.video : true,
+      hasAudio: entry ? !!entry.audio && BROWSER_AUDIO.has(entry.audio.codec) : (demand?.hasAudio ?? true),
+      hasVideo: entry ? !!entry.video : (demand?.hasVideo ?? true),
     };
     if (this.currentState !== 'offline' && this.currentState !== 'error' && this.currentState !== 'unauthorized') {
       this.setState('connecting', `opening ${transport === 'ws' ? 'WS-FLV' : transport === 'hls' ? 'HLS' : 'HTTP-FLV'}`);
@@ -252,7 +290,7 @@ export class Player extends TypedEmitter<PlayerEventMap> {
   private onFailure(f: EngineFailure): void {
     if (f.kind === 'unsupported') {
       this.teardownEngine();
-      this.retryLater('unsupported', f.message, true, { rendition: `${this.config.stream}_h264` });
+      this.retryLater('unsupported', f.message, true, { rendition: this.rendition ?? `${this.config.stream}_h264` });
       return;
     }
     if (f.status === 404) return this.onConnectionLost(`nothing is published at ${this.config.stream}`);
@@ -271,7 +309,9 @@ export class Player extends TypedEmitter<PlayerEventMap> {
     const attempt = ++this.attempt;
     void lookupStream(this.config.server, this.config.stream, this.config.token, this.config.apiTimeoutMs).then((lookup) => {
       if (attempt !== this.attempt) return;
-      if (lookup.kind === 'missing' || (lookup.kind === 'found' && !lookup.entry.publisher)) {
+      if (this.onDemand?.path === this.config.stream && (lookup.kind === 'missing' || (lookup.kind === 'found' && !lookup.entry.publisher))) {
+        this.retryLater('connecting', `starting the rendition ${this.config.stream}: ${reason}`);
+      } else if (lookup.kind === 'missing' || (lookup.kind === 'found' && !lookup.entry.publisher)) {
         this.retryLater('offline', 'the publisher stopped');
       } else if (lookup.kind === 'refused') {
         this.retryLater('unauthorized', `the gateway refused access (${lookup.status}); check the token`, true);

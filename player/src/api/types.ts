@@ -14,6 +14,8 @@ export interface StreamEntry {
   gopCache?: { frames: number; bytes: number };
   createdAt?: string;
   publishCount?: number;
+  /** The FLV URL (path) a browser should play: the stream's own, or its browser-safe rendition (transcode). */
+  browserUrl?: string;
 }
 
 export interface StreamList {

@@ -62,6 +62,8 @@ export class PlayerView {
   private readonly renditionLink: HTMLAnchorElement;
   private readonly unmute: HTMLButtonElement;
   onRendition: ((path: string) => void) | undefined;
+  /** The page URL of a rendition, for the link's href (open in a new tab, keyboard focus). */
+  renditionHref: ((path: string) => string) | undefined;
 
   constructor(
     private readonly host: HTMLElement,
@@ -89,6 +91,8 @@ export class PlayerView {
     this.renditionLink = el(doc, 'a', 'sgp-rendition', this.status);
     this.renditionLink.hidden = true;
     this.renditionLink.addEventListener('click', (e) => {
+      // A plain click switches in place; modified clicks (new tab/window) follow the href.
+      if (e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
       e.preventDefault();
       const path = this.renditionLink.dataset.path;
       if (path) this.onRendition?.(path);
@@ -119,9 +123,11 @@ export class PlayerView {
     if (change.rendition) {
       this.renditionLink.hidden = false;
       this.renditionLink.dataset.path = change.rendition;
+      this.renditionLink.href = this.renditionHref?.(change.rendition) ?? '#';
       this.renditionLink.textContent = `Play the browser-safe rendition (${change.rendition})`;
     } else {
       this.renditionLink.hidden = true;
+      this.renditionLink.removeAttribute('href');
     }
   }
 
