@@ -7,11 +7,14 @@ import type { AudioProfile, Profile, VideoProfile } from './config.js';
 import { type FfmpegSpec } from './ffmpeg.js';
 
 export interface SourceTracks {
-  readonly video: Pick<VideoTrack, 'codec'> | undefined;
+  readonly video: (Pick<VideoTrack, 'codec'> & Partial<Pick<VideoTrack, 'width' | 'height'>>) | undefined;
   readonly audio: Pick<AudioTrack, 'codec'> | undefined;
 }
 
 export type TrackPlan = 'copy' | 'encode' | 'none';
+
+/** Sources up to this height are decoded on one thread (lowest latency; 720p HEVC keeps real time here). */
+const SINGLE_THREAD_DECODE_MAX_HEIGHT = 720;
 
 export interface RenditionPlan {
   readonly video: TrackPlan;
@@ -93,7 +96,15 @@ export function renditionSpec(profile: Profile, source: SourceTracks, inputUrl: 
   out.push('-vsync', 'passthrough', '-max_interleave_delta', '0', '-flush_packets', '1', '-f', 'flv', '-flvflags', 'no_duration_filesize');
   return {
     input: inputUrl,
-    inputOptions: ['-hide_banner', '-nostdin', '-loglevel', 'level+info', '-rtsp_transport', 'tcp', '-fflags', 'nobuffer', '-probesize', '500000', '-analyzeduration', '500000'],
+    inputOptions: [
+      '-hide_banner', '-nostdin', '-loglevel', 'level+info',
+      // A single decoder thread avoids frame-threading delay (a frame per extra thread); above
+      // 720p one thread may not keep up, so larger sources keep ffmpeg's default.
+      ...(plan.video === 'encode' && (source.video?.height ?? 0) <= SINGLE_THREAD_DECODE_MAX_HEIGHT ? ['-threads', '1'] : []),
+      // The SDP carries complete parameter sets, so no probing: nothing read before decoding
+      // starts turns into a backlog the job would carry as delay.
+      '-rtsp_transport', 'tcp', '-fflags', 'nobuffer', '-probesize', '32768', '-analyzeduration', '0',
+    ],
     output: outputUrl,
     outputOptions: out,
   };

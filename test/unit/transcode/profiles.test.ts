@@ -43,6 +43,15 @@ describe('rendition plans', () => {
     expect(args).toMatch(/-f flv .*rtmp:\/\/127\.0\.0\.1:2\/live\/cam_360p$/);
   });
 
+  it('decodes up to 720p on one thread (no frame-threading delay) and larger sources with the default threads, without probing', () => {
+    const hd = { video: { codec: 'H265' as const, width: 1280, height: 720 }, audio: track('PCMA') };
+    const fhd = { video: { codec: 'H265' as const, width: 1920, height: 1080 }, audio: track('PCMA') };
+    const at = (source: typeof hd) => ffmpegArgs(renditionSpec(h264, source, 'rtsp://a/b/c', 'rtmp://a/b/c_h264')).join(' ');
+    expect(at(hd)).toContain('-threads 1 -rtsp_transport tcp');
+    expect(at(fhd)).not.toContain('-threads 1');
+    expect(at(hd)).toContain('-fflags nobuffer -probesize 32768 -analyzeduration 0 -i rtsp://a/b/c');
+  });
+
   it('copies with -c:v copy -c:a copy', () => {
     const args = ffmpegArgs(renditionSpec(h264, { video: track('H264'), audio: track('AAC') }, 'rtsp://a/b/c', 'rtmp://a/b/c_h264')).join(' ');
     expect(args).toContain('-c:v copy');
