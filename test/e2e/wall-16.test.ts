@@ -7,10 +7,9 @@
  * back, no decoding). The browser still receives, decodes and shows 16 independent streams.
  * Needs `npm run build:player` first (npm test builds).
  */
-import { spawn } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { publish, type Publisher } from '../helpers/ffmpeg.js';
+import { publish, runFfmpeg, type Publisher } from '../helpers/ffmpeg.js';
 import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
 import { hasChromium, launchChromium, pageLog, pageWaitFor, screenshot } from '../helpers/browser.js';
 import { hasTool } from '../helpers/tools.js';
@@ -22,21 +21,7 @@ const PATHS = [...SOURCES, ...COPIES.map((c) => c.path)];
 
 /** A loopback RTMP re-publisher: plays `from` off the gateway and publishes it, unchanged, at `to`. */
 function relay(from: string, to: string): Publisher {
-  const proc = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', from, '-c', 'copy', '-f', 'flv', to], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  proc.stderr!.on('data', (d) => (err += String(d)));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return {
-    proc,
-    stderr: () => err,
-    exited,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGKILL');
-        await exited;
-      }
-    },
-  };
+  return runFfmpeg(['-hide_banner', '-loglevel', 'error', '-i', from, '-c', 'copy', '-f', 'flv', to]);
 }
 
 interface TileQuality {

@@ -53,6 +53,11 @@ export function publish(url: string, o: PublishOptions = {}): Publisher {
   else if (audio === 'pcmu') args.push('-c:a', 'pcm_mulaw', '-ar', '8000', '-ac', '1');
   if (o.format === 'rtsp') args.push('-f', 'rtsp', '-rtsp_transport', o.rtspTransport ?? 'tcp', url);
   else args.push('-f', 'flv', url);
+  return runFfmpeg(args);
+}
+
+/** Runs ffmpeg with `args`, keeping its error output; stop() kills it and waits for the exit. */
+export function runFfmpeg(args: string[]): Publisher {
   const proc = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d) => (err += String(d)));
