@@ -13,21 +13,18 @@
  * and a Markdown table at the end.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { connect as netConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { FlvDemuxer, type FlvTag } from '../../gateway/protocols/flv/demux.js';
+import { ensureMedia, loadTags, root } from './media.js';
 import { rtmpPublisher, type RawRtmp } from '../helpers/rtmp-client.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '..', '..', '..');
-const cacheDir = join(root, 'test', 'bench', '.cache');
 
 const { values } = parseArgs({
   options: {
@@ -56,25 +53,6 @@ async function freePort(): Promise<number> {
       s.close(() => res(p));
     });
   });
-}
-
-function ensureMedia(): string {
-  const file = join(cacheDir, '720p30-2mbps.flv');
-  if (existsSync(file)) return file;
-  mkdirSync(cacheDir, { recursive: true });
-  process.stderr.write('generating 720p30 H.264+AAC test media (once)...\n');
-  execFileSync('ffmpeg', [
-    '-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', '30', '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '2M', '-maxrate', '2M', '-bufsize', '2M', '-g', '30', '-keyint_min', '30',
-    '-sc_threshold', '0', '-bf', '0', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k', '-f', 'flv', file,
-  ], { stdio: 'inherit' });
-  return file;
-}
-
-function loadTags(file: string): FlvTag[] {
-  const tags: FlvTag[] = [];
-  new FlvDemuxer((t) => tags.push({ ...t, body: Buffer.from(t.body) })).push(readFileSync(file));
-  return tags;
 }
 
 /** An SEI (H.264 NAL type 6) with payload type 5 (user_data_unregistered): UUID + ASCII send time. */
@@ -314,8 +292,11 @@ async function runOne(tags: FlvTag[], serverName: string, readers: number, trans
     await new Promise((r) => setTimeout(r, 1500));
     const url = `http://127.0.0.1:${server.httpPort}/live/bench.flv`;
     const rssBefore = procStat(server.proc.pid!).rssBytes;
+    // The sampled readers are spread evenly over the connection order (the last one included):
+    // a fan-out writes readers in turn, so sampling only the first ones would flatter the latency.
+    const stride = Math.max(1, Math.floor(readers / Math.max(1, sample)));
     for (let i = 0; i < readers; i++) {
-      clients.push(startReader(url, transport, i < sample, false));
+      clients.push(startReader(url, transport, (readers - 1 - i) % stride === 0 && readers - 1 - i < stride * sample, false));
       if (i % 50 === 49) await new Promise((r) => setTimeout(r, 20));
     }
     for (let i = 0; i < stalled; i++) clients.push(startReader(url, transport, false, true));
