@@ -166,10 +166,10 @@ async function measure(writer: string, command: string[], readers: number): Prom
   const port = Number(await nextLine(0));
   const sockets: Socket[] = [];
   const received = new Array<number>(readers).fill(0);
+  const readBuffer = Buffer.alloc(256 * 1024);
   const t0 = performance.now();
   for (let r = 0; r < readers; r++) {
-    const socket = connect(port, '127.0.0.1');
-    socket.on('data', (d: Buffer) => (received[r]! += d.length));
+    const socket = connect({ port, host: '127.0.0.1', onread: { buffer: readBuffer, callback: (n: number) => ((received[r]! += n), true) } });
     socket.on('error', () => {});
     sockets.push(socket);
     if (r % 100 === 99) await new Promise((res) => setImmediate(res));
