@@ -75,6 +75,7 @@ export const configSchema = z.strictObject({
       readyTimeoutMs: ms.default(5000),
       takeoverPaths: z.array(pathPattern).default([]),
       writeMergeMs: z.number().int().min(0).max(1000).default(0),
+      holdAudioForVideo: z.boolean().default(false),
     })
     .prefault({}),
 });

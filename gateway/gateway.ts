@@ -68,6 +68,7 @@ export class Gateway {
         readyTimeoutMs: hub.readyTimeoutMs,
         takeoverPaths: hub.takeoverPaths,
         writeMergeMs: hub.writeMergeMs,
+        holdAudioForVideo: hub.holdAudioForVideo,
         maxBytes: hub.gopCacheMaxBytes,
         maxDurationMs: hub.gopCacheMaxDurationMs,
       },

@@ -24,7 +24,16 @@ export interface PublisherInfo {
 export interface StreamLimits extends GopCacheLimits, ReaderLimits {
   /** How long readers wait for a publisher that dropped before the stream ends. */
   readonly publisherGraceMs: number;
+  /**
+   * With writeMergeMs 0: audio frames of a stream with video wait for the next video frame and
+   * leave with it in one write per reader (video is never delayed; audio at most
+   * AUDIO_HOLD_MAX_MS). Optional, off by default.
+   */
+  readonly holdAudioForVideo?: boolean;
 }
+
+/** Held audio leaves after this long even when no video frame comes (video paused or lost). */
+export const AUDIO_HOLD_MAX_MS = 100;
 
 export type StreamState = 'publishing' | 'waiting' | 'ended';
 
@@ -66,6 +75,10 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
   lastDts = -1;
   private corkedReaders: Reader[] = [];
   private mergeTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** mergeTimer is a setTimeout (merge window or audio hold), not a setImmediate. */
+  private mergeTimerIsTimeout = false;
+  /** Audio frames are gathered in corked readers, waiting for the next video frame. */
+  private holdingAudio = false;
   /** Per-format cache of header bytes (sequence headers, metadata), cleared when tracks change. */
   private readonly headerCache = new Map<string, readonly Buffer[]>();
 
@@ -164,11 +177,7 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
       publisher.close(error.message);
       this.safeEmit('unpublish', publisher);
     }
-    const timer = this.mergeTimer;
-    if (timer !== undefined) {
-      if (this.limits.writeMergeMs > 0) clearTimeout(timer as NodeJS.Timeout);
-      else clearImmediate(timer as NodeJS.Immediate);
-    }
+    this.cancelMergeTimer();
     this.flushMerged();
     for (const reader of [...this.readers]) reader.close(error);
     this.gop.clear();
@@ -203,14 +212,26 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
    */
   corked(reader: Reader): void {
     this.corkedReaders.push(reader);
-    if (this.mergeTimer === undefined) {
-      const ms = this.limits.writeMergeMs;
-      this.mergeTimer = ms > 0 ? setTimeout(this.flushMerged, ms) : setImmediate(this.flushMerged);
-    }
+    if (this.mergeTimer === undefined) this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    const ms = this.limits.writeMergeMs > 0 ? this.limits.writeMergeMs : this.holdingAudio ? AUDIO_HOLD_MAX_MS : 0;
+    this.mergeTimerIsTimeout = ms > 0;
+    this.mergeTimer = ms > 0 ? setTimeout(this.flushMerged, ms) : setImmediate(this.flushMerged);
+  }
+
+  private cancelMergeTimer(): void {
+    const timer = this.mergeTimer;
+    if (timer === undefined) return;
+    if (this.mergeTimerIsTimeout) clearTimeout(timer as NodeJS.Timeout);
+    else clearImmediate(timer as NodeJS.Immediate);
+    this.mergeTimer = undefined;
   }
 
   private readonly flushMerged = (): void => {
     this.mergeTimer = undefined;
+    this.holdingAudio = false;
     const readers = this.corkedReaders;
     this.corkedReaders = [];
     for (const reader of readers) reader.uncork();
@@ -243,6 +264,18 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
   deliver(frame: MediaFrame): void {
     if (frame.dts > this.lastDts) this.lastDts = frame.dts;
     this.gop.push(frame, this.hasVideo);
+    if (this.limits.holdAudioForVideo && this.limits.writeMergeMs === 0 && this.videoTrack !== undefined) {
+      if (frame.kind !== FrameKind.Video) {
+        this.holdingAudio = true;
+      } else if (this.holdingAudio) {
+        // The held audio leaves with this video frame, at the end of this turn as usual.
+        this.holdingAudio = false;
+        if (this.mergeTimerIsTimeout) {
+          this.cancelMergeTimer();
+          if (this.corkedReaders.length > 0) this.scheduleFlush();
+        }
+      }
+    }
     for (const reader of this.readers) reader.push(frame);
   }
 

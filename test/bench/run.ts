@@ -2,7 +2,10 @@
  * Fan-out and latency benchmark: Streamgate vs node-media-server 4.4.3, side by side.
  *
  *   npm run bench -- --readers 1,100,1000 [--transport flv|ws] [--targets streamgate,nms]
- *                    [--seconds 20] [--stalled 0] [--merge-ms 0] [--sample 20]
+ *                    [--seconds 20] [--stalled 0] [--merge-ms 0,audio,100] [--sample 20]
+ *
+ * --merge-ms sets Streamgate's hub.writeMergeMs per run; `audio` is writeMergeMs 0 with
+ * hub.holdAudioForVideo (audio frames leave with the next video frame).
  *
  * The server under test runs in its own process pinned to core 0 (taskset); this process (the
  * publisher and every reader) pins itself to core 1. The publisher pushes a pre-encoded 720p30
@@ -244,14 +247,14 @@ async function waitPort(port: number, timeoutMs = 15000): Promise<void> {
   }
 }
 
-async function startServer(name: string, mergeMs: number): Promise<Server> {
+async function startServer(name: string, merge: string): Promise<Server> {
   const rtmpPort = await freePort();
   const httpPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   let args: string[];
   if (name === 'streamgate') {
     const config = join(dir, 'bench.yaml');
-    writeFileSync(config, `bind: 127.0.0.1\ndataDir: ${dir}\nlog:\n  level: warn\nrtsp:\n  enabled: false\nhub:\n  writeMergeMs: ${mergeMs}\n`);
+    writeFileSync(config, `bind: 127.0.0.1\ndataDir: ${dir}\nlog:\n  level: warn\nrtsp:\n  enabled: false\nhub:\n  writeMergeMs: ${merge === 'audio' ? 0 : Number(merge)}\n  holdAudioForVideo: ${merge === 'audio'}\n`);
     args = [join(root, 'dist', 'gateway', 'main.js'), '--config', config, '--http-port', String(httpPort), '--rtmp-port', String(rtmpPort)];
   } else {
     args = [join(root, 'dist', 'test', 'bench', 'nms-server.js'), String(rtmpPort), String(httpPort), dir];
@@ -283,7 +286,7 @@ interface Result {
   transport: string;
   readers: number;
   stalled: number;
-  mergeMs: number;
+  merge: string;
   kbpsMin: number;
   kbpsMedian: number;
   latencyP50: number;
@@ -296,8 +299,8 @@ interface Result {
   notConnected: number;
 }
 
-async function runOne(tags: FlvTag[], serverName: string, readers: number, transport: string, seconds: number, warmup: number, stalled: number, mergeMs: number, sample: number): Promise<Result> {
-  const server = await startServer(serverName, mergeMs);
+async function runOne(tags: FlvTag[], serverName: string, readers: number, transport: string, seconds: number, warmup: number, stalled: number, merge: string, sample: number): Promise<Result> {
+  const server = await startServer(serverName, merge);
   const pub = new Publisher(tags);
   const clients: ReturnType<typeof startReader>[] = [];
   try {
@@ -332,7 +335,7 @@ async function runOne(tags: FlvTag[], serverName: string, readers: number, trans
       transport,
       readers,
       stalled,
-      mergeMs,
+      merge,
       kbpsMin: Math.round(kbps[0] ?? 0),
       kbpsMedian: Math.round(percentile(kbps, 50)),
       latencyP50: Math.round(percentile(lat, 50) * 10) / 10,
@@ -359,11 +362,11 @@ async function main(): Promise<void> {
   }
   const tags = loadTags(ensureMedia());
   const results: Result[] = [];
-  const merges = values['merge-ms']!.split(',').map(Number);
+  const merges = values['merge-ms']!.split(',');
   for (const readers of values.readers!.split(',').map(Number)) {
     for (const target of values.targets!.split(',')) {
-      for (const mergeMs of target === 'streamgate' ? merges : [0]) {
-        const r = await runOne(tags, target, readers, values.transport!, Number(values.seconds), Number(values.warmup), Number(values.stalled), mergeMs, Number(values.sample));
+      for (const merge of target === 'streamgate' ? merges : ['0']) {
+        const r = await runOne(tags, target, readers, values.transport!, Number(values.seconds), Number(values.warmup), Number(values.stalled), merge, Number(values.sample));
         results.push(r);
         process.stdout.write(JSON.stringify(r) + '\n');
       }
@@ -374,7 +377,7 @@ async function main(): Promise<void> {
     '| --- | --- | ---: | ---: | ---: | --- | --- | ---: | --- | ---: |',
     ...results.map(
       (r) =>
-        `| ${r.server} | ${r.transport} | ${r.readers} | ${r.stalled} | ${r.mergeMs} | ${r.kbpsMin} / ${r.kbpsMedian} | ${r.latencyP50} / ${r.latencyP99} / ${r.latencyMax} | ${r.cpuPercent} | ${r.rssMB} (+${r.rssGrowthMB}) | ${r.errors + r.notConnected} |`,
+        `| ${r.server} | ${r.transport} | ${r.readers} | ${r.stalled} | ${r.merge} | ${r.kbpsMin} / ${r.kbpsMedian} | ${r.latencyP50} / ${r.latencyP99} / ${r.latencyMax} | ${r.cpuPercent} | ${r.rssMB} (+${r.rssGrowthMB}) | ${r.errors + r.notConnected} |`,
     ),
   ];
   process.stdout.write('\n' + lines.join('\n') + '\n');

@@ -4,6 +4,7 @@ import { PublisherConflictError, StreamNotFoundError } from '../../../gateway/co
 import { GopCache } from '../../../gateway/core/gop-cache.js';
 import { FrameKind, MediaFrame, type VideoTrack, type AudioTrack, type WireFormat } from '../../../gateway/core/media.js';
 import type { ReaderOutput } from '../../../gateway/core/reader.js';
+import { AUDIO_HOLD_MAX_MS } from '../../../gateway/core/stream.js';
 import { StreamRegistry, type HubOptions } from '../../../gateway/core/registry.js';
 
 const log = pino({ level: 'silent' });
@@ -217,6 +218,65 @@ describe('write-merge window', () => {
     expect(events).toEqual(['cork', 'uncork', 'cork']);
     r.close();
     expect(events.at(-1)).toBe('uncork');
+  });
+
+  describe('holdAudioForVideo', () => {
+    async function setup() {
+      const r = new StreamRegistry({ ...options, holdAudioForVideo: true }, log);
+      const s = r.publish('live/h', publisher());
+      s.setVideoTrack(video);
+      s.setAudioTrack(audio);
+      s.writeVideo(0, 0, true, Buffer.alloc(1));
+      const events: string[] = [];
+      const a = sink();
+      s.stream.addReader({ ...a.output, cork: () => events.push('cork'), uncork: () => events.push('uncork') });
+      await new Promise((res) => setImmediate(res));
+      events.length = 0;
+      return { r, s, events, a };
+    }
+    const turn = () => new Promise((res) => setImmediate(res));
+
+    it('keeps audio corked across turns until the next video frame, which leaves with it at once', async () => {
+      const { r, s, events, a } = await setup();
+      s.writeAudio(10, Buffer.alloc(1));
+      await turn();
+      s.writeAudio(31, Buffer.alloc(1));
+      await turn();
+      expect(events).toEqual(['cork']); // both audio frames wait in the corked transport
+      s.writeVideo(40, 40, false, Buffer.alloc(1));
+      await turn();
+      expect(events).toEqual(['cork', 'uncork']); // released in the video frame's own turn
+      expect(a.written.slice(-3).map((w) => w.split(':')[1])).toEqual(['10', '31', '40']);
+      s.writeVideo(80, 80, false, Buffer.alloc(1));
+      await turn();
+      expect(events).toEqual(['cork', 'uncork', 'cork', 'uncork']); // video alone is never held
+      r.close();
+    });
+
+    it(`lets held audio go after ${AUDIO_HOLD_MAX_MS} ms when no video comes`, async () => {
+      const { r, s, events } = await setup();
+      s.writeAudio(10, Buffer.alloc(1));
+      await new Promise((res) => setTimeout(res, AUDIO_HOLD_MAX_MS / 2));
+      expect(events).toEqual(['cork']);
+      await new Promise((res) => setTimeout(res, AUDIO_HOLD_MAX_MS));
+      expect(events).toEqual(['cork', 'uncork']);
+      r.close();
+    });
+
+    it('does not hold audio of an audio-only stream', async () => {
+      const r = new StreamRegistry({ ...options, holdAudioForVideo: true }, log);
+      const s = r.publish('live/ao', publisher());
+      s.setAudioTrack(audio);
+      s.writeAudio(0, Buffer.alloc(1));
+      const events: string[] = [];
+      s.stream.addReader({ ...sink().output, cork: () => events.push('cork'), uncork: () => events.push('uncork') });
+      await turn();
+      events.length = 0;
+      s.writeAudio(21, Buffer.alloc(1));
+      await turn();
+      expect(events).toEqual(['cork', 'uncork']); // out at the end of its own turn
+      r.close();
+    });
   });
 });
 
