@@ -5,7 +5,9 @@
  * display time. Reports p50/p95 over a window per transport (HTTP-FLV, WS-FLV), the player's own
  * overlay figure for comparison, and the time from navigation start to the first frame.
  *
- *   npm run build && node dist/test/bench/player-latency.js [--seconds 30] [--loads 5]
+ *   npm run build && node dist/test/bench/player-latency.js [--seconds 30] [--loads 5] [--hold-audio]
+ *
+ * --hold-audio runs the gateway with hub.holdAudioForVideo (audio leaves with the next video frame).
  *
  * Not part of `npm test`. Needs ffmpeg and /usr/bin/chromium.
  */
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     loads: { type: 'string', default: '5' },
     size: { type: 'string', default: '640x360' },
     latency: { type: 'string', default: 'low' },
+    'hold-audio': { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -83,7 +86,7 @@ async function measure(browser: Browser, http: string, transport: 'http' | 'ws')
 
 async function main(): Promise<void> {
   if (!hasChromium()) process.exit(2);
-  const gw = await startGateway();
+  const gw = await startGateway(values['hold-audio'] ? { hub: { holdAudioForVideo: true } } : {});
   const pub = publish(`${gw.rtmp}/live/bench`, { size: values.size, fps: 25, gop: 25, audio: 'aac', duration: 3600, vf: clockBarcodeFilter() });
   const browser = await launchChromium();
   try {
