@@ -153,18 +153,16 @@ function startReader(url: string, transport: string, sampled: boolean, stalled: 
     stat.bytes += d.length;
     demux?.push(d);
   };
-  if (transport === 'ws') {
+  if (transport === 'ws' && sampled) {
     const ws = new WebSocket(url.replace('http://', 'ws://'), { perMessageDeflate: false });
-    ws.on('open', () => {
-      stat.connected = true;
-      if (stalled) (ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    });
+    ws.on('open', () => (stat.connected = true));
     ws.on('message', (d: Buffer) => onData(d));
     ws.on('error', () => stat.errors++);
     return { stat, close: () => ws.terminate() };
   }
   if (!sampled) {
-    // Counting-only readers: a raw socket, no HTTP parser, so the load generator stays cheap.
+    // Counting-only readers (HTTP-FLV or WS-FLV): a raw socket, no HTTP or WebSocket parser, so
+    // the load generator stays cheap; WS-FLV bytes include the 2-4 byte frame headers.
     // onread into one shared buffer: no allocation per read, so the 1000 readers' callbacks
     // cost little and do not delay the sampled readers' latency measurements.
     const u = new URL(url);
@@ -177,7 +175,7 @@ function startReader(url: string, transport: string, sampled: boolean, stalled: 
         callback: (n: number, buf: Uint8Array) => {
           if (first) {
             first = false;
-            stat.connected = Buffer.from(buf.buffer, buf.byteOffset, Math.min(n, 12)).toString('latin1').includes(' 200');
+            stat.connected = Buffer.from(buf.buffer, buf.byteOffset, Math.min(n, 12)).toString('latin1').includes(transport === 'ws' ? ' 101' : ' 200');
           }
           stat.bytes += n;
           return true;
@@ -185,7 +183,8 @@ function startReader(url: string, transport: string, sampled: boolean, stalled: 
       },
     });
     sock.on('connect', () => {
-      sock.write(`GET ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\n\r\n`);
+      const upgrade = transport === 'ws' ? 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: c3RyZWFtZ2F0ZWJlbmNoMQ==\r\nSec-WebSocket-Version: 13\r\n' : '';
+      sock.write(`GET ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\n${upgrade}\r\n`);
       if (stalled) sock.pause();
     });
     sock.on('error', () => stat.errors++);
