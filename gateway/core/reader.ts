@@ -21,7 +21,11 @@ export interface ReaderOutput {
   write(bytes: Buffer): boolean;
   /** Ends the transport. `error` is set when the hub closes the reader for a reason. */
   close(error?: Error): void;
-  /** Holds writes back until uncork() (the hub's write-merge window); optional. */
+  /**
+   * Present on byte-stream transports (a TCP socket), where consecutive writes may be joined:
+   * the hub then writes each merge window's frames as one Buffer, and corks the transport around
+   * a join burst. Outputs without them (segmenters, UDP) get frame by frame.
+   */
   cork?(): void;
   uncork?(): void;
 }
@@ -63,6 +67,8 @@ export interface ReaderHost {
   removeReader(reader: Reader): void;
   /** The reader corked its transport; the host uncorks it when the merge window ends. */
   corked(reader: Reader): void;
+  /** The bytes of the batch being flushed, in one wire format (built once for all readers). */
+  batchBytes(format: WireFormat): Buffer;
 }
 
 type QueueItem = MediaFrame | Buffer;
@@ -92,6 +98,8 @@ export class Reader {
   private liveQueueFirstDts = -1;
   private lastLiveDts = 0;
   private isCorked = false;
+  /** Frames at the start of the next batch that this reader already got in its join burst. */
+  skipInNextBatch = 0;
 
   constructor(
     readonly id: number,
@@ -128,6 +136,30 @@ export class Reader {
     this.pushFrame(frame, false);
   }
 
+  /**
+   * A merge window's frames. A reader in step (not congested, not waiting for a keyframe) gets
+   * them in one write of bytes shared with every other reader of its format.
+   */
+  pushBatch(frames: readonly MediaFrame[]): void {
+    const skip = this.skipInNextBatch;
+    this.skipInNextBatch = 0;
+    if (this.closed) return;
+    if (skip === 0 && !this.congested && !this.waitKeyframe) {
+      const bytes = this.host.batchBytes(this.output.format);
+      const last = frames[frames.length - 1]!;
+      this.lastLiveDts = last.dts;
+      this.framesSent += frames.length;
+      this.bytesSent += bytes.length;
+      this.host.countBytesOut(bytes.length);
+      if (!this.output.write(bytes)) {
+        this.congested = true;
+        this.congestedSince = last.ingestTime;
+      }
+      return;
+    }
+    for (let i = skip; i < frames.length; i++) this.pushFrame(frames[i]!, false);
+  }
+
   private pushFrame(frame: MediaFrame, burst: boolean): void {
     if (this.closed) return;
     if (this.waitKeyframe) {
@@ -141,7 +173,7 @@ export class Reader {
     }
     if (!burst) this.lastLiveDts = frame.dts;
     if (!this.congested) {
-      if (!this.isCorked && this.output.cork) {
+      if (burst && !this.isCorked && this.output.cork) {
         this.output.cork();
         this.isCorked = true;
         this.host.corked(this);

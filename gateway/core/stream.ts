@@ -8,6 +8,8 @@ import {
   MediaFrame,
   type StreamMetadata,
   type VideoTrack,
+  type WireFormat,
+  wireBytes,
 } from './media.js';
 import { Reader, type ReaderHost, type ReaderLimits, type ReaderOutput, type ReaderStats } from './reader.js';
 
@@ -73,11 +75,22 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
   private session: PublishSession | undefined;
   /** Highest dts written, across publish sessions: the next session continues after it. */
   lastDts = -1;
+  /** Readers over byte-stream transports: they get each merge window's frames in one write. */
+  private readonly batchedReaders = new Set<Reader>();
+  /** Readers that take frame by frame (segmenters, UDP): written at once in deliver(). */
+  private readonly directReaders = new Set<Reader>();
+  /** Frames of the current merge window (the event-loop turn when writeMergeMs is 0). */
+  private batch: MediaFrame[] = [];
+  private spareBatch: MediaFrame[] = [];
+  /** The batch being flushed and its bytes per wire format (slot), built once for all readers. */
+  private flushing: readonly MediaFrame[] = [];
+  private readonly flushingBytes = new Map<number, Buffer>();
+  /** Readers that corked their transport for a join burst; uncorked when the window ends. */
   private corkedReaders: Reader[] = [];
   private mergeTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   /** mergeTimer is a setTimeout (merge window or audio hold), not a setImmediate. */
   private mergeTimerIsTimeout = false;
-  /** Audio frames are gathered in corked readers, waiting for the next video frame. */
+  /** The batch holds audio waiting for the next video frame (holdAudioForVideo). */
   private holdingAudio = false;
   /** Per-format cache of header bytes (sequence headers, metadata), cleared when tracks change. */
   private readonly headerCache = new Map<string, readonly Buffer[]>();
@@ -177,8 +190,7 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
       publisher.close(error.message);
       this.safeEmit('unpublish', publisher);
     }
-    this.cancelMergeTimer();
-    this.flushMerged();
+    this.flushNow();
     for (const reader of [...this.readers]) reader.close(error);
     this.gop.clear();
     this.safeEmit('ended', error);
@@ -188,12 +200,21 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
   addReader(output: ReaderOutput): Reader {
     const reader = new Reader(this.nextReaderId++, this, output, this.limits);
     this.readers.add(reader);
+    if (output.cork) {
+      this.batchedReaders.add(reader);
+      // The GOP snapshot below already holds the frames gathered so far in this window.
+      reader.skipInNextBatch = this.batch.length;
+    } else {
+      this.directReaders.add(reader);
+    }
     reader.start(this.gop.snapshot());
     this.safeEmit('readerAdded', reader);
     return reader;
   }
 
   removeReader(reader: Reader): void {
+    this.batchedReaders.delete(reader);
+    this.directReaders.delete(reader);
     if (this.readers.delete(reader)) this.safeEmit('readerRemoved', reader);
   }
 
@@ -205,14 +226,27 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
     this.droppedFrames += frames;
   }
 
-  /**
-   * One flush per stream and window, not per reader. With writeMergeMs 0 the window is the
-   * current event-loop turn: frames that arrive together (a busy publisher socket delivers
-   * several in one read) leave in one write per reader, with no delay added.
-   */
+  /** A reader corked its transport for its join burst: uncork it when the window ends. */
   corked(reader: Reader): void {
     this.corkedReaders.push(reader);
     if (this.mergeTimer === undefined) this.scheduleFlush();
+  }
+
+  /**
+   * Bytes of the batch being flushed in one wire format: the frames' cached bytes back to back,
+   * concatenated once per stream and window, then written to every reader in step.
+   */
+  batchBytes(format: WireFormat): Buffer {
+    const frames = this.flushing;
+    if (frames.length === 1) return wireBytes(frames[0]!, format);
+    let bytes = this.flushingBytes.get(format.slot);
+    if (bytes === undefined) {
+      const parts: Buffer[] = [];
+      for (const frame of frames) parts.push(wireBytes(frame, format));
+      bytes = Buffer.concat(parts);
+      this.flushingBytes.set(format.slot, bytes);
+    }
+    return bytes;
   }
 
   private scheduleFlush(): void {
@@ -229,12 +263,34 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
     this.mergeTimer = undefined;
   }
 
+  /** Ends the window now: before headers change, and when the stream ends. */
+  private flushNow(): void {
+    this.cancelMergeTimer();
+    this.flushMerged();
+  }
+
+  /**
+   * End of a merge window: one write per batched reader carrying every frame of the window
+   * (a reader out of step, congested or waiting for a keyframe, takes them one by one).
+   */
   private readonly flushMerged = (): void => {
     this.mergeTimer = undefined;
     this.holdingAudio = false;
-    const readers = this.corkedReaders;
-    this.corkedReaders = [];
-    for (const reader of readers) reader.uncork();
+    const frames = this.batch;
+    if (frames.length > 0) {
+      this.batch = this.spareBatch;
+      this.flushing = frames;
+      for (const reader of this.batchedReaders) reader.pushBatch(frames);
+      this.flushing = [];
+      this.flushingBytes.clear();
+      frames.length = 0;
+      this.spareBatch = frames;
+    }
+    if (this.corkedReaders.length > 0) {
+      const readers = this.corkedReaders;
+      this.corkedReaders = [];
+      for (const reader of readers) reader.uncork();
+    }
   };
 
   /**
@@ -264,25 +320,26 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
   deliver(frame: MediaFrame): void {
     if (frame.dts > this.lastDts) this.lastDts = frame.dts;
     this.gop.push(frame, this.hasVideo);
+    for (const reader of this.directReaders) reader.push(frame);
+    if (this.batchedReaders.size === 0) return;
+    this.batch.push(frame);
     if (this.limits.holdAudioForVideo && this.limits.writeMergeMs === 0 && this.videoTrack !== undefined) {
       if (frame.kind !== FrameKind.Video) {
-        this.holdingAudio = true;
+        if (!this.holdingAudio && this.mergeTimer === undefined) this.holdingAudio = true;
       } else if (this.holdingAudio) {
         // The held audio leaves with this video frame, at the end of this turn as usual.
         this.holdingAudio = false;
-        if (this.mergeTimerIsTimeout) {
-          this.cancelMergeTimer();
-          if (this.corkedReaders.length > 0) this.scheduleFlush();
-        }
+        this.cancelMergeTimer();
       }
     }
-    for (const reader of this.readers) reader.push(frame);
+    if (this.mergeTimer === undefined) this.scheduleFlush();
   }
 
   /** @internal the first decodable frame of a session arrived: readers kept through a reconnect get the new headers. */
   markReady(): void {
     this.ready = true;
     this.headerCache.clear();
+    this.flushNow();
     for (const reader of this.readers) reader.restart();
     this.safeEmit('ready');
   }
@@ -291,6 +348,7 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
   tracksChanged(): void {
     this.headerCache.clear();
     if (this.ready) {
+      this.flushNow();
       for (const reader of this.readers) reader.restart();
     }
     this.safeEmit('tracks');

@@ -147,6 +147,34 @@ describe('StreamRegistry and Stream', () => {
     r.close();
   });
 
+  it('drops a congested byte-stream reader (batched writes) to the next keyframe too, and the others keep every frame', async () => {
+    const r = new StreamRegistry(options, log);
+    const s = r.publish('live/eb', publisher());
+    s.setVideoTrack(video);
+    s.writeVideo(0, 0, true, Buffer.alloc(100));
+    let open = true;
+    const slow = sink(() => open);
+    const fast = sink();
+    const corking = { cork: () => {}, uncork: () => {} };
+    const slowReader = s.stream.addReader({ ...slow.output, ...corking });
+    s.stream.addReader({ ...fast.output, ...corking });
+    await new Promise((res) => setImmediate(res));
+    open = false;
+    for (let t = 40; t <= 400; t += 40) {
+      s.writeVideo(t, t, false, Buffer.alloc(100));
+      await new Promise((res) => setImmediate(res));
+    }
+    expect(slowReader.droppedFrames).toBeGreaterThan(0);
+    expect(slowReader.stats().queuedFrames).toBe(0);
+    open = true;
+    s.writeVideo(440, 440, true, Buffer.alloc(100));
+    await new Promise((res) => setImmediate(res));
+    slowReader.drain();
+    expect(slow.written.at(-1)).toBe('0:440:K');
+    expect(fast.written.filter((w) => w.startsWith('0:')).length).toBe(12);
+    r.close();
+  });
+
   it('bounds the queue by bytes as well', () => {
     const r = new StreamRegistry({ ...options, maxReaderLagMs: 100_000, maxReaderQueueBytes: 1000 }, log);
     const s = r.publish('live/f', publisher());
@@ -201,23 +229,69 @@ describe('StreamRegistry and Stream', () => {
 });
 
 describe('write-merge window', () => {
-  it('corks each reader once per window and uncorks them all when it ends', async () => {
+  const turn = () => new Promise((res) => setImmediate(res));
+  /** A byte-stream reader (it has cork/uncork): each entry of `written` is one write. */
+  function join(s: ReturnType<StreamRegistry['publish']>) {
+    const a = sink();
+    const events: string[] = [];
+    s.stream.addReader({ ...a.output, cork: () => events.push('cork'), uncork: () => events.push('uncork') });
+    return { written: a.written, events };
+  }
+  const dtsOf = (write: string) => [...write.matchAll(/:(\d+):/g)].map((m) => Number(m[1]));
+
+  it('writes the frames of one event-loop turn to each reader in one write, with no window', async () => {
+    const r = new StreamRegistry(options, log);
+    const s = r.publish('live/t', publisher());
+    s.setVideoTrack(video);
+    s.writeVideo(0, 0, true, Buffer.alloc(1));
+    const a = join(s);
+    const b = join(s);
+    await turn();
+    expect(a.events).toEqual(['cork', 'uncork']); // the join burst leaves in one go
+    a.written.length = 0;
+    s.writeVideo(40, 40, false, Buffer.alloc(1));
+    s.writeVideo(80, 80, false, Buffer.alloc(1));
+    expect(a.written).toEqual([]);
+    await turn();
+    expect(a.written.map(dtsOf)).toEqual([[40, 80]]);
+    expect(b.written.at(-1)).toBe(a.written[0]); // the same bytes for every reader
+    s.writeVideo(120, 120, false, Buffer.alloc(1));
+    await turn();
+    expect(a.written.map(dtsOf)).toEqual([[40, 80], [120]]);
+    r.close();
+  });
+
+  it('gathers a window of frames into one write per reader and flushes when the window ends', async () => {
     const r = new StreamRegistry({ ...options, writeMergeMs: 30 }, log);
     const s = r.publish('live/m', publisher());
     s.setVideoTrack(video);
     s.writeVideo(0, 0, true, Buffer.alloc(1));
-    const events: string[] = [];
-    const a = sink();
-    s.stream.addReader({ ...a.output, cork: () => events.push('cork'), uncork: () => events.push('uncork') });
-    for (let t = 40; t <= 120; t += 40) s.writeVideo(t, t, false, Buffer.alloc(1));
-    expect(events).toEqual(['cork']);
-    expect(a.written.length).toBe(5); // written into the corked transport at once, sent together
-    await new Promise((res) => setTimeout(res, 60));
-    expect(events).toEqual(['cork', 'uncork']);
+    const a = join(s);
+    await new Promise((res) => setTimeout(res, 40));
+    a.written.length = 0;
+    for (let t = 40; t <= 120; t += 40) {
+      s.writeVideo(t, t, false, Buffer.alloc(1));
+      await turn();
+    }
+    expect(a.written).toEqual([]); // held for the window
+    await new Promise((res) => setTimeout(res, 40));
+    expect(a.written.map(dtsOf)).toEqual([[40, 80, 120]]);
     s.writeVideo(160, 160, false, Buffer.alloc(1));
-    expect(events).toEqual(['cork', 'uncork', 'cork']);
     r.close();
-    expect(events.at(-1)).toBe('uncork');
+    expect(a.written.map(dtsOf).at(-1)).toEqual([160]); // flushed when the stream ends
+  });
+
+  it('skips the frames a reader joining mid-window already got from the GOP cache', async () => {
+    const r = new StreamRegistry({ ...options, writeMergeMs: 30 }, log);
+    const s = r.publish('live/j', publisher());
+    s.setVideoTrack(video);
+    s.writeVideo(0, 0, true, Buffer.alloc(1));
+    s.writeVideo(40, 40, false, Buffer.alloc(1));
+    const a = join(s);
+    s.writeVideo(80, 80, false, Buffer.alloc(1));
+    await new Promise((res) => setTimeout(res, 50));
+    expect(a.written.flatMap(dtsOf)).toEqual([0, 40, 80]);
+    r.close();
   });
 
   describe('holdAudioForVideo', () => {
@@ -227,39 +301,35 @@ describe('write-merge window', () => {
       s.setVideoTrack(video);
       s.setAudioTrack(audio);
       s.writeVideo(0, 0, true, Buffer.alloc(1));
-      const events: string[] = [];
-      const a = sink();
-      s.stream.addReader({ ...a.output, cork: () => events.push('cork'), uncork: () => events.push('uncork') });
-      await new Promise((res) => setImmediate(res));
-      events.length = 0;
-      return { r, s, events, a };
+      const a = join(s);
+      await turn();
+      a.written.length = 0;
+      return { r, s, a };
     }
-    const turn = () => new Promise((res) => setImmediate(res));
 
-    it('keeps audio corked across turns until the next video frame, which leaves with it at once', async () => {
-      const { r, s, events, a } = await setup();
+    it('keeps audio back across turns until the next video frame, which leaves with it at once', async () => {
+      const { r, s, a } = await setup();
       s.writeAudio(10, Buffer.alloc(1));
       await turn();
       s.writeAudio(31, Buffer.alloc(1));
       await turn();
-      expect(events).toEqual(['cork']); // both audio frames wait in the corked transport
+      expect(a.written).toEqual([]); // both audio frames wait
       s.writeVideo(40, 40, false, Buffer.alloc(1));
       await turn();
-      expect(events).toEqual(['cork', 'uncork']); // released in the video frame's own turn
-      expect(a.written.slice(-3).map((w) => w.split(':')[1])).toEqual(['10', '31', '40']);
+      expect(a.written.map(dtsOf)).toEqual([[10, 31, 40]]); // in the video frame's own turn
       s.writeVideo(80, 80, false, Buffer.alloc(1));
       await turn();
-      expect(events).toEqual(['cork', 'uncork', 'cork', 'uncork']); // video alone is never held
+      expect(a.written.map(dtsOf)).toEqual([[10, 31, 40], [80]]); // video alone is never held
       r.close();
     });
 
     it(`lets held audio go after ${AUDIO_HOLD_MAX_MS} ms when no video comes`, async () => {
-      const { r, s, events } = await setup();
+      const { r, s, a } = await setup();
       s.writeAudio(10, Buffer.alloc(1));
       await new Promise((res) => setTimeout(res, AUDIO_HOLD_MAX_MS / 2));
-      expect(events).toEqual(['cork']);
+      expect(a.written).toEqual([]);
       await new Promise((res) => setTimeout(res, AUDIO_HOLD_MAX_MS));
-      expect(events).toEqual(['cork', 'uncork']);
+      expect(a.written.map(dtsOf)).toEqual([[10]]);
       r.close();
     });
 
@@ -268,13 +338,12 @@ describe('write-merge window', () => {
       const s = r.publish('live/ao', publisher());
       s.setAudioTrack(audio);
       s.writeAudio(0, Buffer.alloc(1));
-      const events: string[] = [];
-      s.stream.addReader({ ...sink().output, cork: () => events.push('cork'), uncork: () => events.push('uncork') });
+      const a = join(s);
       await turn();
-      events.length = 0;
+      a.written.length = 0;
       s.writeAudio(21, Buffer.alloc(1));
       await turn();
-      expect(events).toEqual(['cork', 'uncork']); // out at the end of its own turn
+      expect(a.written.map(dtsOf)).toEqual([[21]]); // out at the end of its own turn
       r.close();
     });
   });
