@@ -363,13 +363,17 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
 export class PublishSession {
   private active = true;
   private offset: number | undefined;
-  private lastVideoDts = -Infinity;
-  private lastAudioDts = -Infinity;
+  /** Per track; start at the session's base, so no frame lands before the first one (or before the previous session's). */
+  private lastVideoDts: number;
+  private lastAudioDts: number;
 
   constructor(
     readonly stream: Stream,
     private readonly base: number,
-  ) {}
+  ) {
+    this.lastVideoDts = base;
+    this.lastAudioDts = base;
+  }
 
   get isActive(): boolean {
     return this.active;

@@ -7,6 +7,7 @@ usage: rtsp-camera.py [PORT]   (PORT 0 or absent: any free port)
 Three servers in one process, because GstRTSPAuth is per server, not per mount:
   open   rtsp://127.0.0.1:PORT/h264        H.264 (x264enc), no B-frames
          rtsp://127.0.0.1:PORT/h265pcma    H.265 (x265enc) + G.711 A-law
+         rtsp://127.0.0.1:PORT/h264pcma    H.264 + G.711 A-law
   basic  rtsp://user:secret@127.0.0.1:BASIC/h264    Basic auth only
   digest rtsp://user:secret@127.0.0.1:DIGEST/h264   Digest auth only
 Prints one JSON line {"port":..,"basic":..,"digest":..} on stdout once listening.
@@ -35,6 +36,11 @@ VIDEO_H265_PCMA = (
     '! rtph265pay name=pay0 pt=96 config-interval=-1 '
     'audiotestsrc is-live=true wave=sine ! audio/x-raw,rate=8000,channels=1 '
     '! alawenc ! rtppcmapay name=pay1 pt=8'
+)
+
+VIDEO_H264_PCMA = (
+    VIDEO_H264 + ' '
+    'audiotestsrc is-live=true wave=sine ! audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1 pt=8'
 )
 
 
@@ -79,7 +85,7 @@ def auth_for(method: str) -> GstRtspServer.RTSPAuth:
 
 def main() -> None:
     args = sys.argv[1:] + ['0', '0', '0']
-    open_server = server(args[0], {'/h264': factory(VIDEO_H264), '/h265pcma': factory(VIDEO_H265_PCMA)})
+    open_server = server(args[0], {'/h264': factory(VIDEO_H264), '/h265pcma': factory(VIDEO_H265_PCMA), '/h264pcma': factory(VIDEO_H264_PCMA)})
     basic = server(args[1], {'/h264': factory(VIDEO_H264, 'user')}, auth_for('basic'))
     digest = server(args[2], {'/h264': factory(VIDEO_H264, 'user')}, auth_for('digest'))
     print(json.dumps({'port': open_server.get_bound_port(), 'basic': basic.get_bound_port(), 'digest': digest.get_bound_port()}), flush=True)

@@ -6,7 +6,8 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probe } from '../helpers/ffmpeg.js';
-import { startGateway, type TestGateway, waitFor } from '../helpers/gateway.js';
+import { isSequenceHeaderTag, readFlv } from '../helpers/flv-client.js';
+import { sleep, startGateway, type TestGateway, waitFor } from '../helpers/gateway.js';
 import { hasRtspCamera, type RtspCamera, startRtspCamera } from '../helpers/rtsp-camera.js';
 import { hasTool } from '../helpers/tools.js';
 
@@ -89,6 +90,8 @@ describe.skipIf(!hasTool('ffprobe') || !hasRtspCamera())('RTSP camera pull', () 
         'cams/basic': { url: `rtsp://user:secret@127.0.0.1:${camera.basic}/h264` },
         'cams/digest': { url: `rtsp://user:secret@127.0.0.1:${camera.digest}/h264` },
         'cams/badpass': { url: `rtsp://user:wrong@127.0.0.1:${camera.digest}/h264` },
+        'cams/av': { url: camera.url('/h264pcma'), onDemand: false },
+        'cams/avudp': { url: camera.url('/h264pcma'), onDemand: false, transport: 'udp' },
       },
     });
   });
@@ -192,5 +195,23 @@ describe.skipIf(!hasTool('ffprobe') || !hasRtspCamera())('RTSP camera pull', () 
     expect(list.sources.find((s) => s.path === 'cams/badpass')!.url).not.toContain('wrong');
     expect((await fetch(`${gw.http}/api/v1/sources/cams/added`, { method: 'DELETE' })).status).toBe(204);
     expect((await fetch(`${gw.http}/api/v1/sources/cams/added`)).status).toBe(404);
+  });
+
+  it.each(['av', 'avudp'])('cams/%s: lines audio up with video by the camera\'s RTCP sender reports (TCP and UDP)', async (name) => {
+    // GStreamer sends audio and video as it captures them, so the reports confirm the arrival
+    // order here (a skewed sender is in rtsp-sync.test.ts); what this pins is reading real
+    // RTCP over interleaved TCP and over UDP, and that lining up never moves time back.
+    await waitFor(`cams/${name} synced by sender reports`, async () => (await sourceInfo(gw, `cams/${name}`)).avSync === 'sender-reports', 20_000);
+    const cap = readFlv(`${gw.http}/cams/${name}.flv`);
+    await sleep(2000);
+    cap.close();
+    const live = cap.tags.filter((t) => (t.type === 8 || t.type === 9) && !isSequenceHeaderTag(t));
+    const newest = (type: number) => Math.max(...live.filter((t) => t.type === type).map((t) => t.timestamp));
+    expect(Math.abs(newest(9) - newest(8))).toBeLessThan(150);
+    for (const type of [8, 9]) {
+      const ts = live.filter((t) => t.type === type).map((t) => t.timestamp);
+      expect(ts.length).toBeGreaterThan(10);
+      expect([...ts].sort((a, b) => a - b)).toEqual(ts);
+    }
   });
 });

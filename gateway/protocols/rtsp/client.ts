@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { StreamgateError } from '../../core/errors.js';
 import { RtspAuthenticator } from './auth.js';
 import { encodeRequest, parseSession, parseTransport, type RtspLimits, type RtspMessage, RtspParser, type RtspResponse } from './message.js';
-import { buildRtcpReceiverReport, parseRtp, type RtpPacket } from './rtp.js';
+import { buildRtcpReceiverReport, parseRtcpSenderReports, parseRtp, type RtpPacket, type SenderReport } from './rtp.js';
 import { type MediaTrack, mediaTracks, parseSdp } from './sdp.js';
 import { bindUdpPair } from './udp.js';
 
@@ -76,6 +76,8 @@ export class RtspClient {
   private readonly host: string;
   /** Called for each RTP packet of track `index` (SDP order of `tracks`). Synchronous. */
   onPacket: (index: number, packet: RtpPacket) => void = () => {};
+  /** RTCP sender reports, per track (for A/V sync by the camera's clock). */
+  onSenderReport: (index: number, report: SenderReport) => void = () => {};
   /** Called once when the connection ends after PLAY (or fails later); not after close(). */
   onClose: (error: Error) => void = () => {};
   badPackets = 0;
@@ -184,7 +186,7 @@ export class RtspClient {
       const [rtpSock, rtcpSock] = udpPair!;
       const serverRtcp = spec.serverPort?.[1];
       rtpSock.on('message', (msg) => this.onRtp(i, msg));
-      rtcpSock.on('message', () => (this.lastPacketAt = Date.now()));
+      rtcpSock.on('message', (msg) => this.onRtcp(i, msg));
       rtpSock.on('error', () => this.badPackets++);
       rtcpSock.on('error', () => this.badPackets++);
       if (serverRtcp) {
@@ -260,8 +262,14 @@ export class RtspClient {
 
   private onInterleaved(channel: number, payload: Buffer): void {
     const index = this.channelTrack[channel]!;
-    if (index < 0 || (channel & 1) === 1) return;
-    this.onRtp(index, payload);
+    if (index < 0) return;
+    if ((channel & 1) === 1) this.onRtcp(index, payload);
+    else this.onRtp(index, payload);
+  }
+
+  private onRtcp(index: number, bytes: Buffer): void {
+    this.lastPacketAt = Date.now();
+    for (const report of parseRtcpSenderReports(bytes)) this.onSenderReport(index, report);
   }
 
   private onRtp(index: number, bytes: Buffer): void {

@@ -85,6 +85,35 @@ export function writeRtcpSenderReport(out: Buffer, offset: number, ssrc: number,
   out.writeUInt32BE(octets >>> 0, offset + 24);
 }
 
+/** What a sender report says: this RTP timestamp was sampled at this wall-clock time. */
+export interface SenderReport {
+  readonly ssrc: number;
+  /** The sender's wall clock, ms since the Unix epoch (from the 64-bit NTP timestamp). */
+  readonly ntpMs: number;
+  readonly rtpTimestamp: number;
+}
+
+/**
+ * The sender reports in an RTCP compound packet (RFC 3550 §6.1, §6.4.1); other packet types
+ * are skipped. Stops quietly at the first malformed length: RTCP is advisory, never fatal.
+ */
+export function parseRtcpSenderReports(buf: Buffer): SenderReport[] {
+  const reports: SenderReport[] = [];
+  let pos = 0;
+  while (pos + 4 <= buf.length) {
+    if (buf[pos]! >> 6 !== 2) break;
+    const length = (buf.readUInt16BE(pos + 2) + 1) * 4;
+    if (pos + length > buf.length) break;
+    if (buf[pos + 1] === 200 && length >= RTCP_SR_SIZE) {
+      const seconds = buf.readUInt32BE(pos + 8) - 2208988800;
+      const fraction = buf.readUInt32BE(pos + 12);
+      reports.push({ ssrc: buf.readUInt32BE(pos + 4), ntpMs: seconds * 1000 + (fraction / 0x100000000) * 1000, rtpTimestamp: buf.readUInt32BE(pos + 16) });
+    }
+    pos += length;
+  }
+  return reports;
+}
+
 /** An RTCP receiver report with no blocks: what a receiver sends to keep NATs and cameras happy. */
 export function buildRtcpReceiverReport(ssrc: number): Buffer {
   const out = Buffer.alloc(8);

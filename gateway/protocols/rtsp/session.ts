@@ -24,7 +24,7 @@ import type { PublisherInfo, PublishSession, Stream } from '../../core/stream.js
 import type { RtspConfig } from './config.js';
 import { forEachInterleaved, NOT_SET_UP, playTracks, remapChannels, type RtspStreamFormat } from './from-stream.js';
 import { encodeResponse, parseTransport, type RtspMessage, RtspParser, type RtspRequest, type TransportSpec } from './message.js';
-import { parseRtp } from './rtp.js';
+import { parseRtcpSenderReports, parseRtp } from './rtp.js';
 import { buildSdp, type MediaTrack, mediaTracks, parseSdp } from './sdp.js';
 import { RtpToStream } from './to-stream.js';
 import type { UdpServerPair } from './udp.js';
@@ -507,17 +507,21 @@ export class RtspConnection {
 
   private onInterleaved(channel: number, payload: Buffer): void {
     const index = this.channelTrack[channel]!;
-    if (index < 0 || !this.recording || (channel & 1) === 1) {
-      // RTCP (receiver reports from players, sender reports from pushers) or an unknown channel.
-      return;
-    }
-    this.toStream!.push(index, parseRtp(payload));
+    if (index < 0 || !this.recording) return; // an unknown channel, or RTCP receiver reports from a player
+    if ((channel & 1) === 1) this.onRtcp(index, payload);
+    else this.toStream!.push(index, parseRtp(payload));
+  }
+
+  /** A pusher's sender reports line its tracks up by its own clock. */
+  private onRtcp(index: number, payload: Buffer): void {
+    for (const report of parseRtcpSenderReports(payload)) this.toStream!.senderReport(index, report.ntpMs, report.rtpTimestamp);
   }
 
   private onUdp(index: number, packet: Buffer, rtcp: boolean): void {
     if (this.isClosed) return;
     this.lastActivity = Date.now();
-    if (rtcp || !this.recording) return;
+    if (!this.recording) return;
+    if (rtcp) return this.onRtcp(index, packet);
     try {
       this.toStream!.push(index, parseRtp(packet));
     } catch {

@@ -29,6 +29,11 @@ export interface SourceInfo {
   readonly readers: number;
   readonly packets: number;
   readonly lostPackets: number;
+  /**
+   * How audio and video are lined up: `sender-reports` (by the camera's RTCP clock) once its
+   * reports came, else `arrival` (by when each track's first packet arrived).
+   */
+  readonly avSync: 'sender-reports' | 'arrival';
 }
 
 /** A gap between the last frame of one camera connection and the first of the next. */
@@ -135,6 +140,7 @@ export class Source {
       const toStream = new RtpToStream(this.publishSession, tracks, this.nextStartMs);
       this.toStream = toStream;
       client.onPacket = (index, packet) => toStream.push(index, packet);
+      client.onSenderReport = (index, report) => toStream.senderReport(index, report.ntpMs, report.rtpTimestamp);
       client.onClose = (error) => this.onClientClosed(client, error);
       await client.play();
       if (this.client !== client) return;
@@ -273,6 +279,7 @@ export class Source {
       readers: this.stream?.readers.size ?? 0,
       packets: this.packets + (live?.packets ?? 0),
       lostPackets: this.lostPackets + (live?.lostPackets ?? 0),
+      avSync: this.toStream?.syncedBySenderReports ? 'sender-reports' : 'arrival',
     };
   }
 }

@@ -30,6 +30,8 @@ export interface IngestStats {
   videoFrames: number;
   audioFrames: number;
   badPackets: number;
+  /** Times a track was moved to line up with the sender's clock after it started. */
+  syncShifts: number;
 }
 
 /**
@@ -74,6 +76,22 @@ interface TrackState {
   readonly unwrap: TimestampUnwrapper;
   /** ms on the session timeline of this track's first packet. */
   baseMs: number | undefined;
+  /** RTP timestamp of the first packet (the unwrapper's zero). */
+  firstTimestamp: number;
+  /** The latest RTCP sender report: the sender's wall clock for one RTP timestamp. */
+  report: { ntpMs: number; rtpTimestamp: number } | undefined;
+  /** Placed against the first track by sender reports (done once). */
+  synced: boolean;
+}
+
+/** Sync that would move a track by more than this is taken as bogus (a wrong clock) and ignored. */
+const MAX_SYNC_SHIFT_MS = 5000;
+/** Once flowing, a track is shifted only when the sender reports disagree by more than this. */
+const LATE_SYNC_MIN_MS = 20;
+
+/** Signed difference of two 32-bit RTP timestamps. */
+function rtpDiff(a: number, b: number): number {
+  return (a - b) | 0;
 }
 
 /**
@@ -82,8 +100,10 @@ interface TrackState {
  * first packet on the timeline (a pull that reconnects continues after its last frame).
  */
 export class RtpToStream {
-  readonly stats: IngestStats = { packets: 0, lostPackets: 0, droppedFrames: 0, videoFrames: 0, audioFrames: 0, badPackets: 0 };
+  readonly stats: IngestStats = { packets: 0, lostPackets: 0, droppedFrames: 0, videoFrames: 0, audioFrames: 0, badPackets: 0, syncShifts: 0 };
   private readonly tracks: TrackState[];
+  /** The track whose first packet came first: the others are placed against it. */
+  private first: TrackState | undefined;
   private readonly startWall = Date.now();
   /** Highest dts written (ms): where a follow-up session should continue. */
   lastDts = -1;
@@ -118,15 +138,84 @@ export class RtpToStream {
     t.push(pkt);
   }
 
+  /**
+   * An RTCP sender report for track `index` (RFC 3550 §6.4.1). Tracks start on the timeline when
+   * their first packet arrives; with sender reports, a later track is placed against the first
+   * by the sender's own clock instead, so audio and video captured together carry the same time
+   * even when one of them reaches us later (an encoder's audio buffer, a camera's queue).
+   */
+  senderReport(index: number, ntpMs: number, rtpTimestamp: number): void {
+    const t = this.tracks[index];
+    if (!t) return;
+    t.report = { ntpMs, rtpTimestamp: rtpTimestamp >>> 0 };
+    if (this.first !== undefined) this.syncStarted();
+  }
+
+  /** True once every track that started after the first is placed by sender reports. */
+  get syncedBySenderReports(): boolean {
+    let others = 0;
+    for (const t of this.tracks) {
+      if (t === this.first || t.baseMs === undefined) continue;
+      if (!t.synced) return false;
+      others++;
+    }
+    return others > 0;
+  }
+
   private toMs(t: TrackState, timestamp: number): number {
     const ticks = t.unwrap.unwrap(timestamp);
-    if (t.baseMs === undefined) t.baseMs = this.startMs + (Date.now() - this.startWall);
+    if (t.baseMs === undefined) {
+      t.firstTimestamp = timestamp >>> 0;
+      const arrival = this.startMs + (Date.now() - this.startWall);
+      if (this.first === undefined) {
+        this.first = t;
+        t.baseMs = arrival;
+      } else {
+        let synced = this.syncedBase(t);
+        t.synced = synced !== undefined && Math.abs(synced - arrival) <= MAX_SYNC_SHIFT_MS;
+        const start = this.first.baseMs!;
+        if (t.synced && synced! < start) {
+          // Captured before the first track's first frame: move the started tracks ahead rather
+          // than put this one before the start of the timeline.
+          for (const other of this.tracks) if (other.baseMs !== undefined) other.baseMs += start - synced!;
+          synced = start;
+        }
+        t.baseMs = t.synced ? synced! : arrival;
+      }
+    }
     return Math.round(t.baseMs + (ticks * 1000) / t.media.clockRate);
+  }
+
+  /** Where track `t`'s first packet belongs relative to the first track, by sender reports. */
+  private syncedBase(t: TrackState): number | undefined {
+    const r = this.first!;
+    if (!r.report || !t.report) return undefined;
+    const msFromFirst = (x: TrackState, to: number) => (rtpDiff(to, x.firstTimestamp) * 1000) / x.media.clockRate;
+    return r.baseMs! + msFromFirst(r, r.report.rtpTimestamp) - msFromFirst(t, t.report.rtpTimestamp) + (t.report.ntpMs - r.report.ntpMs);
+  }
+
+  /**
+   * Sender reports came after the tracks started: line each track up with the first once. The
+   * timeline only moves forward: a track that should move back moves the others ahead instead
+   * (a one-time gap in them, never timestamps going back).
+   */
+  private syncStarted(): void {
+    for (const t of this.tracks) {
+      if (t === this.first || t.synced || t.baseMs === undefined) continue;
+      const base = this.syncedBase(t);
+      if (base === undefined) continue;
+      t.synced = true;
+      const shift = base - t.baseMs;
+      if (Math.abs(shift) <= LATE_SYNC_MIN_MS || Math.abs(shift) > MAX_SYNC_SHIFT_MS) continue;
+      if (shift > 0) t.baseMs = base;
+      else for (const other of this.tracks) if (other !== t && other.baseMs !== undefined) other.baseMs -= shift;
+      this.stats.syncShifts++;
+    }
   }
 
   private trackState(m: MediaTrack): TrackState {
     const unwrap = new TimestampUnwrapper();
-    const state: TrackState = { media: m, unwrap, baseMs: undefined, push: () => {} };
+    const state: TrackState = { media: m, unwrap, baseMs: undefined, firstTimestamp: 0, report: undefined, synced: false, push: () => {} };
     if (m.codec === 'H264' || m.codec === 'H265') {
       const codec = m.codec;
       this.videoClock = m.clockRate;

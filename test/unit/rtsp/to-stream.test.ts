@@ -3,7 +3,7 @@
  * track, a loss holds frames back until the next keyframe, timestamps land on one timeline.
  */
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FrameKind, type MediaFrame, type WireFormat } from '../../../gateway/core/media.js';
 import type { StreamRegistry } from '../../../gateway/core/registry.js';
 import { configWith } from '../../../gateway/config.js';
@@ -98,5 +98,70 @@ describe('RtpToStream', () => {
     const audio = frames.filter((f) => f.kind === FrameKind.Audio).map((f) => f.dts);
     expect(video).toEqual([0, 40, 80]);
     expect(audio[1]! - audio[0]!).toBe(20);
+  });
+
+  describe('A/V sync by RTCP sender reports', () => {
+    afterEach(() => vi.useRealTimers());
+    // Video RTP timestamps start at 90000 (1 s), audio at 80000 (10 s): random offsets, as cameras
+    // send them. Audio captured with the first video frame reaches us 300 ms later.
+    const NTP = 1_700_000_000_000;
+    const arrive = (ms: number) => vi.setSystemTime(new Date(NTP + ms));
+
+    function run(reportsFirst: boolean, audioCapturedAtMs = 0) {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      arrive(0);
+      const t = setup();
+      const frames = collectFrames(t.registry);
+      const reports = () => {
+        t.toStream.senderReport(0, NTP, 90000); // the same instant on both tracks
+        t.toStream.senderReport(1, NTP + audioCapturedAtMs, 80000);
+      };
+      if (reportsFirst) reports();
+      t.sendVideo([SPS, PPS, idr()], 90000);
+      arrive(300);
+      t.sendAudio(80000); // captured with the first video frame
+      t.sendVideo([slice()], 90000 + 27000); // 300 ms of video later
+      if (!reportsFirst) reports();
+      arrive(340);
+      t.sendAudio(80000 + 320); // 40 ms of audio later
+      t.sendVideo([slice()], 90000 + 30600);
+      const dts = (kind: FrameKind) => frames.filter((f) => f.kind === kind).map((f) => f.dts);
+      return { video: dts(FrameKind.Video), audio: dts(FrameKind.Audio), stats: t.toStream.stats };
+    }
+
+    it('places a track that arrives late by the sender clock when the reports come first (ffmpeg sends one before its first packet)', () => {
+      const { video, audio, stats } = run(true);
+      expect(video).toEqual([0, 300, 340]);
+      expect(audio).toEqual([0, 40]); // not 300 / 340: captured with video frames 0 and 40
+      expect(stats.syncShifts).toBe(0);
+    });
+
+    it('moves the started tracks ahead when a track was captured before the first frame, so nothing lands before the start', () => {
+      const { video, audio } = run(true, -15);
+      expect(audio).toEqual([0, 40]);
+      expect(video).toEqual([0, 315, 355]); // a one-time 15 ms gap in video keeps the two 15 ms apart
+    });
+
+    it('lines the tracks up once when the reports come after both started, moving the timeline forward only', () => {
+      const { video, audio, stats } = run(false);
+      // Audio started 300 ms late by arrival; it should move back, so video moves ahead instead.
+      expect(audio).toEqual([300, 340]);
+      expect(video).toEqual([0, 300, 340 + 300]);
+      expect(stats.syncShifts).toBe(1);
+      for (const list of [video, audio]) expect([...list].sort((a, b) => a - b)).toEqual(list);
+    });
+
+    it('keeps arrival times without reports, and ignores reports that disagree by more than 5 s', () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      arrive(0);
+      const t = setup();
+      const frames = collectFrames(t.registry);
+      t.toStream.senderReport(0, NTP, 90000);
+      t.toStream.senderReport(1, NTP + 60_000, 80000); // a wrong clock
+      t.sendVideo([SPS, PPS, idr()], 90000);
+      arrive(300);
+      t.sendAudio(80000);
+      expect(frames.filter((f) => f.kind === FrameKind.Audio).map((f) => f.dts)).toEqual([300]);
+    });
   });
 });
