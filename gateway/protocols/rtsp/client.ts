@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { StreamgateError } from '../../core/errors.js';
 import { RtspAuthenticator } from './auth.js';
 import { encodeRequest, parseSession, parseTransport, type RtspLimits, type RtspMessage, RtspParser, type RtspResponse } from './message.js';
-import { buildRtcpReceiverReport, parseRtcpSenderReports, parseRtp, type RtpPacket, type SenderReport } from './rtp.js';
+import { buildRtcpReceiverReport, parseRtcpSenderReports, parseRtp, RtpReorderer, type RtpPacket, type SenderReport } from './rtp.js';
 import { type MediaTrack, mediaTracks, parseSdp } from './sdp.js';
 import { bindUdpPair } from './udp.js';
 
@@ -185,7 +185,9 @@ export class RtspClient {
     } else {
       const [rtpSock, rtcpSock] = udpPair!;
       const serverRtcp = spec.serverPort?.[1];
-      rtpSock.on('message', (msg) => this.onRtp(i, msg));
+      // UDP may reorder: packets go back in sequence order before the depacketizer.
+      const reorderer = new RtpReorderer((pkt) => this.onPacket(i, pkt));
+      rtpSock.on('message', (msg) => this.onRtp(i, msg, reorderer));
       rtcpSock.on('message', (msg) => this.onRtcp(i, msg));
       rtpSock.on('error', () => this.badPackets++);
       rtcpSock.on('error', () => this.badPackets++);
@@ -272,7 +274,7 @@ export class RtspClient {
     for (const report of parseRtcpSenderReports(bytes)) this.onSenderReport(index, report);
   }
 
-  private onRtp(index: number, bytes: Buffer): void {
+  private onRtp(index: number, bytes: Buffer, reorderer?: RtpReorderer): void {
     this.lastPacketAt = Date.now();
     let packet: RtpPacket;
     try {
@@ -281,7 +283,8 @@ export class RtspClient {
       this.badPackets++;
       return;
     }
-    this.onPacket(index, packet);
+    if (reorderer) reorderer.push(packet, this.lastPacketAt);
+    else this.onPacket(index, packet);
   }
 
   private fail(error: Error): void {

@@ -148,3 +148,102 @@ export class TimestampUnwrapper {
     this.last = undefined;
   }
 }
+
+/** Packets a reorderer holds at most while waiting for a missing one. */
+export const REORDER_MAX_PACKETS = 64;
+/** How long a reorderer waits for a missing packet before letting the ones after it go. */
+export const REORDER_MAX_WAIT_MS = 40;
+
+/**
+ * Puts RTP packets that came over UDP back in sequence order (RFC 3550 §A.1 sequence
+ * arithmetic). A packet that arrives after its successors is held until the gap fills, at most
+ * REORDER_MAX_WAIT_MS (checked as packets arrive) or REORDER_MAX_PACKETS; then the gap is given
+ * up and the depacketizer sees it as loss. Late duplicates and packets from before the window
+ * are dropped and counted. TCP delivers in order and needs none of this.
+ */
+export class RtpReorderer {
+  /** Packets that came after a later one had gone out: out of order, and too late to use. */
+  late = 0;
+  /** Packets that arrived ahead of a missing one and were held for it. */
+  reordered = 0;
+  private expected = -1;
+  private readonly slots: (RtpPacket | undefined)[] = new Array<RtpPacket | undefined>(REORDER_MAX_PACKETS);
+  private held = 0;
+  /** When the oldest held packet arrived (ms, caller's clock). */
+  private heldSince = 0;
+
+  constructor(private readonly deliver: (pkt: RtpPacket) => void) {}
+
+  push(pkt: RtpPacket, nowMs: number): void {
+    if (this.expected < 0) {
+      this.expected = pkt.sequence;
+    }
+    const ahead = ((pkt.sequence - this.expected) << 16) >> 16; // signed 16-bit distance
+    if (ahead < 0) {
+      this.late++;
+      return;
+    }
+    if (ahead === 0) {
+      this.emit(pkt);
+      if (this.held > 0) {
+        this.drainInOrder();
+        if (this.held > 0) this.heldSince = nowMs; // the next gap waits from now
+      }
+      return;
+    }
+    if (ahead >= REORDER_MAX_PACKETS) {
+      // Far ahead (a burst of loss, or the sender restarted): let everything held go, then this.
+      this.flushAll();
+      this.expected = pkt.sequence;
+      this.emit(pkt);
+      return;
+    }
+    const slot = pkt.sequence % REORDER_MAX_PACKETS;
+    if (this.slots[slot] !== undefined) {
+      this.late++; // a duplicate of one already held
+      return;
+    }
+    if (this.held === 0) this.heldSince = nowMs;
+    this.slots[slot] = pkt;
+    this.held++;
+    this.reordered++;
+    if (nowMs - this.heldSince > REORDER_MAX_WAIT_MS) {
+      this.skipGap();
+      if (this.held > 0) this.heldSince = nowMs;
+    }
+  }
+
+  private emit(pkt: RtpPacket): void {
+    this.expected = (pkt.sequence + 1) & 0xffff;
+    this.deliver(pkt);
+  }
+
+  /** Sends held packets that are next in sequence. */
+  private drainInOrder(): void {
+    while (this.held > 0) {
+      const slot = this.expected % REORDER_MAX_PACKETS;
+      const next = this.slots[slot];
+      if (next === undefined || next.sequence !== this.expected) return;
+      this.slots[slot] = undefined;
+      this.held--;
+      this.emit(next);
+    }
+  }
+
+  /** Gives up on the missing packet: continues from the oldest held one. */
+  private skipGap(): void {
+    while (this.held > 0) {
+      this.expected = (this.expected + 1) & 0xffff;
+      const slot = this.expected % REORDER_MAX_PACKETS;
+      const next = this.slots[slot];
+      if (next !== undefined && next.sequence === this.expected) {
+        this.drainInOrder();
+        return;
+      }
+    }
+  }
+
+  private flushAll(): void {
+    while (this.held > 0) this.skipGap();
+  }
+}

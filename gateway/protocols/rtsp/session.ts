@@ -24,7 +24,7 @@ import type { PublisherInfo, PublishSession, Stream } from '../../core/stream.js
 import type { RtspConfig } from './config.js';
 import { forEachInterleaved, NOT_SET_UP, playTracks, remapChannels, type RtspStreamFormat } from './from-stream.js';
 import { encodeResponse, parseTransport, type RtspMessage, RtspParser, type RtspRequest, type TransportSpec } from './message.js';
-import { parseRtcpSenderReports, parseRtp } from './rtp.js';
+import { parseRtcpSenderReports, parseRtp, RtpReorderer } from './rtp.js';
 import { buildSdp, type MediaTrack, mediaTracks, parseSdp } from './sdp.js';
 import { RtpToStream } from './to-stream.js';
 import type { UdpServerPair } from './udp.js';
@@ -400,7 +400,9 @@ export class RtspConnection {
     } else {
       const udp = this.ctx.udp!;
       const [cRtp, cRtcp] = spec.clientPort!;
-      const handler = (packet: Buffer, rtcp: boolean) => this.onUdp(index, packet, rtcp);
+      // UDP may reorder: RTP goes through a reorderer into the hub, RTCP straight to sync.
+      const reorderer = new RtpReorderer((pkt) => this.toStream?.push(index, pkt));
+      const handler = (packet: Buffer, rtcp: boolean) => this.onUdp(index, packet, rtcp, reorderer);
       const u1 = udp.register(this.remoteIp, cRtp, handler);
       const u2 = udp.register(this.remoteIp, cRtcp, handler);
       this.transports.set(index, { spec, unregister: () => (u1(), u2()) });
@@ -517,13 +519,13 @@ export class RtspConnection {
     for (const report of parseRtcpSenderReports(payload)) this.toStream!.senderReport(index, report.ntpMs, report.rtpTimestamp);
   }
 
-  private onUdp(index: number, packet: Buffer, rtcp: boolean): void {
+  private onUdp(index: number, packet: Buffer, rtcp: boolean, reorderer: RtpReorderer): void {
     if (this.isClosed) return;
     this.lastActivity = Date.now();
     if (!this.recording) return;
     if (rtcp) return this.onRtcp(index, packet);
     try {
-      this.toStream!.push(index, parseRtp(packet));
+      reorderer.push(parseRtp(packet), this.lastActivity);
     } catch {
       // A stray datagram is not worth the session: counted, not fatal (UDP has no framing to lose).
       this.badPackets++;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AAC_HBR, AacDepacketizer, G711Depacketizer, packetizeAac, packetizeG711 } from '../../../gateway/protocols/rtsp/rtp-audio.js';
 import { packetizeVideo, VideoDepacketizer } from '../../../gateway/protocols/rtsp/rtp-video.js';
-import { buildRtp, parseRtp, type RtpPacket, TimestampUnwrapper } from '../../../gateway/protocols/rtsp/rtp.js';
+import { buildRtp, parseRtcpSenderReports, parseRtp, REORDER_MAX_WAIT_MS, type RtpPacket, RtpReorderer, TimestampUnwrapper, writeRtcpSenderReport } from '../../../gateway/protocols/rtsp/rtp.js';
 import { DtsExtractor } from '../../../gateway/protocols/rtsp/to-stream.js';
 
 /** A NAL unit of `size` bytes with the given header byte(s) and a recognizable body. */
@@ -186,5 +186,67 @@ describe('timestamps', () => {
   it('without reordering dts equals pts', () => {
     const d = new DtsExtractor();
     expect([0, 3600, 7200, 10800].map((p) => d.next(p, false))).toEqual([0, 3600, 7200, 10800]);
+  });
+});
+
+describe('RtpReorderer (UDP arrival order → sequence order)', () => {
+  const pkt = (sequence: number): RtpPacket => ({ marker: false, payloadType: 96, sequence, timestamp: 0, ssrc: 1, payload: Buffer.alloc(0) });
+  /** Pushes `arrivals` (sequence numbers; `t+N` advances the clock N ms) and returns what came out. */
+  function run(arrivals: (number | string)[]) {
+    const out: number[] = [];
+    const r = new RtpReorderer((p) => out.push(p.sequence));
+    let now = 0;
+    for (const a of arrivals) {
+      if (typeof a === 'string') now += Number(a.slice(2));
+      else r.push(pkt(a), now);
+    }
+    return { out, late: r.late, reordered: r.reordered };
+  }
+
+  it.each([
+    { name: 'in order', arrivals: [0, 1, 2, 3], out: [0, 1, 2, 3], late: 0 },
+    { name: 'two swapped', arrivals: [0, 2, 1, 3], out: [0, 1, 2, 3], late: 0 },
+    { name: 'three back to front', arrivals: [10, 13, 12, 11, 14], out: [10, 11, 12, 13, 14], late: 0 },
+    { name: 'a duplicate', arrivals: [0, 1, 1, 2], out: [0, 1, 2], late: 1 },
+    { name: 'a packet from before the start', arrivals: [5, 4, 6], out: [5, 6], late: 1 },
+    { name: 'across the 16-bit wrap', arrivals: [65534, 0, 65535, 1], out: [65534, 65535, 0, 1], late: 0 },
+    { name: 'far ahead (a burst lost): no waiting', arrivals: [0, 1, 500, 501], out: [0, 1, 500, 501], late: 0 },
+    { name: 'a loss: held until the wait runs out', arrivals: [0, 2, 't+20', 3, `t+${REORDER_MAX_WAIT_MS}`, 4, 5], out: [0, 2, 3, 4, 5], late: 0 },
+    { name: 'a loss: nothing goes before the wait runs out', arrivals: [0, 2, 't+10', 3, 't+10', 4], out: [0], late: 0 },
+    { name: 'the missing one arrives after the gap was given up: too late', arrivals: [0, 2, `t+${REORDER_MAX_WAIT_MS + 1}`, 3, 1, 4], out: [0, 2, 3, 4], late: 1 },
+  ])('$name', ({ arrivals, out, late }) => {
+    const r = run(arrivals);
+    expect(r.out).toEqual(out);
+    expect(r.late).toBe(late);
+  });
+
+  it('puts any shuffle within its window back in order, losing nothing (seeded fuzz)', () => {
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    for (let round = 0; round < 50; round++) {
+      const start = Math.floor(rand() * 65536);
+      // Each packet moves at most 8 places (sorted by index + jitter); the first stays first (it sets the start).
+      const seqs = Array.from({ length: 500 }, (_, i) => ({ seq: (start + i) & 0xffff, key: i === 0 ? -1 : i + rand() * 8 }))
+        .sort((a, b) => a.key - b.key)
+        .map((p) => p.seq);
+      const r = run(seqs);
+      expect(r.out).toEqual(Array.from({ length: 500 }, (_, i) => (start + i) & 0xffff));
+      expect(r.late).toBe(0);
+    }
+  });
+});
+
+describe('RTCP sender reports', () => {
+  it('reads the sender reports of a compound packet, skipping other types and stopping at a bad length', () => {
+    const sr = Buffer.alloc(28);
+    writeRtcpSenderReport(sr, 0, 0x1234, 1_700_000_000_250, 90000, 10, 1000);
+    const sdes = Buffer.from([0x81, 202, 0, 1, 0, 0, 0, 1]);
+    const reports = parseRtcpSenderReports(Buffer.concat([sdes, sr]));
+    expect(reports).toHaveLength(1);
+    expect(reports[0]!.ssrc).toBe(0x1234);
+    expect(reports[0]!.rtpTimestamp).toBe(90000);
+    expect(reports[0]!.ntpMs).toBeCloseTo(1_700_000_000_250, 0);
+    expect(parseRtcpSenderReports(Buffer.concat([sr.subarray(0, 20)]))).toEqual([]); // truncated
+    expect(parseRtcpSenderReports(Buffer.from([0x00, 200, 0, 6]))).toEqual([]); // not version 2
   });
 });

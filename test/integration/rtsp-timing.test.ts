@@ -1,9 +1,12 @@
 /**
- * A/V sync of RTSP ingest by the sender's RTCP clock. Real encoders send audio later than the
- * video captured with it (audio buffers, separate DSPs); no stock tool does that on demand, so
- * this pusher is scripted: ANNOUNCE/SETUP/RECORD over a real socket, RTP and RTCP interleaved,
- * audio always 500 ms behind its video, sender reports first (as ffmpeg sends them).
+ * RTSP ingest timing that stock tools do not produce on demand, so the pusher is scripted
+ * (ANNOUNCE/SETUP/RECORD over a real socket, real RTP/RTCP):
+ *  - A/V sync by the sender's RTCP clock. Real encoders send audio later than the video captured
+ *    with it (audio buffers, separate DSPs): here audio is always 500 ms behind its video, with
+ *    sender reports first (as ffmpeg sends them).
+ *  - UDP packets that arrive out of order are put back in sequence instead of counted as loss.
  */
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packetizeVideo } from '../../gateway/protocols/rtsp/rtp-video.js';
@@ -112,5 +115,46 @@ describe('RTSP ingest A/V sync by RTCP sender reports', () => {
     expect(Math.abs(firstAudio - firstVideo)).toBeLessThan(60);
     const newest = (type: number) => Math.max(...media.filter((t) => t.type === type).map((t) => t.timestamp));
     expect(newest(9) - newest(8)).toBeGreaterThan(400); // the stream carries audio as late as it came
+  });
+
+  it('puts UDP packets that arrive out of order back in sequence: every frame arrives, none is lost', async () => {
+    const url = `${g.rtsp}/live/udp`;
+    const control = connect(Number(new URL(g.rtsp).port), '127.0.0.1');
+    const udp: UdpSocket = createSocket('udp4');
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    const local = udp.address().port;
+    try {
+      await new Promise((r) => control.once('connect', r));
+      const videoOnly = SDP.slice(0, SDP.indexOf('m=audio'));
+      await request(control, [`ANNOUNCE ${url} RTSP/1.0`, 'CSeq: 1'], videoOnly);
+      const setup = await request(control, [`SETUP ${url}/streamid=0 RTSP/1.0`, 'CSeq: 2', `Transport: RTP/AVP;unicast;client_port=${local}-${local + 1};mode=record`]);
+      const session = /Session: ([^;\r\n]+)/.exec(setup)![1]!;
+      const serverPort = Number(/server_port=(\d+)/.exec(setup)![1]);
+      await request(control, [`RECORD ${url} RTSP/1.0`, 'CSeq: 3', `Session: ${session}`]);
+      const sps = hex(H264_SPS_CASES[0]!.sps);
+      const pps = hex(H264_SPS_CASES[0]!.pps);
+      // 40 frames at 25 fps, keyframes every 25; every frame 3 packets (FU-A), sent in the order
+      // 1, 0, 2 within each frame and with the frames' last and next first packets swapped.
+      const packets: Buffer[] = [];
+      let seq = 0;
+      for (let f = 0; f < 40; f++) {
+        const nalus = f % 25 === 0 ? [sps, pps, Buffer.concat([Buffer.from([0x65]), Buffer.alloc(3000, 1)])] : [Buffer.concat([Buffer.from([0x41]), Buffer.alloc(3000, 2)])];
+        const payloads = packetizeVideo('H264', nalus, 1400);
+        payloads.forEach((p, i) => packets.push(buildRtp({ marker: i === payloads.length - 1, payloadType: 96, sequence: seq++ & 0xffff, timestamp: f * 3600, ssrc: 3 }, p)));
+      }
+      const order = packets.map((_, i) => i);
+      for (let i = 1; i + 1 < order.length; i += 3) [order[i], order[i + 1]] = [order[i + 1]!, order[i]!];
+      for (let i = 0; i < order.length; i += 4) {
+        for (const k of order.slice(i, i + 4)) udp.send(packets[k]!, serverPort, '127.0.0.1');
+        await sleep(10);
+      }
+      await sleep(300);
+      const stream = g.gw.registry.get('live/udp')!;
+      expect(stream.videoFramesIn).toBe(40);
+      expect(stream.droppedFrames).toBe(0);
+    } finally {
+      control.destroy();
+      udp.close();
+    }
   });
 });
