@@ -202,6 +202,7 @@ describe.skipIf(!hasTool('ffprobe') || !hasRtspCamera())('RTSP camera pull', () 
     // order here (a skewed sender is in rtsp-sync.test.ts); what this pins is reading real
     // RTCP over interleaved TCP and over UDP, and that lining up never moves time back.
     await waitFor(`cams/${name} synced by sender reports`, async () => (await sourceInfo(gw, `cams/${name}`)).avSync === 'sender-reports', 20_000);
+    expect(typeof (await sourceInfo(gw, `cams/${name}`)).reorderedPackets).toBe('number');
     const cap = readFlv(`${gw.http}/cams/${name}.flv`);
     await sleep(2000);
     cap.close();

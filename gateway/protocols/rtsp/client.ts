@@ -81,6 +81,15 @@ export class RtspClient {
   /** Called once when the connection ends after PLAY (or fails later); not after close(). */
   onClose: (error: Error) => void = () => {};
   badPackets = 0;
+  /** UDP only: the per-track reorderers (their counters feed the sources API). */
+  private readonly reorderers: RtpReorderer[] = [];
+
+  /** UDP packets that arrived ahead of a missing one and were held to put them back in order. */
+  get reorderedPackets(): number {
+    let n = 0;
+    for (const r of this.reorderers) n += r.reordered;
+    return n;
+  }
 
   constructor(
     private readonly options: RtspClientOptions,
@@ -187,6 +196,7 @@ export class RtspClient {
       const serverRtcp = spec.serverPort?.[1];
       // UDP may reorder: packets go back in sequence order before the depacketizer.
       const reorderer = new RtpReorderer((pkt) => this.onPacket(i, pkt));
+      this.reorderers.push(reorderer);
       rtpSock.on('message', (msg) => this.onRtp(i, msg, reorderer));
       rtcpSock.on('message', (msg) => this.onRtcp(i, msg));
       rtpSock.on('error', () => this.badPackets++);

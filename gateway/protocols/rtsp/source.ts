@@ -29,6 +29,8 @@ export interface SourceInfo {
   readonly readers: number;
   readonly packets: number;
   readonly lostPackets: number;
+  /** UDP packets that arrived out of order and were put back in sequence (not lost). */
+  readonly reorderedPackets: number;
   /**
    * How audio and video are lined up: `sender-reports` (by the camera's RTCP clock) once its
    * reports came, else `arrival` (by when each track's first packet arrived).
@@ -55,6 +57,7 @@ export class Source {
   private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private packets = 0;
   private lostPackets = 0;
+  private reorderedPackets = 0;
   private readonly log: Logger;
   private readonly onReaderAdded = () => this.clearIdle();
   private readonly onReaderRemoved = () => this.checkIdle();
@@ -171,8 +174,9 @@ export class Source {
   /** Records the failure, keeps readers, schedules the next attempt. */
   private retry(error: Error): void {
     const wasRunning = this.state === 'running';
+    const client = this.client;
     this.client = undefined;
-    this.collectStats();
+    this.collectStats(client);
     this.lastError = error.message;
     this.reconnects++;
     this.state = 'retrying';
@@ -186,11 +190,12 @@ export class Source {
     this.retryTimer.unref();
   }
 
-  private collectStats(): void {
+  private collectStats(client: RtspClient | undefined): void {
     const ts = this.toStream;
     if (!ts) return;
     this.packets += ts.stats.packets;
     this.lostPackets += ts.stats.lostPackets;
+    this.reorderedPackets += client?.reorderedPackets ?? 0;
     if (ts.lastDts >= 0) this.nextStartMs = ts.lastDts + RECONNECT_GAP_MS;
     this.toStream = undefined;
   }
@@ -255,7 +260,7 @@ export class Source {
     const client = this.client;
     this.client = undefined;
     client?.close();
-    this.collectStats();
+    this.collectStats(client);
     this.nextStartMs = 0;
     const session = this.publishSession;
     this.publishSession = undefined;
@@ -279,6 +284,7 @@ export class Source {
       readers: this.stream?.readers.size ?? 0,
       packets: this.packets + (live?.packets ?? 0),
       lostPackets: this.lostPackets + (live?.lostPackets ?? 0),
+      reorderedPackets: this.reorderedPackets + (live ? (this.client?.reorderedPackets ?? 0) : 0),
       avSync: this.toStream?.syncedBySenderReports ? 'sender-reports' : 'arrival',
     };
   }
