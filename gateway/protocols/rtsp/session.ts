@@ -54,7 +54,7 @@ export class RtspStatusError extends StreamgateError {
   }
 }
 
-const PUBLIC = 'OPTIONS, DESCRIBE, ANNOUNCE, SETUP, PLAY, RECORD, TEARDOWN, GET_PARAMETER, SET_PARAMETER';
+const PUBLIC = 'OPTIONS, DESCRIBE, ANNOUNCE, SETUP, PLAY, PAUSE, RECORD, TEARDOWN, GET_PARAMETER, SET_PARAMETER';
 const SERVER = 'Streamgate';
 
 type Role = 'none' | 'publisher' | 'player' | 'closed';
@@ -133,6 +133,8 @@ export class RtspConnection {
   private stream: Stream | undefined;
   private described: Track[] = [];
   private reader: Reader | undefined;
+  /** Set while PAUSE closes the hub reader, so its close does not end the RTSP session. */
+  private pausing = false;
   /** For TCP players: default channel → the channel this client chose; identity when undefined. */
   private channelMap: Uint8Array | undefined;
   private udpPlay = false;
@@ -267,7 +269,7 @@ export class RtspConnection {
         this.cleanup();
         return;
       case 'PAUSE':
-        throw new RtspStatusError(501, 'PAUSE is not supported on live streams');
+        return this.onPause(req, cseq);
       default:
         throw new RtspStatusError(501, `method ${req.method} is not supported; supported: ${PUBLIC}`);
     }
@@ -424,6 +426,23 @@ export class RtspConnection {
     this.log.info({ path: this.path }, `publishing (${kinds} over ${via.toUpperCase()})`);
   }
 
+  /**
+   * PAUSE (RFC 2326 §10.6) on a live stream: the player stops getting frames but keeps its
+   * session; the next PLAY resumes at the live edge from the GOP cache's keyframe.
+   */
+  private onPause(req: RtspRequest, cseq: string): void {
+    if (this.role !== 'player') throw new RtspStatusError(455, 'PAUSE is for players; a recording session cannot pause');
+    const reader = this.reader;
+    this.reader = undefined;
+    if (reader) {
+      this.pausing = true;
+      reader.close();
+      this.pausing = false;
+      this.log.info({ path: this.path }, 'player paused');
+    }
+    this.respond(req, cseq, 200);
+  }
+
   private async onPlay(req: RtspRequest, cseq: string): Promise<void> {
     if (this.role !== 'player' || !this.stream) throw new RtspStatusError(455, 'PLAY before SETUP');
     if (this.reader) return this.respond(req, cseq, 200, { Range: 'npt=0.000-' });
@@ -476,6 +495,7 @@ export class RtspConnection {
       // TCP: frames of one event-loop turn leave in one segment (the hub's write-merge window).
       ...(udp ? {} : { cork: () => this.socket.cork(), uncork: () => this.socket.uncork() }),
       close: (error) => {
+        if (this.pausing) return; // PAUSE detached the reader; the session stays
         if (error) this.log.info({ path: this.path }, `player closed: ${error.message}`);
         this.socket.end();
         this.cleanup();
