@@ -95,7 +95,7 @@ export class HttpServer {
       this.log.info({ conn: `${socket.remoteAddress}:${socket.remotePort}`, err: error.message }, 'TLS handshake failed');
     });
     this.tlsServer = server;
-    return listenOn(server, port, host);
+    return listenOn(server, port, host, (error) => this.log.error({ err: error }, 'HTTPS listener error'));
   }
 
   /** New certificate and key for new connections; established ones keep theirs. */
@@ -140,7 +140,7 @@ export class HttpServer {
   }
 
   async listen(port: number, host: string): Promise<number> {
-    return listenOn(this.server, port, host);
+    return listenOn(this.server, port, host, (error) => this.log.error({ err: error }, 'HTTP listener error'));
   }
 
   async close(): Promise<void> {

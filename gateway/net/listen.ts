@@ -1,7 +1,11 @@
 import type { AddressInfo, Server, Socket } from 'node:net';
 
-/** Starts listening; resolves with the bound port (port 0 picks one) or rejects with the listen error. */
-export async function listenOn(server: Server, port: number, host: string): Promise<number> {
+/**
+ * Starts listening; resolves with the bound port (port 0 picks one) or rejects with the listen
+ * error. Errors after that (an accept failing with EMFILE) go to `onError`: a listener without an
+ * 'error' handler would end the process.
+ */
+export async function listenOn(server: Server, port: number, host: string, onError: (error: Error) => void): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -9,6 +13,7 @@ export async function listenOn(server: Server, port: number, host: string): Prom
       resolve();
     });
   });
+  server.on('error', onError);
   return (server.address() as AddressInfo).port;
 }
 

@@ -123,6 +123,23 @@ describe.skipIf(!hasTool('ffmpeg'))('bad input closes only the offending connect
     expect(g.logs.some((l) => String(l.msg).includes('publish refused') && String(l.msg).includes('invalid stream path'))).toBe(true);
   });
 
+  it('a second publish (or a play) on a connection that already publishes', async () => {
+    // Once an unhandled rejection that ended the process: now it closes this connection only.
+    for (const second of ['publish', 'play']) {
+      const c = await rawRtmp(rtmpPort);
+      const port = c.socket.localPort!;
+      c.command('connect', 1, { app: 'live', tcUrl: 'rtmp://x/live' });
+      await waitForText(c, 'NetConnection.Connect.Success');
+      c.command('createStream', 2, null);
+      c.message(8, 20, 1, 0, encodeAmf0('publish', 3, null, `twice-${second}`, 'live'));
+      await waitForText(c, 'NetStream.Publish.Start');
+      c.message(8, 20, 1, 0, encodeAmf0(second, 4, null, `twice-${second}`, 'live'));
+      await c.closed;
+      await waitFor('log line', () => loggedFor(port, 'on a connection that is already'));
+    }
+    await expectStreamStillFlowing();
+  });
+
   it('an FLV request with a path traversal', async () => {
     for (const target of ['/live/../../etc/passwd.flv', '/live/..%2F..%2Fetc%2Fpasswd.flv', '/%2e%2e/x.flv']) {
       const s = connect(httpPort, '127.0.0.1');

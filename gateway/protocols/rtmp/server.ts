@@ -33,9 +33,7 @@ export class RtmpServer {
     });
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
-    const bound = await listenOn(server, port, host);
-    server.on('error', (error) => this.log.error({ err: error }, 'RTMP listener error'));
-    return bound;
+    return listenOn(server, port, host, (error) => this.log.error({ err: error }, 'RTMP listener error'));
   }
 
   /** RTMPS: the same sessions over TLS. */
@@ -43,7 +41,7 @@ export class RtmpServer {
     const server = createTlsServer({ cert: credentials.cert, key: credentials.key }, (socket) => this.accept(socket));
     server.on('tlsClientError', (error, socket) => this.log.info({ conn: `${socket.remoteAddress}:${socket.remotePort}`, err: error.message }, 'RTMPS handshake failed'));
     this.tlsServer = server;
-    return listenOn(server, port, host);
+    return listenOn(server, port, host, (error) => this.log.error({ err: error }, 'RTMPS listener error'));
   }
 
   reloadTls(credentials: { cert: Buffer; key: Buffer }): void {

@@ -145,9 +145,12 @@ export class RtmpSession {
         this.engine.sendCommand(0, { cmd: '_result', transId: command.transId, cmdObj: null, info: this.nextStreamId++ });
         return;
       case 'publish':
-        return void this.onPublish(command);
+        // Async: a refusal is answered inside; anything else thrown closes this connection only.
+        this.onPublish(command).catch((error: unknown) => this.fail(error));
+        return;
       case 'play':
-        return void this.onPlay(command);
+        this.onPlay(command).catch((error: unknown) => this.fail(error));
+        return;
       case 'FCUnpublish':
       case 'deleteStream':
       case 'closeStream':

@@ -116,13 +116,12 @@ export class RtspServer {
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
     try {
-      await listenOn(server, port, host);
+      await listenOn(server, port, host, (error) => log.error({ err: error }, 'RTSP listener error'));
     } catch (error) {
       this.udp?.close();
       this.udp = undefined;
       throw error;
     }
-    server.on('error', (error) => log.error({ err: error }, 'RTSP listener error'));
     this.sources.run();
     return (server.address() as AddressInfo).port;
   }
