@@ -37,11 +37,6 @@ export interface ReaderLimits {
   readonly maxReaderQueueBytes: number;
   /** A reader congested this long without the transport draining is closed. */
   readonly readerStallTimeoutMs: number;
-  /**
-   * Write-merge window. 0: frames delivered in the same event-loop turn go out in one write
-   * (no added delay). >0: each reader's transport is corked for that many ms.
-   */
-  readonly writeMergeMs: number;
 }
 
 /** Counters a reader reports and the API shows. */
@@ -116,9 +111,9 @@ export class Reader {
     return this.closed;
   }
 
-  /** Join: headers, then the GOP cache, all protected from lag drops. */
+  /** Join: headers, then the GOP cache (protected from lag drops), then live frames. */
   start(gop: readonly MediaFrame[]): void {
-    for (const bytes of this.output.headers(true)) this.writeRaw(bytes, true);
+    for (const bytes of this.output.headers(true)) this.writeRaw(bytes);
     for (const frame of gop) this.pushFrame(frame, true);
     if (gop.length === 0 && !this.host.hasVideo) this.waitKeyframe = false;
   }
@@ -126,7 +121,7 @@ export class Reader {
   /** The publisher changed (reconnect): send new headers, then resume at its first keyframe. */
   restart(): void {
     if (this.closed) return;
-    for (const bytes of this.output.headers(false)) this.writeRaw(bytes, true);
+    for (const bytes of this.output.headers(false)) this.writeRaw(bytes);
     this.waitKeyframe = this.host.hasVideo;
     this.countSkipped = false;
   }
@@ -202,10 +197,11 @@ export class Reader {
     }
   }
 
-  private writeRaw(bytes: Buffer, burst: boolean): void {
+  /** Header bytes: never dropped (dropLiveQueue keeps every Buffer), so they need no protection. */
+  private writeRaw(bytes: Buffer): void {
     if (this.closed) return;
     if (this.congested) {
-      this.enqueue(bytes, burst);
+      this.enqueue(bytes, false);
       return;
     }
     this.bytesSent += bytes.length;
@@ -286,8 +282,15 @@ export class Reader {
       this.liveQueueBytes = 0;
       this.liveQueueFirstDts = -1;
     } else {
-      const next = this.queue[Math.max(this.queueHead, this.protectedUntil)];
-      this.liveQueueFirstDts = next !== undefined && !Buffer.isBuffer(next) ? next.dts : -1;
+      // The first queued live frame (headers queued in between are skipped).
+      this.liveQueueFirstDts = -1;
+      for (let i = Math.max(this.queueHead, this.protectedUntil); i < this.queue.length; i++) {
+        const next = this.queue[i]!;
+        if (!Buffer.isBuffer(next)) {
+          this.liveQueueFirstDts = next.dts;
+          break;
+        }
+      }
     }
   }
 

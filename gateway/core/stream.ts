@@ -8,6 +8,7 @@ import {
   MediaFrame,
   type StreamMetadata,
   type VideoTrack,
+  WIRE_SLOTS,
   type WireFormat,
   wireBytes,
 } from './media.js';
@@ -26,6 +27,11 @@ export interface PublisherInfo {
 export interface StreamLimits extends GopCacheLimits, ReaderLimits {
   /** How long readers wait for a publisher that dropped before the stream ends. */
   readonly publisherGraceMs: number;
+  /**
+   * Write-merge window. 0: frames delivered in the same event-loop turn go out in one write per
+   * reader (no added delay). >0: frames are gathered for that many ms, then go out in one write.
+   */
+  readonly writeMergeMs: number;
   /**
    * With writeMergeMs 0: audio frames of a stream with video wait for the next video frame and
    * leave with it in one write per reader (video is never delayed; audio at most
@@ -84,7 +90,9 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
   private spareBatch: MediaFrame[] = [];
   /** The batch being flushed and its bytes per wire format (slot), built once for all readers. */
   private flushing: readonly MediaFrame[] = [];
-  private readonly flushingBytes = new Map<number, Buffer>();
+  private readonly flushingBytes: (Buffer | undefined)[] = new Array<Buffer | undefined>(WIRE_SLOTS);
+  /** holdAudioForVideo applies (it does only without a merge window). */
+  private readonly holdsAudio: boolean;
   /** Readers that corked their transport for a join burst; uncorked when the window ends. */
   private corkedReaders: Reader[] = [];
   private mergeTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
@@ -112,6 +120,7 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
   ) {
     super();
     this.gop = new GopCache(limits);
+    this.holdsAudio = limits.holdAudioForVideo === true && limits.writeMergeMs === 0;
   }
 
   get app(): string {
@@ -150,6 +159,7 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
       this.ready = false;
       this.videoTrack = undefined;
       this.audioTrack = undefined;
+      this.metadata = undefined;
     }
     this.safeEmit('publisher', info);
     return this.session;
@@ -200,14 +210,16 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
   addReader(output: ReaderOutput): Reader {
     const reader = new Reader(this.nextReaderId++, this, output, this.limits);
     this.readers.add(reader);
+    const gop = this.gop.snapshot();
     if (output.cork) {
       this.batchedReaders.add(reader);
-      // The GOP snapshot below already holds the frames gathered so far in this window.
+      // Frames gathered so far in this window came before the join: the GOP snapshot holds
+      // them, or (audio only, no cache) they are older than this reader, as with direct readers.
       reader.skipInNextBatch = this.batch.length;
     } else {
       this.directReaders.add(reader);
     }
-    reader.start(this.gop.snapshot());
+    reader.start(gop);
     this.safeEmit('readerAdded', reader);
     return reader;
   }
@@ -239,12 +251,12 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
   batchBytes(format: WireFormat): Buffer {
     const frames = this.flushing;
     if (frames.length === 1) return wireBytes(frames[0]!, format);
-    let bytes = this.flushingBytes.get(format.slot);
+    let bytes = this.flushingBytes[format.slot];
     if (bytes === undefined) {
       const parts: Buffer[] = [];
       for (const frame of frames) parts.push(wireBytes(frame, format));
       bytes = Buffer.concat(parts);
-      this.flushingBytes.set(format.slot, bytes);
+      this.flushingBytes[format.slot] = bytes;
     }
     return bytes;
   }
@@ -282,7 +294,7 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
       this.flushing = frames;
       for (const reader of this.batchedReaders) reader.pushBatch(frames);
       this.flushing = [];
-      this.flushingBytes.clear();
+      this.flushingBytes.fill(undefined);
       frames.length = 0;
       this.spareBatch = frames;
     }
@@ -323,9 +335,9 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
     for (const reader of this.directReaders) reader.push(frame);
     if (this.batchedReaders.size === 0) return;
     this.batch.push(frame);
-    if (this.limits.holdAudioForVideo && this.limits.writeMergeMs === 0 && this.videoTrack !== undefined) {
+    if (this.holdsAudio && this.videoTrack !== undefined) {
       if (frame.kind !== FrameKind.Video) {
-        if (!this.holdingAudio && this.mergeTimer === undefined) this.holdingAudio = true;
+        if (this.mergeTimer === undefined) this.holdingAudio = true; // else it leaves with this turn's frames
       } else if (this.holdingAudio) {
         // The held audio leaves with this video frame, at the end of this turn as usual.
         this.holdingAudio = false;

@@ -188,6 +188,36 @@ describe('StreamRegistry and Stream', () => {
     r.close();
   });
 
+  it('still drops a congested reader\'s live frames after new headers were queued behind them (publisher reconnect)', () => {
+    const r = new StreamRegistry(options, log);
+    const s = r.publish('live/rh', publisher());
+    s.setVideoTrack(video);
+    s.writeVideo(0, 0, true, Buffer.alloc(100));
+    const slow = sink(() => false);
+    const reader = s.stream.addReader(slow.output);
+    for (let t = 40; t <= 160; t += 40) s.writeVideo(t, t, false, Buffer.alloc(100));
+    s.setVideoTrack({ ...video, config: Buffer.from([2]) }); // new headers, queued after those frames
+    for (let t = 200; t <= 400; t += 40) s.writeVideo(t, t, t === 200, Buffer.alloc(100));
+    // Past maxReaderLagMs every queued live frame goes, the ones before the headers included
+    // (40-280), then the reader waits for a keyframe (320-400 skipped and counted).
+    expect(reader.droppedFrames).toBe(10);
+    expect(reader.stats()).toMatchObject({ queuedBytes: 0, lagMs: 0 });
+    r.close();
+  });
+
+  it('forgets the old publisher\'s metadata on reconnect', () => {
+    const r = new StreamRegistry(options, log);
+    const s = r.publish('live/md', publisher());
+    s.setMetadata({ audiocodecid: 10 } as never);
+    s.setVideoTrack(video);
+    s.writeVideo(0, 0, true, Buffer.alloc(1));
+    s.stream.addReader(sink().output); // keeps the stream through the reconnect
+    s.close();
+    r.publish('live/md', publisher());
+    expect(r.get('live/md')!.metadata).toBeUndefined();
+    r.close();
+  });
+
   it('closes a reader whose transport never drains', () => {
     const r = new StreamRegistry({ ...options, readerStallTimeoutMs: 0 }, log);
     const s = r.publish('live/g', publisher());
