@@ -34,8 +34,6 @@ export interface EngineSource {
 
 export abstract class Engine extends TypedEmitter<EngineEventMap> {
   abstract readonly name: EngineName;
-  /** True when the engine delivers `streamgate-time` stamps (FLV). */
-  abstract readonly stamped: boolean;
   protected destroyed = false;
 
   constructor(

@@ -9,7 +9,6 @@ import { Engine, type EngineSource } from './engine.js';
 
 export class HlsEngine extends Engine {
   name: EngineName = 'hls.js';
-  readonly stamped = false;
   private hls: HlsType | undefined;
 
   constructor(video: HTMLVideoElement, source: EngineSource) {

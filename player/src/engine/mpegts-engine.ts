@@ -34,7 +34,6 @@ export function mseSupported(): boolean {
 
 export class MpegtsEngine extends Engine {
   readonly name: EngineName;
-  readonly stamped = true;
   private player: mpegts.Player | undefined;
 
   constructor(video: HTMLVideoElement, source: EngineSource) {

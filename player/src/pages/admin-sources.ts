@@ -108,11 +108,10 @@ export class SourcesSection {
     c.readers.textContent = String(s.readers);
     c.packets.textContent = s.lostPackets ? `${s.packets} (${s.lostPackets} lost)` : String(s.packets);
     c.packets.classList.toggle('bad', s.lostPackets > 0);
-    this.tick();
   }
 
-  /** Updates the "connected for" column between refreshes. */
-  tick(): void {
+  /** The "connected for" column, from each row's `connectedSince` and the current time. */
+  private tickConnected(): void {
     for (const row of this.rows.values()) {
       row.cells.connected.textContent = row.connectedSince ? formatDuration(Date.now() - Date.parse(row.connectedSince)) : '—';
     }
@@ -134,6 +133,7 @@ export class SourcesSection {
     const byPath = new Map(sources.map((s) => [s.path, s]));
     syncRows(this.tbody, this.rows, [...byPath.keys()].sort(), (path) => this.createRow(path));
     for (const [path, row] of this.rows) this.update(row, byPath.get(path)!);
+    this.tickConnected();
     this.section.classList.toggle('is-empty', sources.length === 0);
   }
 }

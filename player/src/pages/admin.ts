@@ -12,7 +12,7 @@ import { AdminApi } from '../api/admin.js';
 import { kickPublisher, listStreams } from '../api/client.js';
 import type { StreamEntry } from '../api/types.js';
 import { streamUrls, type StreamUrls } from '../api/urls.js';
-import { armedButton, button, el, formatDuration } from './admin-dom.js';
+import { armedButton, button, el, formatDuration, syncRows } from './admin-dom.js';
 import { RecordingsSection } from './admin-recordings.js';
 import { RenditionsSection } from './admin-renditions.js';
 import { SourcesSection } from './admin-sources.js';
@@ -37,6 +37,8 @@ const api = new AdminApi(location.origin, token);
 interface Row {
   main: HTMLTableRowElement;
   urlsRow: HTMLTableRowElement;
+  /** `main` and `urlsRow`, in page order (for syncRows). */
+  rows: HTMLTableRowElement[];
   cells: Record<'path' | 'state' | 'publisher' | 'uptime' | 'video' | 'audio' | 'bitrate' | 'readers' | 'dropped', HTMLElement>;
   thumb: HTMLImageElement;
   record: HTMLButtonElement;
@@ -93,9 +95,11 @@ function createRow(path: string): Row {
   thumb.alt = '';
   thumb.hidden = true;
   thumbCell.appendChild(thumb);
+  const urlsRow = document.createElement('tr');
   const row: Row = {
     main,
-    urlsRow: document.createElement('tr'),
+    urlsRow,
+    rows: [main, urlsRow],
     thumb,
     record: button('Record', 'record', (b) => {
       b.disabled = true;
@@ -167,7 +171,6 @@ function createRow(path: string): Row {
   }
   cell.appendChild(list);
   row.urlsRow.appendChild(cell);
-  tbody.append(main, row.urlsRow);
   return row;
 }
 
@@ -218,34 +221,22 @@ async function refresh(): Promise<void> {
   refreshing = true;
   try {
     const [streams] = await Promise.all([listStreams(location.origin, token), recordings.refreshSessions()]);
-    const seen = new Set<string>();
+    const byPath = new Map(streams.map((s) => [s.path, s]));
+    const paths = [...byPath.keys()].sort();
+    syncRows(tbody, rows, paths, createRow);
     let readers = 0;
     let inKbps = 0;
     let outKbps = 0;
-    for (const s of streams) {
-      seen.add(s.path);
-      let row = rows.get(s.path);
-      if (!row) rows.set(s.path, (row = createRow(s.path)));
+    for (const [path, row] of rows) {
+      const s = byPath.get(path)!;
       updateRow(row, s);
       readers += s.readers.count;
       inKbps += s.bitrateKbps.in;
       outKbps += s.bitrateKbps.out;
     }
-    // Keep rows in path order; reorder only when a new row broke it (moving nodes would blur inputs).
-    const sorted = [...rows.keys()].sort();
-    const shown = [...tbody.querySelectorAll<HTMLTableRowElement>('tr[data-path]')].map((r) => r.dataset.path);
-    if (sorted.join('\n') !== shown.join('\n')) {
-      for (const path of sorted) tbody.append(rows.get(path)!.main, rows.get(path)!.urlsRow);
-    }
-    for (const [path, row] of rows) {
-      if (seen.has(path)) continue;
-      row.main.remove();
-      row.urlsRow.remove();
-      rows.delete(path);
-    }
     document.body.classList.toggle('no-streams', streams.length === 0);
-    if (streamPaths.childElementCount !== sorted.length || sorted.some((p, i) => (streamPaths.children[i] as HTMLOptionElement).value !== p)) {
-      streamPaths.replaceChildren(...sorted.map((p) => Object.assign(document.createElement('option'), { value: p })));
+    if (streamPaths.childElementCount !== paths.length || paths.some((p, i) => (streamPaths.children[i] as HTMLOptionElement).value !== p)) {
+      streamPaths.replaceChildren(...paths.map((p) => Object.assign(document.createElement('option'), { value: p })));
     }
     summary.textContent = `${streams.length} stream${streams.length === 1 ? '' : 's'} · ${readers} reader${readers === 1 ? '' : 's'} · in ${Math.round(inKbps)} kb/s · out ${Math.round(outKbps)} kb/s`;
     summary.classList.remove('bad');
@@ -276,7 +267,6 @@ async function tick(): Promise<void> {
   ticking = true;
   try {
     await Promise.all([refresh(), sources.refresh(), renditions.refresh()]);
-    sources.tick();
   } finally {
     ticking = false;
   }

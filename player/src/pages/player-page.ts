@@ -4,6 +4,7 @@
  */
 import '../ui/pages.css';
 import { listStreams } from '../api/client.js';
+import { streamUrls } from '../api/urls.js';
 import type { LatencyMode, Transport } from '../config.js';
 import { createPlayer, type Player } from '../player.js';
 import { mountChat } from './chat.js';
@@ -45,13 +46,15 @@ if (stream) {
   title.textContent = 'Streamgate — pick a stream';
   const list = document.createElement('ul');
   host.append(title, list);
-  listStreams(location.origin, q.get('token') ?? undefined).then(
+  const token = q.get('token') ?? undefined;
+  listStreams(location.origin, token).then(
     (streams) => {
       if (streams.length === 0) list.textContent = 'Nothing is published yet.';
       for (const s of streams) {
         const li = document.createElement('li');
         const a = document.createElement('a');
-        a.href = `?stream=${encodeURIComponent(s.path).replace(/%2F/g, '/')}`;
+        // The token that listed the streams also plays them (a gateway with access control).
+        a.href = streamUrls(s.path, { server: location.origin, token }).player;
         a.textContent = s.path;
         li.appendChild(a);
         list.appendChild(li);

@@ -22,11 +22,18 @@ const room = q.get('room') ?? '';
 const token = q.get('token') ?? undefined;
 const grid = document.getElementById('wall')!;
 const counter = document.getElementById('wall-count')!;
+/** The room's own errors, apart from the counter (whose warning belongs to the wall). */
+const roomError = document.getElementById('room-error')!;
+
+function showError(text: string | undefined, detail = ''): void {
+  roomError.textContent = text ?? '';
+  roomError.title = detail;
+  roomError.hidden = text === undefined;
+}
 
 if (!room) {
   grid.classList.add('empty');
-  counter.textContent = 'add ?room=room/42 to the address';
-  counter.classList.add('bad');
+  showError('add ?room=room/42 to the address');
 } else {
   document.title = `${room} · Streamgate room`;
   document.getElementById('room-title')!.textContent = room;
@@ -47,13 +54,10 @@ if (!room) {
       // 404 until someone joins or publishes under the room: nothing to show yet.
       const live = (entry?.streamList ?? []).filter((s) => s.state !== 'ended' && s.path !== room).map((s) => s.path);
       wall.sync(live);
-      counter.classList.remove('bad');
-      counter.title = '';
+      showError(undefined);
     } catch (error) {
       const status = (error as { status?: number }).status;
-      counter.textContent = status === 401 || status === 403 ? 'unauthorized' : 'cannot reach the API';
-      counter.title = error instanceof Error ? error.message : String(error);
-      counter.classList.add('bad');
+      showError(status === 401 || status === 403 ? 'unauthorized' : 'cannot reach the API', error instanceof Error ? error.message : String(error));
     }
     setTimeout(() => void follow(), POLL_MS);
   };

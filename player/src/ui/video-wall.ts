@@ -11,7 +11,6 @@ export interface Tile {
   path: string;
   root: HTMLDivElement;
   player: Player;
-  visible: boolean;
   missingPolls: number;
 }
 
@@ -63,9 +62,9 @@ export class VideoWall {
     this.observer = new IntersectionObserver(
       (entries) => {
         for (const entry of entries) {
-          const tile = [...this.tiles.values()].find((t) => t.root === entry.target);
-          if (!tile) continue;
-          tile.visible = entry.isIntersecting;
+          const tile = this.tiles.get((entry.target as HTMLElement).dataset.path!);
+          // An entry queued before remove() (or for the root of a tile since re-added) is stale.
+          if (!tile || tile.root !== entry.target) continue;
           if (entry.isIntersecting) tile.player.start();
           else tile.player.stop();
         }
@@ -87,10 +86,9 @@ export class VideoWall {
   layout(): void {
     const n = this.tiles.size;
     if (this.counter) {
-      if (this.options.transport === 'http' && n > 5) {
-        this.counter.title = 'more than 5 HTTP-FLV tiles exceed the browser\'s 6 connections per host; use transport=ws';
-        this.counter.classList.add('bad');
-      }
+      const tooManyHttp = this.options.transport === 'http' && n > 5;
+      this.counter.classList.toggle('bad', tooManyHttp);
+      this.counter.title = tooManyHttp ? 'more than 5 HTTP-FLV tiles exceed the browser\'s 6 connections per host; use transport=ws' : '';
       this.counter.textContent = `${n} stream${n === 1 ? '' : 's'}`;
     }
     this.grid.style.setProperty('--cols', String(this.columns(n)));
@@ -136,7 +134,7 @@ export class VideoWall {
       if ((e.target as HTMLElement).closest('a,button')) return;
       this.toggleEnlarged(root);
     });
-    this.tiles.set(path, { path, root, player, visible: false, missingPolls: 0 });
+    this.tiles.set(path, { path, root, player, missingPolls: 0 });
     this.observer.observe(root);
     this.layout();
   }
