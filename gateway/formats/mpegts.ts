@@ -1,8 +1,8 @@
 /**
  * MPEG-2 transport stream muxing (ISO/IEC 13818-1) for HLS clients that predate fMP4: PAT/PMT at
- * the start of each segment, H.264/H.265 as Annex-B access units with an AUD (and the parameter
- * sets before each keyframe), AAC as ADTS, PCR on the video PID. Continuity counters run across
- * segments, as one muxer serves one stream.
+ * the start of each segment (and LL-HLS part), H.264/H.265 as Annex-B access units with an AUD
+ * (and the parameter sets before each keyframe), AAC as ADTS, PCR on the video PID. Continuity
+ * counters run across segments, as one muxer serves one stream.
  */
 import { buildAdtsHeader, parseAudioSpecificConfig, type AacConfig } from '../codecs/aac.js';
 import { parseAvcDecoderConfig } from '../codecs/h264.js';
@@ -45,6 +45,11 @@ export class TsMuxer {
   private readonly videoType: number;
   private readonly parameterSets: Buffer;
   private readonly aac: AacConfig | undefined;
+  /**
+   * The track's 7-byte ADTS header (for an empty payload), built at the first AAC frame: a config
+   * ADTS cannot signal then fails the parts carrying audio, not the whole muxer.
+   */
+  private adts: Buffer | undefined;
 
   constructor(readonly tracks: SegmentTracks) {
     const video = tracks.video;
@@ -135,10 +140,16 @@ export class TsMuxer {
   }
 
   private audioPes(f: MediaFrame): Buffer {
-    const adts = buildAdtsHeader(this.aac!, f.payload.length);
-    const out = Buffer.allocUnsafe(14 + 7 + f.payload.length);
-    writePesHeader(out, 0xc0, 8 + 7 + f.payload.length, f.pts, undefined);
-    adts.copy(out, 14);
+    // Only frame_length (13 bits over bytes 3-5, ISO/IEC 14496-3 §1.A.3.2.2) varies per frame.
+    const frameLength = 7 + f.payload.length;
+    if (frameLength > 0x1fff) buildAdtsHeader(this.aac!, f.payload.length); // throws its "does not fit a frame" error
+    this.adts ??= buildAdtsHeader(this.aac!, 0);
+    const out = Buffer.allocUnsafe(14 + frameLength);
+    writePesHeader(out, 0xc0, 8 + frameLength, f.pts, undefined);
+    this.adts.copy(out, 14);
+    out[17] = (this.adts[3]! & 0xfc) | (frameLength >> 11);
+    out[18] = (frameLength >> 3) & 0xff;
+    out[19] = ((frameLength & 7) << 5) | 0x1f;
     f.payload.copy(out, 21);
     return out;
   }

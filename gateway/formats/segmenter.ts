@@ -15,6 +15,7 @@
  * Synchronous and allocation-light: one array per part.
  */
 import { type AudioTrack, FrameKind, type MediaFrame, type VideoTrack } from '../core/media.js';
+import { sameConfig } from './tracks.js';
 
 export interface SegmenterOptions {
   /** Target segment duration (ms); segments are cut on the first keyframe past it. */
@@ -55,9 +56,7 @@ export interface SegmenterSink {
 }
 
 function sameTrack(a: { codec: string; config: Buffer } | undefined, b: { codec: string; config: Buffer } | undefined): boolean {
-  if (a === b) return true;
-  if (!a || !b) return false;
-  return a.codec === b.codec && a.config.equals(b.config);
+  return a === b || (b !== undefined && sameConfig(a, b.codec, b.config));
 }
 
 export function sameTracks(a: SegmentTracks, b: SegmentTracks): boolean {
@@ -65,10 +64,9 @@ export function sameTracks(a: SegmentTracks, b: SegmentTracks): boolean {
 }
 
 export class Segmenter {
-  /** Tracks announced by the stream; the open segment's are `active`. */
+  /** Tracks announced by the stream; the last segment's are `active` (the same object once found equal). */
   private tracks: SegmentTracks | undefined;
   private active: SegmentTracks | undefined;
-  private lastTracks: SegmentTracks | undefined;
   private open = false;
   private segmentStartDts = 0;
   private partStartDts = 0;
@@ -103,7 +101,7 @@ export class Segmenter {
     const cutsOnVideo = tracks.video !== undefined;
     // Frames of a track the segment does not carry are skipped (checked by reference first: cheap).
     const own = isVideo ? tracks.video : tracks.audio;
-    if (own === undefined || (frame.track !== own && !sameTrack(frame.track, own))) {
+    if (own === undefined || !sameTrack(frame.track, own)) {
       this.skippedFrames++;
       return;
     }
@@ -112,7 +110,7 @@ export class Segmenter {
       if (cutsOnVideo && !(isVideo && frame.keyframe)) return;
       this.startSegment(frame, tracks);
     } else if (boundary) {
-      const changed = this.active !== tracks && !sameTracks(this.active!, tracks);
+      const changed = !this.sameAsActive(tracks);
       if (changed && isVideo && !frame.keyframe) return;
       const independent = !cutsOnVideo || frame.keyframe;
       if (changed || (independent && frame.dts - this.segmentStartDts >= this.options.segmentMs)) {
@@ -124,7 +122,7 @@ export class Segmenter {
         this.partStartDts = frame.dts;
         this.partIndependent = independent;
       }
-    } else if (!sameTracks(this.active!, tracks)) {
+    } else if (!this.sameAsActive(tracks)) {
       // Audio of new tracks waits for the video cut that brings them in.
       this.skippedFrames++;
       return;
@@ -137,6 +135,17 @@ export class Segmenter {
     }
     if (frame.dts > this.lastDts) this.lastDts = frame.dts;
     this.frames.push(frame);
+  }
+
+  /**
+   * True when `tracks` equal the last segment's. An equal new object (the same headers sent again)
+   * becomes `active`, so later frames take the reference check instead of comparing configs.
+   */
+  private sameAsActive(tracks: SegmentTracks): boolean {
+    if (this.active === tracks) return true;
+    if (this.active === undefined || !sameTracks(this.active, tracks)) return false;
+    this.active = tracks;
+    return true;
   }
 
   private partDue(frame: MediaFrame, keyframe: boolean): boolean {
@@ -152,9 +161,8 @@ export class Segmenter {
       this.anchorWall = frame.ingestTime;
       this.anchorDts = frame.dts;
     }
-    const changed = this.lastTracks === undefined || !sameTracks(this.lastTracks, tracks);
+    const changed = !this.sameAsActive(tracks);
     this.active = tracks;
-    this.lastTracks = tracks;
     this.open = true;
     this.segmentStartDts = frame.dts;
     this.partStartDts = frame.dts;

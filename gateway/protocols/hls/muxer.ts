@@ -61,7 +61,6 @@ export class HlsMuxer {
   private current: HlsSegment | undefined;
   private fmp4: FragmentWriter | undefined;
   private ts: TsMuxer | undefined;
-  private tsTables: Buffer | undefined;
   private readonly segmenter: Segmenter;
   private readonly reader: Reader;
   private waiters: Waiter[] = [];
@@ -128,7 +127,6 @@ export class HlsMuxer {
           this.inits.set(this.initId, initSegment(s.tracks));
         }
       }
-      if (this.ts) this.tsTables = this.ts.tables();
     } catch (error) {
       this.countError(error);
     }
@@ -154,8 +152,9 @@ export class HlsMuxer {
     let bytes: Buffer;
     try {
       if (this.ts) {
-        // Every part starts with PAT/PMT so a client can start decoding at any independent part.
-        bytes = Buffer.concat([this.tsTables!, this.ts.mux(p.frames)]);
+        // Every part starts with PAT/PMT so a client can start decoding at any independent part;
+        // fresh packets each time, as a repeated continuity_counter is a duplicate (ISO/IEC 13818-1 §2.4.3.3).
+        bytes = Buffer.concat([this.ts.tables(), this.ts.mux(p.frames)]);
       } else if (this.fmp4) {
         bytes = Buffer.concat(this.fmp4.write(p.frames, p.endDts).chunks);
       } else {

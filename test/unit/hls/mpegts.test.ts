@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { buildAdtsHeader, parseAudioSpecificConfig } from '../../../gateway/codecs/aac.js';
 import { FrameKind, MediaFrame, type AudioTrack, type VideoTrack } from '../../../gateway/core/media.js';
 import { crc32Mpeg2, TsMuxer } from '../../../gateway/formats/mpegts.js';
 
@@ -54,5 +55,24 @@ describe('MPEG-TS muxer', () => {
     const audioPackets = ps.filter((p) => pid(p) === 0x101);
     const audioPayload = Buffer.concat(audioPackets.map((p) => (p[3]! & 0x20 ? p.subarray(5 + p[4]!) : p.subarray(4))));
     expect(audioPayload.readUInt16BE(14) & 0xfff6).toBe(0xfff0); // ADTS syncword after the PES header
+  });
+
+  // Payload sizes that set each frame_length bit field (bytes 3-5), up to the 13-bit maximum.
+  it.each([0, 1, 248, 249, 2041, 2042, 0x1fff - 7])('writes the same ADTS header as buildAdtsHeader for a %i-byte AAC frame', (size) => {
+    const he: AudioTrack = { kind: 'audio', codec: 'AAC', config: Buffer.from([0x2b, 0x11, 0x88, 0x00]), sampleRate: 24000, channels: 2 };
+    for (const track of [audio, he]) {
+      const mux = new TsMuxer({ audio: track });
+      const pes = (f: MediaFrame) => Buffer.concat(packets(mux.mux([f])).map((p) => (p[3]! & 0x20 ? p.subarray(5 + p[4]!) : p.subarray(4))));
+      for (let i = 0; i < 2; i++) {
+        const payload = pes(new MediaFrame(FrameKind.Audio, i * 23, i * 23, true, Buffer.alloc(size, 0x22), 0, track));
+        expect(payload.subarray(14, 21).toString('hex')).toBe(buildAdtsHeader(parseAudioSpecificConfig(track.config), size).toString('hex'));
+        expect(payload.length).toBe(21 + size);
+      }
+    }
+  });
+
+  it('rejects an AAC frame too long for ADTS', () => {
+    const mux = new TsMuxer({ audio });
+    expect(() => mux.mux([new MediaFrame(FrameKind.Audio, 0, 0, true, Buffer.alloc(0x1fff - 6), 0, audio)])).toThrow('does not fit a frame');
   });
 });

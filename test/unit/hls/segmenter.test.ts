@@ -93,6 +93,25 @@ describe('Segmenter', () => {
     ]);
   });
 
+  it('treats the same codec headers sent again as new track objects as unchanged', () => {
+    const videoAgain: VideoTrack = { ...video, config: Buffer.from(video.config) };
+    const audioAgain: AudioTrack = { ...audio, config: Buffer.from(audio.config) };
+    const again = (f: MediaFrame) => new MediaFrame(f.kind, f.dts + 1000, f.pts + 1000, f.keyframe, f.payload, 0, f.kind === FrameKind.Video ? videoAgain : audioAgain);
+    const starts: SegmentStart[] = [];
+    const s = new Segmenter({ segmentMs: 1000, partMs: 200 }, { segmentStart: (x) => starts.push(x), part: () => {}, segmentEnd: () => {} });
+    s.setTracks({ video, audio });
+    for (const f of gopStream(1, 25, 25, true)) s.push(f);
+    s.setTracks({ video: videoAgain, audio: audioAgain });
+    // The first frame after the new headers is audio: it is carried, as are frames of the old objects.
+    for (const f of gopStream(1, 25, 25, true).map(again)) s.push(f);
+    s.push(new MediaFrame(FrameKind.Video, 2000, 2000, false, Buffer.alloc(4), 0, video));
+    expect(starts.map((e) => [e.startDts, e.changed])).toEqual([
+      [0, true],
+      [1000, false],
+    ]);
+    expect(s.skippedFrames).toBe(0);
+  });
+
   it('skips frames of tracks it does not carry, and flushes on finish', () => {
     const pcma: AudioTrack = { kind: 'audio', codec: 'PCMA', config: Buffer.alloc(0), sampleRate: 8000, channels: 1 };
     const frames = gopStream(1).concat([new MediaFrame(FrameKind.Audio, 500, 500, true, Buffer.alloc(4), 0, pcma)]);
