@@ -179,6 +179,17 @@ describe.skipIf(!hasTool('ffmpeg'))('access control on every protocol', () => {
       expect(viaBasic.streams.length).toBeGreaterThan(0);
     });
 
+    it('RTSP SETUP without DESCRIBE is checked like DESCRIBE (no way around the credential)', async () => {
+      const s = connect(Number(new URL(g.rtsp).port), '127.0.0.1');
+      await new Promise((r) => s.once('connect', r));
+      let text = '';
+      s.on('data', (d) => (text += d.toString('latin1')));
+      s.write(`SETUP ${g.rtsp}/live/cam1/trackID=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n`);
+      await waitFor('an answer', () => text.includes('\r\n\r\n'), 5000);
+      expect(text).toMatch(/^RTSP\/1\.0 401/);
+      s.destroy();
+    });
+
     it('RTSP publish: refused without a token, accepted with one', async () => {
       const bad = publish(`${g.rtsp}/live/rtsp1`, { format: 'rtsp', duration: 5 });
       pubs.push(bad);

@@ -25,6 +25,7 @@ import type { RtspConfig } from './config.js';
 import { forEachInterleaved, NOT_SET_UP, playTracks, remapChannels, type RtspStreamFormat } from './from-stream.js';
 import { encodeResponse, parseTransport, type RtspMessage, RtspParser, type RtspRequest, type TransportSpec } from './message.js';
 import { parseRtcpSenderReports, parseRtp, RtpReorderer } from './rtp.js';
+import { socketCorking, writeToSocket } from '../../net/socket-writer.js';
 import { buildSdp, type MediaTrack, mediaTracks, parseSdp } from './sdp.js';
 import { RtpToStream } from './to-stream.js';
 import type { UdpServerPair } from './udp.js';
@@ -208,7 +209,7 @@ export class RtspConnection {
 
   private send(bytes: Buffer): boolean {
     if (this.role === 'closed' || this.socket.destroyed) return true;
-    return this.socket.write(bytes);
+    return writeToSocket(this.socket, bytes);
   }
 
   private respond(_req: RtspRequest, cseq: string, status: number, headers: Record<string, string> = {}, body?: string, reason?: string): void {
@@ -378,12 +379,16 @@ export class RtspConnection {
       index = this.trackIndex(req.url, this.announced.map((t) => t.media.control));
     } else {
       if (!this.stream) {
-        // SETUP without DESCRIBE: resolve the stream from the URL minus its control.
+        // SETUP without DESCRIBE: resolve the stream from the URL minus its control, with the
+        // same checks as DESCRIBE.
         const path = this.resolveStreamPath(req.url, true);
-        this.stream = await this.ctx.paths.waitReady(path);
+        await this.authorize(req, 'play', path);
+        const stream = await this.ctx.paths.waitReady(path);
+        this.ctx.access.checkReaderLimit(path, stream.readers.size);
         if (this.isClosed) return;
+        this.stream = stream;
         this.path = path;
-        this.described = playTracks(this.stream);
+        this.described = playTracks(stream);
       }
       if (this.reader) throw new RtspStatusError(455, 'SETUP while playing');
       index = this.trackIndex(req.url, this.described.map((_, i) => `trackID=${i}`));
@@ -448,6 +453,10 @@ export class RtspConnection {
     if (this.reader) return this.respond(req, cseq, 200, { Range: 'npt=0.000-' });
     const stream = this.stream;
     if (stream.state === 'ended') throw new StreamNotFoundError(this.path);
+    // After a PAUSE, or a slow DESCRIBE -> PLAY, the publisher may have changed codecs: the SDP
+    // this player holds would no longer describe the RTP it gets.
+    if (!sameLayout(this.described, playTracks(stream))) throw new RtspStatusError(455, 'the stream changed codecs since DESCRIBE; DESCRIBE again', true);
+    this.ctx.access.checkReaderLimit(this.path, stream.readers.size);
     const format = this.ctx.formatFor(stream);
     // Channel map for TCP readers that did not take the default 2i/2i+1 pairs.
     let identity = true;
@@ -493,7 +502,7 @@ export class RtspConnection {
       },
       write: (bytes) => this.writeMedia(bytes),
       // TCP: frames of one event-loop turn leave in one segment (the hub's write-merge window).
-      ...(udp ? {} : { cork: () => this.socket.cork(), uncork: () => this.socket.uncork() }),
+      ...(udp ? {} : socketCorking(this.socket)),
       close: (error) => {
         if (this.pausing) return; // PAUSE detached the reader; the session stays
         if (error) this.log.info({ path: this.path }, `player closed: ${error.message}`);

@@ -204,9 +204,10 @@ export class RtpToStream {
       if (t === this.first || t.synced || t.baseMs === undefined) continue;
       const base = this.syncedBase(t);
       if (base === undefined) continue;
-      t.synced = true;
       const shift = base - t.baseMs;
-      if (Math.abs(shift) <= LATE_SYNC_MIN_MS || Math.abs(shift) > MAX_SYNC_SHIFT_MS) continue;
+      if (Math.abs(shift) > MAX_SYNC_SHIFT_MS) continue; // a wrong clock: stay by arrival
+      t.synced = true;
+      if (Math.abs(shift) <= LATE_SYNC_MIN_MS) continue;
       if (shift > 0) t.baseMs = base;
       else for (const other of this.tracks) if (other !== t && other.baseMs !== undefined) other.baseMs -= shift;
       this.stats.syncShifts++;

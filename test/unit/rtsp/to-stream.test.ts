@@ -162,6 +162,12 @@ describe('RtpToStream', () => {
       arrive(300);
       t.sendAudio(80000);
       expect(frames.filter((f) => f.kind === FrameKind.Audio).map((f) => f.dts)).toEqual([300]);
+      expect(t.toStream.syncedBySenderReports).toBe(false);
+      // Reports of a wrong clock after both tracks started: nothing moves, nor claims to be synced.
+      t.toStream.senderReport(0, NTP, 90000);
+      t.toStream.senderReport(1, NTP + 60_000, 80000);
+      expect(t.toStream.stats.syncShifts).toBe(0);
+      expect(t.toStream.syncedBySenderReports).toBe(false);
     });
   });
 });
