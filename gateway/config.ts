@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './core/errors.js';
+import { pathPatternSchema as pathPattern } from './schemas.js';
 import { rtspConfigSchema, sourcesConfigSchema } from './protocols/rtsp/config.js';
 import { roomsConfigSchema } from './rooms/config.js';
 import { hlsConfigSchema } from './protocols/hls/config.js';
@@ -14,7 +15,6 @@ import { transcodeConfigSchema } from '../transcode/config.js';
 const port = z.number().int().min(0).max(65535);
 const ms = z.number().int().min(0);
 const bytes = z.number().int().min(1024);
-const pathPattern = z.string().regex(/^[A-Za-z0-9._~*-]+(\/[A-Za-z0-9._~*-]+)*$/, 'expected a path pattern like live/* or live/cam1');
 
 /** The one config schema. config/default.yaml holds the same defaults, commented (a test ties them). */
 export const configSchema = z.strictObject({

@@ -3,8 +3,8 @@
  * config/default.yaml writes out the same defaults (test/unit/config.test.ts ties them).
  */
 import { z } from 'zod';
+import { pathPatternSchema as pathPattern } from '../gateway/schemas.js';
 
-const pathPattern = z.string().regex(/^(\*\*|[A-Za-z0-9._~*-]+(\/[A-Za-z0-9._~*-]+)*)$/, 'expected a path pattern like live/*, cams/** or **');
 
 /** x264 presets, fastest first. */
 export const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'] as const;

@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import type { Authorizer } from '../auth/index.js';
 import { ACTIONS, type Action, createToken } from '../auth/tokens.js';
 import { parseTtl, tokenUrls } from '../auth/urls.js';
-import { isValidPath } from '../core/path.js';
+import { pathPatternProblem } from '../core/path.js';
 
 /** `POST /api/v1/tokens {"action":"play","path":"live/cam1","ttl":"1h"}` (admin only, like every API change). */
 export function tokensRouter(config: Config, auth: Authorizer): Router {
@@ -14,7 +14,8 @@ export function tokensRouter(config: Config, auth: Authorizer): Router {
     const path = action === 'admin' ? '**' : String(body.path ?? '');
     const bad = (message: string) => res.status(400).json({ error: { code: 'SG_ERR_INVALID_REQUEST', message } });
     if (!ACTIONS.includes(action)) return bad(`action must be one of ${ACTIONS.join(', ')}`);
-    if (action !== 'admin' && !path.includes('*') && !isValidPath(path)) return bad(`invalid path ${JSON.stringify(path).slice(0, 100)}`);
+    const problem = action === 'admin' ? undefined : pathPatternProblem(path);
+    if (problem) return bad(`invalid path pattern ${problem}`);
     if (Object.keys(auth.signingKeys).length === 0) {
       return res.status(409).json({ error: { code: 'SG_ERR_CONFIG', message: 'no signing key configured (auth.keys)' } });
     }

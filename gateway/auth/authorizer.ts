@@ -3,13 +3,13 @@
  * Protocols call `check()` with what they know (path, client address, query, credential) and map
  * a refusal to their own error (RTMP BadName, RTSP 401/403, HTTP 401/403, WS close 4401/4403).
  */
-import { scryptSync, timingSafeEqual } from 'node:crypto';
+import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { ConfigError, StreamgateError } from '../core/errors.js';
 import { matchPathPattern } from '../core/path.js';
-import type { AuthConfig, AuthRule } from './config.js';
+import { type AuthConfig, type AuthRule, SCRYPT_HASH } from './config.js';
 import { type Action, safeEqual, verifyToken } from './tokens.js';
 
 export class UnauthorizedError extends StreamgateError {
@@ -31,7 +31,7 @@ export interface AccessRequest {
   readonly path: string;
   /** rtmp, rtsp, flv, ws-flv, hls, room... */
   readonly protocol: string;
-  /** `ip:port` or `ip` of the client. */
+  /** `${socket.remoteAddress}:${socket.remotePort}` of the client (see clientIp). */
   readonly remoteAddress: string;
   readonly query: Readonly<Record<string, string>>;
   /** A credential given outside the query (RTSP Basic/Digest password, Authorization header). */
@@ -50,19 +50,27 @@ export function isAccessRefusal(error: unknown): boolean {
   return error instanceof UnauthorizedError || error instanceof ForbiddenError;
 }
 
-/** Strips the port from `ip:port` / `[v6]:port` / `::ffff:1.2.3.4`. */
+/**
+ * The client IP of an address as a socket reports it, without a port (`req.socket.remoteAddress`):
+ * `::ffff:10.1.2.3` (IPv4 on a dual-stack listener) becomes `10.1.2.3`, anything else is kept.
+ */
+export function plainIp(address: string): string {
+  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+}
+
+/**
+ * The client IP of an `address:port` string: what every protocol builds as
+ * `${socket.remoteAddress}:${socket.remotePort}` (`10.0.0.5:51234`, `::1:51234`,
+ * `::ffff:10.0.0.5:51234`), or `[v6]:port`. An address with no colon (`10.0.0.5`, `internal`) is
+ * kept. The last `:digits` is always the port here, so a bare IPv6 address (`2001:db8::1:2`) would
+ * lose its last group: give those to plainIp.
+ */
 export function clientIp(remoteAddress: string): string {
-  let ip = remoteAddress;
-  const bracket = /^\[(.*)\]:\d+$/.exec(ip);
-  if (bracket) ip = bracket[1]!;
-  else {
-    // Our addresses are `${socket.remoteAddress}:${socket.remotePort}`: strip a trailing port
-    // when what remains is an address.
-    const m = /^(.*):(\d{1,5})$/.exec(ip);
-    if (m && (isIPv4(m[1]!) || isIPv6(m[1]!))) ip = m[1]!;
-  }
-  if (ip.startsWith('::ffff:') && isIPv4(ip.slice(7))) ip = ip.slice(7);
-  return ip;
+  const bracket = /^\[(.*)\]:\d{1,5}$/.exec(remoteAddress);
+  if (bracket) return plainIp(bracket[1]!);
+  const m = /^(.*):(\d{1,5})$/.exec(remoteAddress);
+  if (m && (isIPv4(m[1]!) || isIPv6(m[1]!))) return plainIp(m[1]!);
+  return plainIp(remoteAddress);
 }
 
 export function isLoopback(ip: string): boolean {
@@ -95,11 +103,18 @@ export function resolveSecret(value: string, env: NodeJS.ProcessEnv, where: stri
   return v;
 }
 
-export function hashPassword(password: string, salt = Buffer.from(Date.now().toString(16) + Math.random().toString(16)).toString('hex').slice(0, 32)): string {
+/**
+ * `salt:hash` for auth.admin.users[].scrypt: a random 16-byte salt and a 32-byte scrypt hash, in
+ * hex (the salt's hex text is what scrypt is given, as checkPassword does).
+ */
+export function hashPassword(password: string, salt = randomBytes(16).toString('hex')): string {
+  if (!/^[0-9a-f]{32}$/.test(salt)) throw new Error('a password salt is 32 lowercase hex digits');
   return `${salt}:${scryptSync(password, salt, 32).toString('hex')}`;
 }
 
-function checkPassword(password: string, stored: string): boolean {
+/** False for a stored value not in hashPassword's format: a short hash would match any password. */
+export function checkPassword(password: string, stored: string): boolean {
+  if (!SCRYPT_HASH.test(stored)) return false;
   const [salt, hash] = stored.split(':') as [string, string];
   const expected = Buffer.from(hash, 'hex');
   const got = scryptSync(password, salt, expected.length);
@@ -303,7 +318,8 @@ export class Authorizer {
   /** Express middleware for /api/v1: read-only vs admin roles, loopback-only until credentials exist. */
   adminMiddleware(): RequestHandler {
     return (req: Request, res: Response, next: NextFunction) => {
-      const ip = clientIp(req.socket.remoteAddress ?? '');
+      // The socket's address carries no port: clientIp would cut the last group of an IPv6 address.
+      const ip = plainIp(req.socket.remoteAddress ?? '');
       const refuse = (status: 401 | 403, code: string, message: string) => {
         this.refused('api', code);
         this.log.warn({ conn: `${req.socket.remoteAddress}:${req.socket.remotePort}`, path: req.path, method: req.method }, `admin API refused: ${message}`);
@@ -312,11 +328,12 @@ export class Authorizer {
       };
       if (!this.ipAllowed('admin', ip)) return refuse(403, 'SG_ERR_FORBIDDEN', `address ${ip} may not use the API`);
       const read = req.method === 'GET' || req.method === 'HEAD';
-      const role = this.adminRole(req);
-      // A player passes its play or room token (`?token=`) to every URL, the API included: on
-      // reads that are public anyway, a credential that is not an admin one is simply ignored.
+      // Reads that are public anyway pass whatever credential they carry (a player passes its play
+      // or room token as `?token=` to every URL, the API included), so it is not checked: checking
+      // a Basic password costs a blocking scrypt.
       const publicRead = read && (!this.adminProtected || this.config.admin.publicReads);
-      if (role === 'invalid' && publicRead) return next();
+      if (publicRead) return next();
+      const role = this.adminRole(req);
       if (role === 'invalid') return refuse(403, 'SG_ERR_FORBIDDEN', 'the credential is not valid for the API');
       if (!this.adminProtected) {
         if (read || isLoopback(ip)) return next();

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadConfig } from '../config.js';
-import { validatePath } from '../core/path.js';
+import { validatePathPattern } from '../core/path.js';
 import { Authorizer, hashPassword } from './authorizer.js';
 import { type Action, createToken } from './tokens.js';
 import { parseTtl, tokenUrls } from './urls.js';
@@ -31,7 +31,7 @@ export function tokenCommand(argv: string[], out: (line: string) => void = (l) =
   if (chosen.length !== 1) throw new Error('give exactly one of --publish PATH, --play PATH, --room PATH, --admin');
   const action: Action = chosen[0]!;
   const pattern = action === 'admin' ? '**' : String(values[action]);
-  if (action !== 'admin' && !pattern.includes('*')) validatePath(pattern);
+  if (action !== 'admin') validatePathPattern(pattern);
   const config = loadConfig(values.config ? { file: values.config } : {});
   const auth = new Authorizer(config.auth, pino({ level: 'silent' }));
   const kid = values.kid ?? config.auth.activeKeyId;

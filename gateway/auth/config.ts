@@ -1,6 +1,7 @@
 import { z } from 'zod';
-
-const pattern = z.string().regex(/^(\*\*|[A-Za-z0-9._~*-]+(\/[A-Za-z0-9._~*-]+)*)$/, 'expected a path pattern like live/*, cams/** or **');
+import { pathPatternSchema as pattern } from '../schemas.js';
+/** Exactly what hashPassword (npx streamgate hash-password) writes: a 16-byte salt and a 32-byte scrypt hash, in hex. */
+export const SCRYPT_HASH = /^[0-9a-f]{32}:[0-9a-f]{64}$/;
 const cidr = z.string().regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'expected an IP address or CIDR like 10.0.0.0/8');
 /** A secret: the value itself, or `env:NAME` to read it from the environment at start. */
 const secret = z.string().min(1);
@@ -43,7 +44,7 @@ export const authConfigSchema = z.strictObject({
       /** Bearer tokens with their role: admin (everything) or read (GET only). */
       tokens: z.array(z.strictObject({ token: secret, role: z.enum(['admin', 'read']) })).default([]),
       /** Users for HTTP Basic auth; `scrypt` is `salt:hash` in hex (npx streamgate hash-password). */
-      users: z.array(z.strictObject({ name: z.string().min(1), scrypt: z.string().regex(/^[0-9a-f]+:[0-9a-f]+$/), role: z.enum(['admin', 'read']) })).default([]),
+      users: z.array(z.strictObject({ name: z.string().min(1), scrypt: z.string().regex(SCRYPT_HASH, 'expected salt:hash as printed by npx streamgate hash-password (32 + 64 hex digits)'), role: z.enum(['admin', 'read']) })).default([]),
       /** With credentials configured: false requires a read or admin credential for GET too. */
       publicReads: z.boolean().default(true),
     })

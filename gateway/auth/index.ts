@@ -1,7 +1,7 @@
 import type { AccessGrant, AccessRequest } from './authorizer.js';
 
 export type { AccessGrant, AccessRequest } from './authorizer.js';
-export { Authorizer, ForbiddenError, UnauthorizedError, clientIp, isAccessRefusal } from './authorizer.js';
+export { Authorizer, ForbiddenError, UnauthorizedError, clientIp, isAccessRefusal, plainIp } from './authorizer.js';
 
 /** What protocols need from access control (declared once, implemented by Authorizer). */
 export interface AccessControl {

@@ -35,6 +35,16 @@ export class InvalidPathError extends StreamgateError {
   }
 }
 
+/** A path pattern (see pathPatternProblem in path.ts) that does not validate; same code as InvalidPathError. */
+export class InvalidPathPatternError extends StreamgateError {
+  constructor(
+    readonly pattern: string,
+    problem: string,
+  ) {
+    super('SG_ERR_INVALID_PATH', `invalid path pattern ${problem}`);
+  }
+}
+
 /** Media the gateway cannot carry. */
 export class UnsupportedCodecError extends StreamgateError {
   constructor(what: string, supported: readonly string[]) {

@@ -1,4 +1,4 @@
-import { InvalidPathError } from './errors.js';
+import { InvalidPathError, InvalidPathPatternError } from './errors.js';
 
 /** One path component: characters an operator can type in a URL without escaping. */
 const COMPONENT = /^[A-Za-z0-9._~-]{1,128}$/;
@@ -24,6 +24,43 @@ export function isValidPath(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** What a path pattern may contain, for error messages. */
+const PATTERN_FORMS = 'allowed: components of [A-Za-z0-9._~-], * for exactly one component, ** for any trailing components (last only), e.g. live/cam1, live/*, cams/** or **';
+
+/**
+ * Why `pattern` is not a pattern matchPathPattern can match (`"live/cam*": component "cam*" uses *
+ * inside a name ...; allowed: ...`), or undefined when it is one.
+ * Anything matchPathPattern does not understand (`live/cam*`, `**` before the last component, a
+ * single `live`) would silently match no path, and an access rule that matches nothing leaves its
+ * paths open.
+ */
+export function pathPatternProblem(pattern: string): string | undefined {
+  const quoted = JSON.stringify(pattern.slice(0, 200));
+  const bad = (why: string) => `${quoted}: ${why}; ${PATTERN_FORMS}`;
+  if (pattern === '**') return undefined;
+  if (pattern.length > 512) return bad('longer than 512 characters');
+  const parts = pattern.split('/');
+  if (parts.length < 2) return bad('a single component matches no stream path (paths are {app}/{name})');
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (part === '*') continue;
+    if (part === '**') {
+      if (i === parts.length - 1) continue;
+      return bad('** may only be the last component');
+    }
+    if (part.includes('*')) return bad(`component ${JSON.stringify(part.slice(0, 130))} uses * inside a name (* and ** stand for whole components)`);
+    if (!COMPONENT.test(part) || part === '..' || part === '.') return bad(`component ${JSON.stringify(part.slice(0, 130))} is not a valid name`);
+  }
+  return undefined;
+}
+
+/** Validates a pattern for matchPathPattern: a stream path, or one with `*` components and a trailing `**`. */
+export function validatePathPattern(pattern: string): string {
+  const problem = pathPatternProblem(pattern);
+  if (problem) throw new InvalidPathPatternError(pattern, problem);
+  return pattern;
 }
 
 /** Glob match with `*` for one component and `**` for any number of trailing components. */

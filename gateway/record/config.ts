@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pathPatternSchema as pathPattern } from '../schemas.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const SIZES: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
@@ -27,7 +28,6 @@ export const sizeSchema = z.union([
     }),
 ]);
 
-const pathPattern = z.string().regex(/^[A-Za-z0-9._~*-]+(\/[A-Za-z0-9._~*-]+)*$/, 'expected a path pattern like cams/* or live/cam1');
 
 /** A recording rule; fields left out take the section's values. */
 export const recordRuleSchema = z.strictObject({

@@ -38,6 +38,15 @@ describe('config', () => {
     ['bad log level', { log: { level: 'loud' } }, 'log.level: Invalid option'],
     ['bad takeover pattern', { hub: { takeoverPaths: ['live/../x y'] } }, 'hub.takeoverPaths.0: expected a path pattern'],
     ['tiny message limit', { rtmp: { maxMessageSize: 10 } }, 'rtmp.maxMessageSize: Too small'],
+    [
+      'auth rule pattern with * inside a name',
+      { auth: { rules: [{ paths: 'live/cam*', mode: 'token' }], keys: { k1: 'x' } } },
+      'auth.rules.0.paths: expected a path pattern, not "live/cam*": component "cam*" uses * inside a name (* and ** stand for whole components); allowed: components of [A-Za-z0-9._~-], * for exactly one component, ** for any trailing components (last only), e.g. live/cam1, live/*, cams/** or **',
+    ],
+    ['auth rule pattern with ** before the end', { auth: { rules: [{ paths: '**/cam1', mode: 'open' }] } }, 'auth.rules.0.paths: expected a path pattern, not "**/cam1": ** may only be the last component'],
+    ['auth rule pattern of one component', { auth: { rules: [{ paths: 'live', mode: 'open' }] } }, 'auth.rules.0.paths: expected a path pattern, not "live": a single component matches no stream path'],
+    ['takeover pattern with * inside a name', { hub: { takeoverPaths: ['live/cam*'] } }, 'hub.takeoverPaths.0: expected a path pattern, not "live/cam*": component "cam*" uses * inside a name'],
+    ['short admin password hash', { auth: { admin: { users: [{ name: 'ops', scrypt: 'ab:c', role: 'admin' }] } } }, 'auth.admin.users.0.scrypt: expected salt:hash as printed by npx streamgate hash-password (32 + 64 hex digits)'],
   ];
   for (const [name, input, message] of bad) {
     it(`refuses ${name} with a message naming it`, () => {
@@ -45,6 +54,12 @@ describe('config', () => {
       expect(() => parseConfig(input)).toThrow(message);
     });
   }
+
+  it('accepts the path patterns rules and takeover understand', () => {
+    const c = parseConfig({ hub: { takeoverPaths: ['live/*', 'cams/**', 'studio/cam1', '**'] }, auth: { rules: [{ paths: 'cams/*', mode: 'open' }, { paths: '**', mode: 'open' }] } });
+    expect(c.hub.takeoverPaths).toEqual(['live/*', 'cams/**', 'studio/cam1', '**']);
+    expect(c.auth.rules.map((r) => r.paths)).toEqual(['cams/*', '**']);
+  });
 
   it('applies flags over environment over file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-conf-'));
