@@ -12,6 +12,7 @@ import { publish, probe, type Publisher } from '../helpers/ffmpeg.js';
 import { readFlv } from '../helpers/flv-client.js';
 import { sleep, startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
 import { rawRtmp, type RawRtmp } from '../helpers/rtmp-client.js';
+import { rawRtsp } from '../helpers/rtsp-client.js';
 import { hasTool } from '../helpers/tools.js';
 
 const SECRET = 'test-secret-0123456789';
@@ -180,14 +181,10 @@ describe.skipIf(!hasTool('ffmpeg'))('access control on every protocol', () => {
     });
 
     it('RTSP SETUP without DESCRIBE is checked like DESCRIBE (no way around the credential)', async () => {
-      const s = connect(Number(new URL(g.rtsp).port), '127.0.0.1');
-      await new Promise((r) => s.once('connect', r));
-      let text = '';
-      s.on('data', (d) => (text += d.toString('latin1')));
-      s.write(`SETUP ${g.rtsp}/live/cam1/trackID=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n`);
-      await waitFor('an answer', () => text.includes('\r\n\r\n'), 5000);
-      expect(text).toMatch(/^RTSP\/1\.0 401/);
-      s.destroy();
+      const c = await rawRtsp(Number(new URL(g.rtsp).port));
+      const answer = await c.request('SETUP', `${g.rtsp}/live/cam1/trackID=0`, ['Transport: RTP/AVP/TCP;unicast;interleaved=0-1']);
+      expect(answer.status).toBe(401);
+      c.close();
     });
 
     it('RTSP publish: refused without a token, accepted with one', async () => {

@@ -3,10 +3,10 @@
  * checked with ffprobe. Real peers, real sockets, port 0.
  */
 import { spawn } from 'node:child_process';
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode, packetTimes, probe, publish, type Publisher } from '../helpers/ffmpeg.js';
 import { startGateway, type TestGateway, waitFor } from '../helpers/gateway.js';
+import { rawRtsp } from '../helpers/rtsp-client.js';
 import { hasTool } from '../helpers/tools.js';
 
 const CASES = [
@@ -155,64 +155,36 @@ describe.skipIf(!hasTool('ffmpeg') || !hasTool('ffprobe'))('RTSP push and play',
 
   it('PAUSE stops a player\'s media and keeps its session; PLAY resumes it at a keyframe', async () => {
     const url = `${gw.rtsp}/live/tcp264`;
-    const socket = connect(Number(new URL(gw.rtsp).port), '127.0.0.1');
+    const c = await rawRtsp(Number(new URL(gw.rtsp).port));
     let media = 0;
-    let text = '';
-    let firstAfterResume: Buffer | undefined;
     let resumed = false;
-    let pending = Buffer.alloc(0);
-    socket.on('data', (d: Buffer) => {
-      pending = Buffer.concat([pending, d]);
-      // Split answers (text) from interleaved frames ($, channel, 16-bit length).
-      while (pending.length > 0) {
-        if (pending[0] === 0x24) {
-          if (pending.length < 4) return;
-          const len = pending.readUInt16BE(2);
-          if (pending.length < 4 + len) return;
-          if (pending[1] === 0) {
-            media++;
-            if (resumed && !firstAfterResume) firstAfterResume = Buffer.from(pending.subarray(4, 4 + len));
-          }
-          pending = pending.subarray(4 + len);
-        } else {
-          const end = pending.indexOf('\r\n\r\n');
-          if (end < 0) return;
-          text += pending.subarray(0, end + 4).toString('latin1');
-          pending = pending.subarray(end + 4);
-        }
-      }
-    });
-    let cseq = 0;
-    const send = async (lines: string[]) => {
-      const before = (text.match(/RTSP\/1\.0 /g) ?? []).length;
-      socket.write([...lines.slice(0, 1), `CSeq: ${++cseq}`, ...lines.slice(1)].join('\r\n') + '\r\n\r\n');
-      await waitFor('an answer', () => (text.match(/RTSP\/1\.0 /g) ?? []).length > before, 5000);
-      return text.slice(text.lastIndexOf('RTSP/1.0 '));
+    let firstAfterResume: Buffer | undefined;
+    c.onInterleaved = (channel, payload) => {
+      if (channel !== 0) return;
+      media++;
+      if (resumed && !firstAfterResume) firstAfterResume = Buffer.from(payload);
     };
     try {
-      await new Promise((r) => socket.once('connect', r));
-      expect(await send([`DESCRIBE ${url} RTSP/1.0`, 'Accept: application/sdp'])).toMatch(/^RTSP\/1\.0 200/);
-      // The SDP body follows the DESCRIBE answer's headers; wait for it to pass.
-      await new Promise((r) => setTimeout(r, 200));
-      const setup = await send([`SETUP ${url}/trackID=0 RTSP/1.0`, 'Transport: RTP/AVP/TCP;unicast;interleaved=0-1']);
-      const session = /Session: ([^;\r\n]+)/.exec(setup)![1]!;
-      expect(await send([`PLAY ${url} RTSP/1.0`, `Session: ${session}`])).toMatch(/^RTSP\/1\.0 200/);
+      expect((await c.request('DESCRIBE', url, ['Accept: application/sdp'])).status).toBe(200);
+      const setup = await c.request('SETUP', `${url}/trackID=0`, ['Transport: RTP/AVP/TCP;unicast;interleaved=0-1']);
+      const session = `Session: ${setup.session}`;
+      expect((await c.request('PLAY', url, [session])).status).toBe(200);
       await waitFor('media while playing', () => media > 20, 5000);
-      expect(await send([`PAUSE ${url} RTSP/1.0`, `Session: ${session}`])).toMatch(/^RTSP\/1\.0 200/);
+      expect((await c.request('PAUSE', url, [session])).status).toBe(200);
       await new Promise((r) => setTimeout(r, 200));
       const atPause = media;
       await new Promise((r) => setTimeout(r, 1000));
       expect(media).toBe(atPause); // nothing while paused
       expect(gw.gw.registry.get('live/tcp264')!.readersByProtocol().rtsp ?? 0).toBe(0);
       resumed = true;
-      expect(await send([`PLAY ${url} RTSP/1.0`, `Session: ${session}`])).toMatch(/^RTSP\/1\.0 200/);
+      expect((await c.request('PLAY', url, [session])).status).toBe(200);
       await waitFor('media after PLAY', () => media > atPause + 20, 5000);
       // The first video packet after resuming starts a keyframe's access unit (SPS, STAP-A or IDR).
       const nalType = firstAfterResume![12]! & 0x1f;
       expect([5, 7, 24, 28].includes(nalType)).toBe(true);
-      expect(socket.destroyed).toBe(false);
+      expect(c.socket.destroyed).toBe(false);
     } finally {
-      socket.destroy();
+      c.close();
     }
   });
 });
