@@ -13,6 +13,7 @@ import WebSocket from 'ws';
 import { configWith } from '../../gateway/config.js';
 import { Gateway } from '../../gateway/gateway.js';
 import { createLogger } from '../../gateway/log.js';
+import { percentile } from '../helpers/stats.js';
 
 type ToParent = { port: number } | { cpu: NodeJS.CpuUsage };
 
@@ -40,9 +41,6 @@ async function serve(): Promise<void> {
   });
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 async function main(): Promise<void> {
   const participants = arg('participants', 500);

@@ -27,6 +27,7 @@ import WebSocket from 'ws';
 import { FlvDemuxer, type FlvTag } from '../../gateway/protocols/flv/demux.js';
 import { ensureMedia, loadTags, root } from './media.js';
 import { rtmpPublisher, type RawRtmp } from '../helpers/rtmp-client.js';
+import { percentile } from '../helpers/stats.js';
 
 
 const { values } = parseArgs({
@@ -215,10 +216,6 @@ function procStat(pid: number): { cpuTicks: number; rssBytes: number } {
 
 const CLK_TCK = 100;
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 interface Server {
   name: string;

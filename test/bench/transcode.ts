@@ -12,21 +12,18 @@
  * every latency non-negative and the smallest. Added latency = arrival(rendition frame) -
  * arrival(matching source frame). CPU is the job's /proc utime+stime over the window.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { get as httpGet } from 'node:http';
-import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { configWith } from '../../gateway/config.js';
 import { Gateway } from '../../gateway/gateway.js';
 import { FlvDemuxer } from '../../gateway/protocols/flv/demux.js';
+import { isKeyframeTag, isSequenceHeaderTag } from '../helpers/flv-client.js';
+import { percentile } from '../helpers/stats.js';
+import { ensureHevcPcmaMedia } from './media.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '..', '..', '..');
-const cacheDir = join(root, 'test', 'bench', '.cache');
 
 const { values } = parseArgs({
   options: {
@@ -35,19 +32,6 @@ const { values } = parseArgs({
     profile: { type: 'string', default: 'h264' },
   },
 });
-
-function ensureMedia(): string {
-  const file = join(cacheDir, '720p30-hevc-pcma.mkv');
-  if (existsSync(file)) return file;
-  mkdirSync(cacheDir, { recursive: true });
-  process.stderr.write('generating 720p30 HEVC + PCMA test media (once)...\n');
-  execFileSync('ffmpeg', [
-    '-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=8000',
-    '-t', '20', '-c:v', 'libx265', '-preset', 'veryfast', '-x265-params', 'log-level=error:keyint=30:min-keyint=30:scenecut=0:bframes=0',
-    '-b:v', '2M', '-c:a', 'pcm_alaw', '-ar', '8000', '-ac', '1', file,
-  ], { stdio: 'inherit' });
-  return file;
-}
 
 interface Arrival {
   dts: number;
@@ -60,25 +44,20 @@ function watch(url: string): { frames: Arrival[]; close(): void } {
   const frames: Arrival[] = [];
   const demux = new FlvDemuxer((tag) => {
     if (tag.type !== 9) return;
-    const b0 = tag.body[0]!;
-    const isHeader = b0 & 0x80 ? (b0 & 0x0f) === 0 : tag.body[1] === 0;
-    if (isHeader) return;
-    frames.push({ dts: tag.timestamp, at: performance.now(), key: ((b0 >> 4) & 7) === 1 });
+    if (isSequenceHeaderTag(tag)) return;
+    frames.push({ dts: tag.timestamp, at: performance.now(), key: isKeyframeTag(tag) });
   });
   const req = httpGet(url, (res) => res.on('data', (d: Buffer) => demux.push(d)));
   req.on('error', () => {});
   return { frames, close: () => req.destroy() };
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 async function main(): Promise<void> {
   const seconds = Number(values.seconds);
   const warmup = Number(values.warmup);
   const profile = values.profile!;
-  const media = process.env.BENCH_MEDIA ?? ensureMedia();
+  const media = process.env.BENCH_MEDIA ?? ensureHevcPcmaMedia();
   const gw = new Gateway(configWith({ bind: '127.0.0.1', http: { port: 0 }, rtmp: { port: 0 }, rtsp: { port: 0 }, transcode: { idleCloseMs: 1000, profiles: { h264: {}, 'video-only': { audio: { codec: 'none' } } } } }), { logger: pino({ level: 'warn' }) });
   const ports = await gw.start();
   const pusher = spawn('ffmpeg', ['-hide_banner', '-v', 'error', '-re', '-stream_loop', '-1', '-i', media, '-c', 'copy', '-f', 'rtsp', '-rtsp_transport', 'tcp', `rtsp://127.0.0.1:${ports.rtsp}/live/bench`], { stdio: 'inherit' });

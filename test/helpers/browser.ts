@@ -175,15 +175,7 @@ export function readProbe(page: Page): Promise<ProbeState> {
   return page.evaluate('window.__sgProbe') as Promise<ProbeState>;
 }
 
-export function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length ? s[Math.floor(s.length / 2)]! : NaN;
-}
-
-export function percentile(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
-}
+export { median, percentile } from './stats.js';
 
 /* ------------------------------------------------------------------------------------------ */
 /* Video checks                                                                                */
