@@ -112,7 +112,7 @@ export class Gateway {
     app.use(tokensRouter(config, this.auth));
     app.use(this.metrics.router());
     if (this.rtsp) app.use(this.rtsp.router());
-    app.use(this.rooms.router());
+    if (config.rooms.enabled) app.use(this.rooms.router());
     app.use(this.hls.router());
     app.use((req, res, next) => {
       if ((req.method === 'GET' || req.method === 'HEAD') && req.path.endsWith('.flv')) {

@@ -63,10 +63,15 @@ export class HttpServer {
     this.app = app;
     // Check header timeouts every second instead of Node's default 30 s (slowloris).
     this.server = createServer({ connectionsCheckingInterval: 1000 }, app);
-    this.server.headersTimeout = options.headersTimeoutMs;
-    this.server.requestTimeout = Math.max(options.headersTimeoutMs, 30_000);
     this.server.on('connection', (socket: Socket) => this.track(socket));
-    this.server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    this.configure(this.server);
+  }
+
+  /** What HTTP and HTTPS share: slowloris timeouts, answers to malformed requests, upgrades. */
+  private configure(server: Server | HttpsServer): void {
+    server.headersTimeout = this.options.headersTimeoutMs;
+    server.requestTimeout = Math.max(this.options.headersTimeoutMs, 30_000);
+    server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
       if (error.code === 'ECONNRESET' || error.code === 'EPIPE') {
         socket.destroy();
         return;
@@ -76,7 +81,7 @@ export class HttpServer {
       if ((socket as Socket).writable) (socket as Socket).end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`, () => socket.destroy());
       else socket.destroy();
     });
-    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
   }
 
   private track(socket: Socket): void {
@@ -88,9 +93,8 @@ export class HttpServer {
   /** HTTPS (and WSS) on the same app and upgrade handlers. */
   async listenTls(port: number, host: string, credentials: { cert: Buffer; key: Buffer }): Promise<number> {
     const server = createHttpsServer({ cert: credentials.cert, key: credentials.key, connectionsCheckingInterval: 1000 }, this.app);
-    server.headersTimeout = this.options.headersTimeoutMs;
     server.on('secureConnection', (socket: Socket) => this.track(socket));
-    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.configure(server);
     server.on('tlsClientError', (error, socket) => {
       this.log.info({ conn: `${socket.remoteAddress}:${socket.remotePort}`, err: error.message }, 'TLS handshake failed');
     });

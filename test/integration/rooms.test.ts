@@ -318,3 +318,23 @@ describe('rooms REST API', () => {
     expect((await fetch(`${gw.http}/api/v1/rooms/${room}`)).status).toBe(404);
   });
 });
+
+describe('rooms.enabled: false', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startGateway({ rooms: { enabled: false } });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('turns off the REST API too: nothing creates rooms or history files', async () => {
+    const post = await fetch(`${gw.http}/api/v1/rooms/live/off/messages`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ type: 'chat', text: 'hello' }),
+    });
+    expect(post.status).toBe(404);
+    expect(gw.gw.rooms.list()).toEqual([]);
+  });
+});
