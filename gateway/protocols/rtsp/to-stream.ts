@@ -25,7 +25,8 @@ import { type MediaTrack, parameterSetsOf, videoTrackFromParameterSets } from '.
 /** Counters for the API and tests; the per-packet path never logs. */
 export interface IngestStats {
   packets: number;
-  lostPackets: number;
+  /** RTP packets missing from the sequence (the depacketizers' own count, all tracks). */
+  readonly lostPackets: number;
   droppedFrames: number;
   videoFrames: number;
   audioFrames: number;
@@ -82,6 +83,8 @@ interface TrackState {
   report: { ntpMs: number; rtpTimestamp: number } | undefined;
   /** Placed against the first track by sender reports (done once). */
   synced: boolean;
+  /** Packets this track's depacketizer found missing. */
+  lostPackets(): number;
 }
 
 /** Sync that would move a track by more than this is taken as bogus (a wrong clock) and ignored. */
@@ -100,7 +103,7 @@ function rtpDiff(a: number, b: number): number {
  * first packet on the timeline (a pull that reconnects continues after its last frame).
  */
 export class RtpToStream {
-  readonly stats: IngestStats = { packets: 0, lostPackets: 0, droppedFrames: 0, videoFrames: 0, audioFrames: 0, badPackets: 0, syncShifts: 0 };
+  readonly stats: IngestStats;
   private readonly tracks: TrackState[];
   /** The track whose first packet came first: the others are placed against it. */
   private first: TrackState | undefined;
@@ -120,6 +123,20 @@ export class RtpToStream {
     private readonly startMs = 0,
   ) {
     this.tracks = mediaTracks.map((m) => this.trackState(m));
+    const tracks = this.tracks;
+    this.stats = {
+      packets: 0,
+      droppedFrames: 0,
+      videoFrames: 0,
+      audioFrames: 0,
+      badPackets: 0,
+      syncShifts: 0,
+      get lostPackets() {
+        let n = 0;
+        for (const t of tracks) n += t.lostPackets();
+        return n;
+      },
+    };
     for (const m of mediaTracks) {
       if (m.track?.kind === 'audio' && !sameConfig(session.stream.audioTrack, m.track.codec, m.track.config)) session.setAudioTrack(m.track);
       if (m.track?.kind === 'video' && !sameConfig(session.stream.videoTrack, m.track.codec, m.track.config)) session.setVideoTrack(m.track);
@@ -216,28 +233,28 @@ export class RtpToStream {
 
   private trackState(m: MediaTrack): TrackState {
     const unwrap = new TimestampUnwrapper();
-    const state: TrackState = { media: m, unwrap, baseMs: undefined, firstTimestamp: 0, report: undefined, synced: false, push: () => {} };
+    const state: TrackState = { media: m, unwrap, baseMs: undefined, firstTimestamp: 0, report: undefined, synced: false, push: () => {}, lostPackets: () => 0 };
     if (m.codec === 'H264' || m.codec === 'H265') {
       const codec = m.codec;
       this.videoClock = m.clockRate;
       if (m.track?.kind === 'video') this.seedParameterSets(codec, m.track);
       const d = new VideoDepacketizer(codec, {
         accessUnit: (nalus, ts) => this.videoAccessUnit(state, codec, nalus, ts),
-        lost: () => {
-          this.stats.lostPackets++;
-          this.waitKeyframe = true;
-        },
+        lost: () => (this.waitKeyframe = true),
       });
       state.push = (pkt) => d.push(pkt);
+      state.lostPackets = () => d.lostPackets;
     } else if (m.codec === 'AAC') {
       const d = new AacDepacketizer(m.aac ?? AAC_HBR, {
         frame: (payload, ts) => this.audioFrame(state, payload, ts),
-        lost: () => this.stats.lostPackets++,
+        lost: () => {},
       });
       state.push = (pkt) => d.push(pkt);
+      state.lostPackets = () => d.lostPackets;
     } else {
-      const d = new G711Depacketizer({ frame: (payload, ts) => this.audioFrame(state, payload, ts), lost: () => this.stats.lostPackets++ });
+      const d = new G711Depacketizer({ frame: (payload, ts) => this.audioFrame(state, payload, ts), lost: () => {} });
       state.push = (pkt) => d.push(pkt);
+      state.lostPackets = () => d.lostPackets;
     }
     return state;
   }

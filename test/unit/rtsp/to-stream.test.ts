@@ -82,7 +82,15 @@ describe('RtpToStream', () => {
       [240, false],
     ]);
     expect(toStream.stats.lostPackets).toBeGreaterThan(0);
+    expect(toStream.stats.lostPackets).toBe(1); // packets, not loss events
     expect(toStream.stats.droppedFrames).toBe(2);
+  });
+
+  it('counts lost G.711 packets too, by how many are missing', () => {
+    const { toStream } = setup();
+    const send = (seq: number) => toStream.push(1, parseRtp(buildRtp({ marker: false, payloadType: 8, sequence: seq, timestamp: seq * 160, ssrc: 2 }, Buffer.alloc(160, 0xd5))));
+    for (const seq of [0, 1, 5, 6]) send(seq); // 2, 3, 4 never came
+    expect(toStream.stats.lostPackets).toBe(3);
   });
 
   it('puts audio and video on one millisecond timeline across an RTP timestamp wrap', () => {
