@@ -43,10 +43,6 @@ export class RtspAuthenticator {
     private readonly password: string,
   ) {}
 
-  get hasChallenge(): boolean {
-    return this.challenge !== undefined;
-  }
-
   /** Takes the strongest challenge offered (Digest over Basic); false when none is usable. */
   accept(header: string): boolean {
     const challenges = parseChallenges(header);

@@ -154,11 +154,6 @@ export class AacDepacketizer {
     }
   }
 
-  reset(): void {
-    this.fragments = undefined;
-    this.expectedSeq = -1;
-  }
-
   private bad(reason: string): void {
     this.fragments = undefined;
     this.sink.lost(reason);
@@ -192,9 +187,5 @@ export class G711Depacketizer {
     }
     this.expectedSeq = (pkt.sequence + 1) & 0xffff;
     if (pkt.payload.length > 0) this.sink.frame(pkt.payload, pkt.timestamp);
-  }
-
-  reset(): void {
-    this.expectedSeq = -1;
   }
 }

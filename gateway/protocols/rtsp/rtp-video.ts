@@ -170,17 +170,6 @@ export class VideoDepacketizer {
     }
   }
 
-  /** Forgets all state (a new connection). */
-  reset(): void {
-    this.nalus = [];
-    this.bytes = 0;
-    this.fu = undefined;
-    this.fuBytes = 0;
-    this.hasTimestamp = false;
-    this.expectedSeq = -1;
-    this.broken = false;
-  }
-
   private discard(reason: string): void {
     this.nalus = [];
     this.bytes = 0;

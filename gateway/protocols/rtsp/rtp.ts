@@ -143,10 +143,6 @@ export class TimestampUnwrapper {
     this.extended += diff;
     return this.extended;
   }
-
-  reset(): void {
-    this.last = undefined;
-  }
 }
 
 /** Packets a reorderer holds at most while waiting for a missing one. */

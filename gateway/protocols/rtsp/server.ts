@@ -132,10 +132,6 @@ export class RtspServer {
     this.connections.add(connection);
   }
 
-  get connectionCount(): number {
-    return this.connections.size;
-  }
-
   async close(): Promise<void> {
     this.sources.close();
     for (const c of [...this.connections]) c.close();

@@ -28,8 +28,6 @@ export interface IngestStats {
   /** RTP packets missing from the sequence (the depacketizers' own count, all tracks). */
   readonly lostPackets: number;
   droppedFrames: number;
-  videoFrames: number;
-  audioFrames: number;
   badPackets: number;
   /** Times a track was moved to line up with the sender's clock after it started. */
   syncShifts: number;
@@ -127,8 +125,6 @@ export class RtpToStream {
     this.stats = {
       packets: 0,
       droppedFrames: 0,
-      videoFrames: 0,
-      audioFrames: 0,
       badPackets: 0,
       syncShifts: 0,
       get lostPackets() {
@@ -274,7 +270,6 @@ export class RtpToStream {
   private audioFrame(t: TrackState, payload: Buffer, timestamp: number): void {
     const ms = this.toMs(t, timestamp);
     if (ms > this.lastDts) this.lastDts = ms;
-    this.stats.audioFrames++;
     this.session.writeAudio(ms, payload);
   }
 
@@ -320,7 +315,6 @@ export class RtpToStream {
     const dtsTicks = this.dts.next(ticks, keyframe);
     const dts = Math.round(t.baseMs! + (dtsTicks * 1000) / this.videoClock);
     if (dts > this.lastDts) this.lastDts = dts;
-    this.stats.videoFrames++;
     this.session.writeVideo(dts, ptsTicksMs, keyframe, nalusToLengthPrefixed(nalus));
   }
 }
