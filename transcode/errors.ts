@@ -41,6 +41,3 @@ export class SnapshotError extends TranscodeError {
     super('SG_ERR_SNAPSHOT_FAILED', `snapshot of ${path} failed: ${reason}`, status);
   }
 }
-
-/** The codes above, for the README's error table. */
-export const TRANSCODE_ERROR_CODES = ['SG_ERR_TRANSCODE_FAILED', 'SG_ERR_TRANSCODE_LIMIT', 'SG_ERR_FFMPEG_NOT_FOUND', 'SG_ERR_SNAPSHOT_FAILED'] as const;

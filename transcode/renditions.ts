@@ -40,7 +40,6 @@ export interface RenditionsOptions {
 
 interface Entry {
   readonly source: string;
-  readonly profile: string;
   job: TranscodeJob | undefined;
   readonly ready: Promise<void>;
   idleTimer: NodeJS.Timeout | undefined;
@@ -75,7 +74,7 @@ export class Renditions implements DemandHandler {
     // The slot is taken synchronously, so concurrent first readers share one job.
     let entry!: Entry;
     const ready = this.launch(path, source, profile, () => entry);
-    entry = { source, profile, job: undefined, ready, idleTimer: undefined };
+    entry = { source, job: undefined, ready, idleTimer: undefined };
     this.entries.set(path, entry);
     ready.catch(() => {
       if (this.entries.get(path) === entry) this.remove(path, entry);

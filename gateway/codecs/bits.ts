@@ -20,11 +20,6 @@ export class BitReader {
     return this.end - this.pos;
   }
 
-  /** Current position in bits from the start of the buffer. */
-  bitPosition(): number {
-    return this.pos;
-  }
-
   /** Reads `n` (0..32) bits as an unsigned integer. */
   readBits(n: number): number {
     if (n > 32 || n < 0) throw new CodecError(`${this.what}: cannot read ${n} bits at once`);

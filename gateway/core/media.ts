@@ -11,9 +11,6 @@ export type VideoCodec = 'H264' | 'H265';
 export type AudioCodec = 'AAC' | 'PCMA' | 'PCMU';
 export type Codec = VideoCodec | AudioCodec;
 
-export const SUPPORTED_VIDEO_CODECS: readonly VideoCodec[] = ['H264', 'H265'];
-export const SUPPORTED_AUDIO_CODECS: readonly AudioCodec[] = ['AAC', 'PCMA', 'PCMU'];
-
 export interface VideoTrack {
   readonly kind: 'video';
   readonly codec: VideoCodec;

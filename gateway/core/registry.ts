@@ -149,7 +149,7 @@ export class StreamRegistry extends TypedEmitter<RegistryEvents> {
     const seconds = Math.max(0.001, (now - this.lastSample) / 1000);
     this.lastSample = now;
     for (const stream of this.streams.values()) {
-      const prev = this.lastCounters.get(stream) ?? { bytesIn: stream.bytesIn, bytesOut: stream.bytesOut, videoFrames: stream.videoFramesIn };
+      const prev = this.lastCounters.get(stream)!; // set with the stream in createStream, deleted when it leaves the map
       stream.rate = {
         inKbps: Math.round(((stream.bytesIn - prev.bytesIn) * 8) / 1000 / seconds),
         outKbps: Math.round(((stream.bytesOut - prev.bytesOut) * 8) / 1000 / seconds),

@@ -387,14 +387,6 @@ export class PublishSession {
     this.lastAudioDts = base;
   }
 
-  get isActive(): boolean {
-    return this.active;
-  }
-
-  get path(): string {
-    return this.stream.path;
-  }
-
   setVideoTrack(track: VideoTrack): void {
     if (!this.active) return;
     this.stream.videoTrack = track;

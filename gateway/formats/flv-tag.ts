@@ -185,11 +185,11 @@ export function audioConfigBody(track: AudioTrack): Buffer | undefined {
 }
 
 /** FLV codec ids for onMetaData: videocodecid/audiocodecid. */
-export function flvVideoCodecId(codec: VideoCodec): number {
+function flvVideoCodecId(codec: VideoCodec): number {
   return codec === 'H264' ? CODEC_ID_AVC : FOURCC_HVC1;
 }
 
-export function flvAudioCodecId(codec: AudioCodec): number {
+function flvAudioCodecId(codec: AudioCodec): number {
   return codec === 'AAC' ? SOUND_FORMAT_AAC : codec === 'PCMA' ? SOUND_FORMAT_PCMA : SOUND_FORMAT_PCMU;
 }
 

@@ -90,10 +90,6 @@ export class Segmenter {
     this.tracks = tracks;
   }
 
-  get isOpen(): boolean {
-    return this.open;
-  }
-
   push(frame: MediaFrame): void {
     const tracks = this.tracks;
     if (!tracks) return;

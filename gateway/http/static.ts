@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -7,8 +6,4 @@ export function playerDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const root = here.includes(`${'/'}dist${'/'}`) ? resolve(here, '..', '..', '..') : resolve(here, '..', '..');
   return resolve(root, 'dist', 'player');
-}
-
-export function playerBuilt(): boolean {
-  return existsSync(resolve(playerDir(), 'index.html'));
 }

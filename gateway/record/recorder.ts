@@ -168,7 +168,7 @@ export class Recorder implements SessionHost {
     const now = Date.now();
     for (const [p, list] of byPath) {
       const rule = this.sessions.get(p)?.rule ?? this.ruleFor(p) ?? this.defaultRule();
-      const files = list.map((e) => ({ ...e, end: e.start + e.durationMs, entry: e }));
+      const files = list.map((e) => ({ ...e, end: e.start + e.durationMs }));
       for (const f of filesToDelete(files, rule.retentionMs, rule.maxBytes, now)) {
         try {
           await unlink(f.file);

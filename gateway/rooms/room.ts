@@ -38,7 +38,6 @@ export class Participant {
   refusals = 0;
   refusalWindowStart = 0;
   left = false;
-  messagesIn = 0;
 
   constructor(
     readonly id: number,
@@ -86,10 +85,6 @@ export class Room {
     this.history = new History(config.historySize);
     for (const entry of loaded) this.history.add(entry);
     this.lastId = lastId;
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
   }
 
   get lastMessageId(): number {
@@ -210,7 +205,6 @@ export class Room {
 
   /** Size and rate checks every text frame passes before it is parsed. */
   private admit(p: Participant, size: number): boolean {
-    p.messagesIn++;
     if (size > this.config.maxMessageBytes) {
       this.refuse(p, tooLarge(size, this.config.maxMessageBytes));
       return false;

@@ -48,10 +48,6 @@ export class FragmentWriter {
     this.audioRate = tracks.audio ? audioTimescale(tracks.audio) : 48_000;
   }
 
-  get fragmentCount(): number {
-    return this.sequence;
-  }
-
   /**
    * A fragment holding `frames` (arrival order; frames of tracks not in this timeline are left
    * out). `endDts` is where the fragment ends (the next fragment's first video dts): it gives the

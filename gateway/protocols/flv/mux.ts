@@ -148,14 +148,14 @@ export const wsFlvFormat: WireFormat = {
 
 /**
  * Metadata and sequence-header tags for the stream's current tracks, built once per track
- * change and shared by every FLV reader. `timestamp` places them on the stream's timeline.
+ * change and shared by every FLV reader, at timestamp 0.
  */
-export function flvHeaderTags(stream: Stream, timestamp: number): Buffer[] {
-  const tags = [flvTag(FLV_TAG_SCRIPT, timestamp, onMetaDataBody(stream))];
-  if (stream.videoTrack) tags.push(flvTag(FLV_TAG_VIDEO, timestamp, videoConfigBody(stream.videoTrack)));
+export function flvHeaderTags(stream: Stream): Buffer[] {
+  const tags = [flvTag(FLV_TAG_SCRIPT, 0, onMetaDataBody(stream))];
+  if (stream.videoTrack) tags.push(flvTag(FLV_TAG_VIDEO, 0, videoConfigBody(stream.videoTrack)));
   if (stream.audioTrack) {
     const body = audioConfigBody(stream.audioTrack);
-    if (body) tags.push(flvTag(FLV_TAG_AUDIO, timestamp, body));
+    if (body) tags.push(flvTag(FLV_TAG_AUDIO, 0, body));
   }
   return tags;
 }

@@ -33,7 +33,7 @@ export function flvStreamPath(pathname: string): string | undefined {
 }
 
 function headersFor(stream: Stream, initial: boolean): readonly Buffer[] {
-  const tags = stream.cachedHeaders('flv', () => flvHeaderTags(stream, 0));
+  const tags = stream.cachedHeaders('flv', () => flvHeaderTags(stream));
   if (!initial) return tags;
   return [flvFileHeader(stream.audioTrack !== undefined, stream.videoTrack !== undefined), ...tags];
 }

@@ -99,11 +99,6 @@ export class HlsMuxer {
     return this.config.container === 'ts' ? 'ts' : 'm4s';
   }
 
-  /** Complete segments in the window. */
-  get completeSegments(): HlsSegment[] {
-    return this.segments.filter((s) => s.complete);
-  }
-
   get openSegment(): HlsSegment | undefined {
     return this.current;
   }

@@ -51,7 +51,6 @@ type NmsRtmpClass = new () => NmsRtmp;
 
 interface NmsAmf {
   decodeAmf0Cmd(buf: Buffer): Record<string, unknown>;
-  encodeAmf0Cmd(cmd: Record<string, unknown>): Buffer;
 }
 
 interface NmsLogger {
@@ -84,7 +83,6 @@ export const RTMP_TYPE_VIDEO = 9;
 export const RTMP_TYPE_DATA_AMF3 = 15;
 export const RTMP_TYPE_COMMAND_AMF3 = 17;
 export const RTMP_TYPE_DATA = 18;
-export const RTMP_TYPE_COMMAND = 20;
 
 export interface RtmpCommand {
   readonly name: string;
@@ -238,10 +236,5 @@ export class RtmpEngine {
 
   sendData(streamId: number, message: Record<string, unknown>): void {
     this.engine.sendDataMessage(message, streamId);
-  }
-
-  /** AMF0 command bytes, for callers that frame messages themselves. */
-  static encodeCommand(command: Record<string, unknown>): Buffer {
-    return nmsAmf.encodeAmf0Cmd(command);
   }
 }

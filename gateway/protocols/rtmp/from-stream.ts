@@ -13,15 +13,13 @@ import {
   writeAudioFramePrefix,
   writeVideoFramePrefix,
 } from '../../formats/flv-tag.js';
+import { RTMP_TYPE_AUDIO, RTMP_TYPE_DATA, RTMP_TYPE_VIDEO } from './engine.js';
 
 /** The message stream id of the first createStream: what every RTMP player we know plays on. */
 export const PLAY_STREAM_ID = 1;
 const CSID_DATA = 5;
 const CSID_AUDIO = 4;
 const CSID_VIDEO = 6;
-const TYPE_AUDIO = 8;
-const TYPE_VIDEO = 9;
-const TYPE_DATA = 18;
 
 /**
  * Writes one message as chunks (RTMP 1.0 §5.3.1): a type-0 header, then type-3 headers every
@@ -87,10 +85,10 @@ export function rtmpMessage(csid: number, type: number, streamId: number, timest
 }
 
 /** A WireFormat for RTMP play at a given outgoing chunk size. */
-export function rtmpFormat(chunkSize: number, slot = 1): WireFormat {
+export function rtmpFormat(chunkSize: number): WireFormat {
   return {
     name: `rtmp-${chunkSize}`,
-    slot,
+    slot: 1,
     serialize(frame: MediaFrame): Buffer {
       const track = frame.track;
       const payload = frame.payload;
@@ -107,7 +105,7 @@ export function rtmpFormat(chunkSize: number, slot = 1): WireFormat {
       const p = prefix.length;
       return writeMessage(
         frame.kind === FrameKind.Video ? CSID_VIDEO : CSID_AUDIO,
-        frame.kind === FrameKind.Video ? TYPE_VIDEO : TYPE_AUDIO,
+        frame.kind === FrameKind.Video ? RTMP_TYPE_VIDEO : RTMP_TYPE_AUDIO,
         PLAY_STREAM_ID,
         frame.dts,
         p + payload.length,
@@ -129,11 +127,11 @@ export function rtmpHeaderMessages(stream: Stream, chunkSize: number): Buffer[] 
   const out: Buffer[] = [];
   const v = stream.videoTrack;
   const a = stream.audioTrack;
-  out.push(rtmpMessage(CSID_DATA, TYPE_DATA, PLAY_STREAM_ID, 0, onMetaDataBody(stream), chunkSize));
-  if (v) out.push(rtmpMessage(CSID_VIDEO, TYPE_VIDEO, PLAY_STREAM_ID, 0, videoConfigBody(v), chunkSize));
+  out.push(rtmpMessage(CSID_DATA, RTMP_TYPE_DATA, PLAY_STREAM_ID, 0, onMetaDataBody(stream), chunkSize));
+  if (v) out.push(rtmpMessage(CSID_VIDEO, RTMP_TYPE_VIDEO, PLAY_STREAM_ID, 0, videoConfigBody(v), chunkSize));
   if (a) {
     const body = audioConfigBody(a);
-    if (body) out.push(rtmpMessage(CSID_AUDIO, TYPE_AUDIO, PLAY_STREAM_ID, 0, body, chunkSize));
+    if (body) out.push(rtmpMessage(CSID_AUDIO, RTMP_TYPE_AUDIO, PLAY_STREAM_ID, 0, body, chunkSize));
   }
   return out;
 }

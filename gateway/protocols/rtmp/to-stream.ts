@@ -13,14 +13,7 @@ import { Amf0Error, decodeAmf0 } from '../../formats/amf0.js';
 import { parseAudioTagBody, parseVideoTagBody } from '../../formats/flv-tag.js';
 import { aacTrackFromConfig, g711Track, sameConfig, videoTrackFromConfig } from '../../formats/tracks.js';
 
-/** Counters of what the mapping ignored, for the session's stats. */
-export interface IngestCounters {
-  framesBeforeConfig: number;
-  ignoredMessages: number;
-}
-
 export class RtmpToStream {
-  readonly counters: IngestCounters = { framesBeforeConfig: 0, ignoredMessages: 0 };
   private nalLengthSize = 4;
 
   constructor(private readonly session: PublishSession) {}
@@ -28,10 +21,7 @@ export class RtmpToStream {
   video(timestamp: number, body: Buffer): void {
     if (body.length === 0) return;
     const tag = parseVideoTagBody(body);
-    if (tag.type === 'ignore') {
-      this.counters.ignoredMessages++;
-      return;
-    }
+    if (tag.type === 'ignore') return;
     const current = this.session.stream.videoTrack;
     if (tag.type === 'config') {
       if (sameConfig(current, tag.codec, tag.config)) return;
@@ -45,10 +35,7 @@ export class RtmpToStream {
       }
       return;
     }
-    if (current === undefined || current.codec !== tag.codec) {
-      this.counters.framesBeforeConfig++;
-      return;
-    }
+    if (current === undefined || current.codec !== tag.codec) return;
     let data = tag.data;
     if (this.nalLengthSize !== 4) data = nalusToLengthPrefixed(splitLengthPrefixed(data, this.nalLengthSize));
     this.session.writeVideo(timestamp, timestamp + tag.cts, tag.keyframe, data);
@@ -57,10 +44,7 @@ export class RtmpToStream {
   audio(timestamp: number, body: Buffer): void {
     if (body.length === 0) return;
     const tag = parseAudioTagBody(body);
-    if (tag.type === 'ignore') {
-      this.counters.ignoredMessages++;
-      return;
-    }
+    if (tag.type === 'ignore') return;
     const current = this.session.stream.audioTrack;
     if (tag.type === 'config') {
       if (sameConfig(current, 'AAC', tag.config)) return;
@@ -76,7 +60,6 @@ export class RtmpToStream {
       // G.711 has no sequence header: the first frame declares the track.
       this.session.setAudioTrack(g711Track(tag.codec, tag.channels));
     } else if (current === undefined || current.codec !== tag.codec) {
-      this.counters.framesBeforeConfig++;
       return;
     }
     this.session.writeAudio(timestamp, tag.data);
@@ -88,17 +71,13 @@ export class RtmpToStream {
     try {
       values = decodeAmf0(body);
     } catch (error) {
-      // A malformed data message is not worth dropping a camera for: count it and go on.
+      // A malformed data message is not worth dropping a camera for: ignore it and go on.
       if (!(error instanceof Amf0Error)) throw error;
-      this.counters.ignoredMessages++;
       return;
     }
     let i = 0;
     if (values[i] === '@setDataFrame') i++;
-    if (values[i] !== 'onMetaData') {
-      this.counters.ignoredMessages++;
-      return;
-    }
+    if (values[i] !== 'onMetaData') return;
     const obj = values[i + 1];
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj) || obj instanceof Date) return;
     const metadata: Record<string, string | number | boolean | null> = {};
