@@ -3,7 +3,7 @@
  * `GET /api/v1/streams/{app}/{name}/snapshot.jpg?width=`. Mounted before the streams router.
  */
 import express, { type Request, type Response, Router } from 'express';
-import { StreamgateError, StreamNotFoundError } from '../gateway/core/errors.js';
+import { errorCode, StreamNotFoundError } from '../gateway/core/errors.js';
 import { isValidPath } from '../gateway/core/path.js';
 import { type AudioProfile, profileSchema, type VideoProfile } from './config.js';
 import { mergeProfile } from './profiles.js';
@@ -17,7 +17,7 @@ function pathParam(req: Request): string {
 
 function sendError(res: Response, error: unknown): void {
   const status = error instanceof StreamNotFoundError ? 404 : (error as { status?: number }).status ?? 500;
-  const code = error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL';
+  const code = errorCode(error);
   if (!res.headersSent) res.status(status).json({ error: { code, message: (error as Error).message } });
 }
 

@@ -11,6 +11,7 @@ import { ConfigError, StreamgateError } from '../core/errors.js';
 import { matchPathPattern } from '../core/path.js';
 import { type AuthConfig, type AuthRule, SCRYPT_HASH } from './config.js';
 import { type Action, safeEqual, verifyToken } from './tokens.js';
+import { peerAddress } from '../net/listen.js';
 
 export class UnauthorizedError extends StreamgateError {
   readonly status = 401;
@@ -31,7 +32,7 @@ export interface AccessRequest {
   readonly path: string;
   /** rtmp, rtsp, flv, ws-flv, hls, room... */
   readonly protocol: string;
-  /** `${socket.remoteAddress}:${socket.remotePort}` of the client (see clientIp). */
+  /** peerAddress(socket) of the client (see clientIp). */
   readonly remoteAddress: string;
   readonly query: Readonly<Record<string, string>>;
   /** A credential given outside the query (RTSP Basic/Digest password, Authorization header). */
@@ -60,7 +61,7 @@ export function plainIp(address: string): string {
 
 /**
  * The client IP of an `address:port` string: what every protocol builds as
- * `${socket.remoteAddress}:${socket.remotePort}` (`10.0.0.5:51234`, `::1:51234`,
+ * peerAddress(socket) (`10.0.0.5:51234`, `::1:51234`,
  * `::ffff:10.0.0.5:51234`), or `[v6]:port`. An address with no colon (`10.0.0.5`, `internal`) is
  * kept. The last `:digits` is always the port here, so a bare IPv6 address (`2001:db8::1:2`) would
  * lose its last group: give those to plainIp.
@@ -322,7 +323,7 @@ export class Authorizer {
       const ip = plainIp(req.socket.remoteAddress ?? '');
       const refuse = (status: 401 | 403, code: string, message: string) => {
         this.refused('api', code);
-        this.log.warn({ conn: `${req.socket.remoteAddress}:${req.socket.remotePort}`, path: req.path, method: req.method }, `admin API refused: ${message}`);
+        this.log.warn({ conn: peerAddress(req.socket), path: req.path, method: req.method }, `admin API refused: ${message}`);
         if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="streamgate"');
         res.status(status).json({ error: { code, message } });
       };

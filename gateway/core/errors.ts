@@ -91,3 +91,8 @@ export const ERROR_CODES = [
   'SG_ERR_STREAM_ENDED',
   'SG_ERR_CODEC_PARSE',
 ] as const;
+
+/** The stable code of an error for metrics, logs and JSON bodies; `fallback` for anything not ours. */
+export function errorCode(error: unknown, fallback = 'SG_ERR_INTERNAL'): string {
+  return error instanceof StreamgateError ? error.code : fallback;
+}

@@ -75,3 +75,12 @@ export function matchPathPattern(pattern: string, path: string): boolean {
   }
   return p.length === s.length;
 }
+
+/** Splits `name?a=1&b=2` into the name and its query (the stream key carries credentials). */
+export function splitQuery(value: string): { name: string; query: Record<string, string> } {
+  const q = value.indexOf('?');
+  if (q < 0) return { name: value, query: {} };
+  const query: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(value.slice(q + 1))) query[k] = v;
+  return { name: value.slice(0, q), query };
+}

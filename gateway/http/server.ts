@@ -3,7 +3,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { Socket } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { admit, type ConnectionGate, listenOn } from '../net/listen.js';
+import { admit, type ConnectionGate, listenOn, peerAddress } from '../net/listen.js';
 
 /** Handles a WebSocket upgrade for the paths it claims; returns false to pass. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Socket, head: Buffer, pathname: string) => boolean;
@@ -76,7 +76,7 @@ export class HttpServer {
         socket.destroy();
         return;
       }
-      this.log.info({ conn: `${(socket as Socket).remoteAddress}:${(socket as Socket).remotePort}`, err: error.message }, 'bad HTTP request');
+      this.log.info({ conn: peerAddress(socket as Socket), err: error.message }, 'bad HTTP request');
       const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
       if ((socket as Socket).writable) (socket as Socket).end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`, () => socket.destroy());
       else socket.destroy();
@@ -96,7 +96,7 @@ export class HttpServer {
     server.on('secureConnection', (socket: Socket) => this.track(socket));
     this.configure(server);
     server.on('tlsClientError', (error, socket) => {
-      this.log.info({ conn: `${socket.remoteAddress}:${socket.remotePort}`, err: error.message }, 'TLS handshake failed');
+      this.log.info({ conn: peerAddress(socket), err: error.message }, 'TLS handshake failed');
     });
     this.tlsServer = server;
     return listenOn(server, port, host, (error) => this.log.error({ err: error }, 'HTTPS listener error'));

@@ -23,11 +23,19 @@ export type ConnectionGate = (remoteAddress: string) => (() => void) | undefined
 /** Applies a gate to an accepted socket: false (and the socket destroyed) when refused. */
 export function admit(socket: Socket, gate: ConnectionGate | undefined): boolean {
   if (!gate) return true;
-  const release = gate(`${socket.remoteAddress}:${socket.remotePort}`);
+  const release = gate(peerAddress(socket));
   if (!release) {
     socket.destroy();
     return false;
   }
   socket.once('close', release);
   return true;
+}
+
+/**
+ * A peer as the gateway names it in logs, limits and access checks: `address:port`
+ * (`10.0.0.5:51234`, `::1:51234`; clientIp in auth takes the address back out).
+ */
+export function peerAddress(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
+  return `${socket.remoteAddress}:${socket.remotePort}`;
 }

@@ -23,6 +23,7 @@ import { CloseCode, RoomError } from './errors.js';
 import { HistoryFile, historyFileName } from './history.js';
 import { validateName } from './protocol.js';
 import { type Connection, type Participant, Room, type RoomHost } from './room.js';
+import { peerAddress } from '../net/listen.js';
 
 export interface RoomsDeps {
   readonly registry: Pick<StreamRegistry, 'list'>;
@@ -166,7 +167,7 @@ export class Rooms implements RoomHost, RoomDirectory {
     }
     const query: Record<string, string> = {};
     for (const [k, v] of new URL(req.url ?? '/', 'http://x').searchParams) query[k] = v;
-    access.check({ action: 'room', path, protocol: 'room', remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`, query }).then(
+    access.check({ action: 'room', path, protocol: 'room', remoteAddress: peerAddress(socket), query }).then(
       (grant) => {
         if (socket.destroyed) return;
         this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, socket, match[1]!, grant.via === 'open' ? undefined : grant.role));
@@ -185,7 +186,7 @@ export class Rooms implements RoomHost, RoomDirectory {
 
   private accept(ws: WebSocket, req: IncomingMessage, socket: Socket, rawPath: string, grantedRole?: 'host' | 'viewer'): void {
     socket.setNoDelay(true);
-    const conn = `${socket.remoteAddress}:${socket.remotePort}`;
+    const conn = peerAddress(socket);
     const connection: Connection = {
       send: (data, binary) => {
         if (ws.readyState === WebSocket.OPEN) ws.send(data, { binary });

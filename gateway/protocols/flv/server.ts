@@ -7,13 +7,14 @@ import type { Socket } from 'node:net';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { InvalidPathError, StreamgateError, StreamNotFoundError } from '../../core/errors.js';
-import { validatePath } from '../../core/path.js';
+import { errorCode, InvalidPathError, StreamNotFoundError } from '../../core/errors.js';
+import { splitQuery, validatePath } from '../../core/path.js';
 import type { ReaderOutput } from '../../core/reader.js';
 import type { Stream } from '../../core/stream.js';
 import { type AccessControl, isAccessRefusal, OPEN_ACCESS } from '../../auth/index.js';
 import { socketCorking, writeToSocket } from '../../net/socket-writer.js';
 import { flvFileHeader, flvFormat, flvHeaderTags, wsBinaryFrame, wsFlvFormat } from './mux.js';
+import { peerAddress } from '../../net/listen.js';
 
 /** What the FLV handlers need from the hub. */
 export interface FlvPathManager {
@@ -46,14 +47,6 @@ function errorStatus(error: unknown): number {
   return 502;
 }
 
-function queryOf(url: string): Record<string, string> {
-  const q = url.indexOf('?');
-  if (q < 0) return {};
-  const out: Record<string, string> = {};
-  for (const [k, v] of new URLSearchParams(url.slice(q + 1))) out[k] = v;
-  return out;
-}
-
 export class FlvServer {
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 });
 
@@ -67,9 +60,9 @@ export class FlvServer {
 
   /** Express handler for GET/HEAD requests whose path ends in .flv. */
   async handleHttp(req: Request, res: Response): Promise<void> {
-    const remoteAddress = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    const remoteAddress = peerAddress(req.socket);
     let stream: Stream;
-    const query = queryOf(req.originalUrl);
+    const query = splitQuery(req.originalUrl).query;
     let path = '';
     try {
       path = flvStreamPath(req.path)!;
@@ -79,10 +72,10 @@ export class FlvServer {
     } catch (error) {
       const status = errorStatus(error);
       const message = error instanceof Error ? error.message : String(error);
-      if (!isAccessRefusal(error)) this.refused('flv', error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL');
+      if (!isAccessRefusal(error)) this.refused('flv', errorCode(error));
       this.log.info({ conn: remoteAddress, url: req.originalUrl.slice(0, 256), status }, `HTTP-FLV request refused: ${message}`);
       if (!res.headersSent) {
-        res.status(status).json({ error: { code: error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL', message } });
+        res.status(status).json({ error: { code: errorCode(error), message } });
       }
       return;
     }
@@ -132,8 +125,8 @@ export class FlvServer {
   };
 
   private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer, pathname: string): Promise<void> {
-    const remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
-    const query = queryOf(req.url ?? '');
+    const remoteAddress = peerAddress(socket);
+    const query = splitQuery(req.url ?? '').query;
     let stream: Stream;
     let path = '';
     try {
@@ -189,9 +182,9 @@ export class FlvServer {
   private refuseUpgrade(req: IncomingMessage, socket: Socket, remoteAddress: string, error: unknown): void {
     const status = errorStatus(error);
     const message = error instanceof Error ? error.message : String(error);
-    this.refused('ws-flv', error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL');
+    this.refused('ws-flv', errorCode(error));
     this.log.info({ conn: remoteAddress, url: (req.url ?? '').slice(0, 256), status }, `WS-FLV request refused: ${message}`);
-    const body = JSON.stringify({ error: { code: error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL', message } });
+    const body = JSON.stringify({ error: { code: errorCode(error), message } });
     if (!socket.destroyed) {
       socket.end(`HTTP/1.1 ${status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     }

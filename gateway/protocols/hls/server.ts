@@ -6,13 +6,14 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
 import type { AccessControl } from '../../auth/index.js';
-import { InvalidPathError, StreamgateError, StreamNotFoundError } from '../../core/errors.js';
+import { errorCode, InvalidPathError, StreamNotFoundError } from '../../core/errors.js';
 import { validatePath } from '../../core/path.js';
 import type { Stream } from '../../core/stream.js';
 import type { HlsConfig } from './config.js';
 import { HlsBadRequestError, HlsTimeoutError } from './errors.js';
 import { HlsMuxer, type HlsSegment } from './muxer.js';
 import { carriedQuery, mediaPlaylist, multivariantPlaylist, nextPart } from './playlist.js';
+import { peerAddress } from '../../net/listen.js';
 
 /** What the HLS server needs from the hub. */
 export interface HlsPathManager {
@@ -98,7 +99,7 @@ export class HlsServer {
     else if (error instanceof HlsTimeoutError) status = 503;
     if (status >= 500 && !(error instanceof HlsTimeoutError)) this.deps.log.error({ err: error, url: req.originalUrl.slice(0, 256) }, 'HLS request failed');
     else this.deps.log.debug({ url: req.originalUrl.slice(0, 256), status }, `HLS request refused: ${message}`);
-    sendError(res, status, error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL', message);
+    sendError(res, status, errorCode(error), message);
   }
 
   private muxerFor(path: string, create: boolean): Promise<HlsMuxer> | undefined {
@@ -136,10 +137,10 @@ export class HlsServer {
       const query: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.query)) if (typeof v === 'string') query[k] = v;
       try {
-        await this.deps.access.check({ action: 'play', path, protocol: 'hls', remoteAddress: `${req.socket.remoteAddress}:${req.socket.remotePort}`, query });
+        await this.deps.access.check({ action: 'play', path, protocol: 'hls', remoteAddress: peerAddress(req.socket), query });
       } catch (error) {
         const status = (error as { status?: number }).status ?? 403;
-        return sendError(res, status, error instanceof StreamgateError ? error.code : 'SG_ERR_FORBIDDEN', (error as Error).message);
+        return sendError(res, status, errorCode(error, 'SG_ERR_FORBIDDEN'), (error as Error).message);
       }
     }
     const isPlaylist = r.kind === 'index' || r.kind === 'media';

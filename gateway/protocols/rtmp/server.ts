@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
-import { admit, type ConnectionGate, listenOn } from '../../net/listen.js';
+import { admit, type ConnectionGate, listenOn, peerAddress } from '../../net/listen.js';
 import { routeEngineLogs } from './engine.js';
 import { rtmpFormat } from './from-stream.js';
 import { type RefusalCounter, type RtmpPathManager, RtmpSession, type RtmpSessionOptions } from './session.js';
@@ -39,7 +39,7 @@ export class RtmpServer {
   /** RTMPS: the same sessions over TLS. */
   async listenTls(port: number, host: string, credentials: { cert: Buffer; key: Buffer }): Promise<number> {
     const server = createTlsServer({ cert: credentials.cert, key: credentials.key }, (socket) => this.accept(socket));
-    server.on('tlsClientError', (error, socket) => this.log.info({ conn: `${socket.remoteAddress}:${socket.remotePort}`, err: error.message }, 'RTMPS handshake failed'));
+    server.on('tlsClientError', (error, socket) => this.log.info({ conn: peerAddress(socket), err: error.message }, 'RTMPS handshake failed'));
     this.tlsServer = server;
     return listenOn(server, port, host, (error) => this.log.error({ err: error }, 'RTMPS listener error'));
   }

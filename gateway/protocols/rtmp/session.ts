@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ProtocolError, StreamgateError, StreamNotFoundError } from '../../core/errors.js';
+import { errorCode, ProtocolError, StreamgateError, StreamNotFoundError } from '../../core/errors.js';
 import type { WireFormat } from '../../core/media.js';
 import type { Reader } from '../../core/reader.js';
 import type { PublisherInfo, PublishSession, Stream } from '../../core/stream.js';
@@ -17,6 +17,8 @@ import { type AccessControl, isAccessRefusal } from '../../auth/index.js';
 import { socketCorking, writeToSocket } from '../../net/socket-writer.js';
 import { PLAY_STREAM_ID, rtmpHeaderMessages } from './from-stream.js';
 import { RtmpToStream } from './to-stream.js';
+import { peerAddress } from '../../net/listen.js';
+import { splitQuery } from '../../core/path.js';
 
 /** What an RTMP session needs from the hub (declared here, implemented by the registry). */
 export interface RtmpPathManager {
@@ -32,15 +34,6 @@ export interface RtmpSessionOptions extends EngineLimits {
 
 /** Counts refusals for metrics; `reason` is an error code. */
 export type RefusalCounter = (protocol: string, reason: string) => void;
-
-/** Splits `name?a=1&b=2` into the name and its query (the stream key carries credentials). */
-export function splitQuery(value: string): { name: string; query: Record<string, string> } {
-  const q = value.indexOf('?');
-  if (q < 0) return { name: value, query: {} };
-  const query: Record<string, string> = {};
-  for (const [k, v] of new URLSearchParams(value.slice(q + 1))) query[k] = v;
-  return { name: value.slice(0, q), query };
-}
 
 type Role = 'none' | 'authorizing' | 'publisher' | 'player' | 'closed';
 
@@ -75,7 +68,7 @@ export class RtmpSession {
     readonly onClosed: (session: RtmpSession) => void,
     private readonly refused: RefusalCounter = () => {},
   ) {
-    this.remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.remoteAddress = peerAddress(socket);
     this.log = parentLog.child({ conn: this.remoteAddress });
     this.engine = new RtmpEngine(
       {
@@ -130,7 +123,7 @@ export class RtmpSession {
     if (this.role === 'closed') return;
     const message = error instanceof Error ? error.message : String(error);
     const expected = error instanceof StreamgateError || error instanceof RangeError;
-    this.refused('rtmp', error instanceof StreamgateError ? error.code : 'SG_ERR_PROTOCOL');
+    this.refused('rtmp', errorCode(error, 'SG_ERR_PROTOCOL'));
     this.log.warn({ code: error instanceof StreamgateError ? error.code : undefined }, `closing RTMP connection from ${this.remoteAddress}: ${message}`);
     if (!expected) this.log.error({ err: error }, 'unexpected error in RTMP session');
     this.socket.destroy();
@@ -175,8 +168,7 @@ export class RtmpSession {
     this.app = app;
     this.connectQuery = query;
     const tcUrl = typeof cmdObj?.tcUrl === 'string' ? cmdObj.tcUrl : '';
-    const q = tcUrl.indexOf('?');
-    if (q >= 0) Object.assign(this.connectQuery, splitQuery(tcUrl.slice(q)).query);
+    Object.assign(this.connectQuery, splitQuery(tcUrl).query);
     this.engine.sendConnectPreamble();
     const objectEncoding = typeof cmdObj?.objectEncoding === 'number' ? cmdObj.objectEncoding : 0;
     this.engine.sendCommand(0, {
@@ -196,7 +188,7 @@ export class RtmpSession {
   /** Refuses with the protocol's own status (and closes shortly after, so the client reads it). */
   private refuse(streamId: number, code: string, path: string, action: string, error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
-    if (!isAccessRefusal(error)) this.refused('rtmp', error instanceof StreamgateError ? error.code : 'SG_ERR_INTERNAL');
+    if (!isAccessRefusal(error)) this.refused('rtmp', errorCode(error));
     this.log.warn({ path }, `${action} refused for ${this.remoteAddress}: ${message}`);
     this.engine.sendStatus(streamId, 'error', code, message);
     this.clearHandshakeTimer();

@@ -12,6 +12,7 @@ import { encodeRequest, parseSession, parseTransport, type RtspLimits, type Rtsp
 import { buildRtcpReceiverReport, parseRtcpSenderReports, parseRtp, RtpReorderer, type RtpPacket, type SenderReport } from './rtp.js';
 import { type MediaTrack, mediaTracks, parseSdp } from './sdp.js';
 import { bindUdpPair } from './udp.js';
+import { peerAddress } from '../../net/listen.js';
 
 export interface RtspClientOptions {
   readonly url: string;
@@ -105,7 +106,7 @@ export class RtspClient {
   }
 
   get remote(): string {
-    return this.socket ? `${this.socket.remoteAddress}:${this.socket.remotePort}` : this.host;
+    return this.socket ? peerAddress(this.socket) : this.host;
   }
 
   /** Connects and sets up every supported track; resolves with them (in SDP order). */
