@@ -153,6 +153,9 @@ export class Gateway {
     if (this.rtmp) this.rtmp.connectionGate = (address) => this.auth.acquireConnection(address, 'rtmp');
     if (this.rtsp) this.rtsp.connectionGate = (address) => this.auth.acquireConnection(address, 'rtsp');
     try {
+      // Recordings are indexed (and crash leftovers trimmed) before anything listens, so the
+      // first API answer already lists them.
+      await this.recorder.start();
       this.ports.http = await this.http.listen(this.config.http.port, host);
       this.log.info({ listener: 'http', port: this.ports.http }, `HTTP (FLV, WS-FLV, HLS, API, player) listening on http://${host}:${this.ports.http}`);
       if (this.rtmp) {
@@ -168,7 +171,6 @@ export class Gateway {
           this.log.info({ listener: 'rtmps', port: this.ports.rtmps }, `RTMPS listening on rtmps://${host}:${this.ports.rtmps}`);
         }
       }
-      await this.recorder.start();
       if (this.rtsp) {
         this.ports.rtsp = await this.rtsp.listen(this.config.rtsp.port, host);
         this.log.info({ listener: 'rtsp', port: this.ports.rtsp }, `RTSP listening on rtsp://${host}:${this.ports.rtsp}`);
