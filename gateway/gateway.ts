@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { Metrics } from './api/metrics.js';
 import { Authorizer } from './auth/index.js';
 import { ConfigError } from './core/errors.js';
+import { contentOf } from './api/content.js';
 import { streamsRouter } from './api/streams.js';
 import { tokensRouter } from './api/tokens.js';
 import type { Config } from './config.js';
@@ -102,6 +103,7 @@ export class Gateway {
     app.get('/', (_req, res) => res.redirect(302, '/player/admin.html'));
     app.use('/player', express.static(playerDir(), { index: 'index.html', fallthrough: true, maxAge: 0 }));
     app.use('/api/v1', this.auth.adminMiddleware());
+    app.use('/api/v1', this.auth.contentMiddleware(contentOf));
     // What a console needs to build URLs: the listeners' ports (0 = not listening).
     app.get('/api/v1/server', (_req, res) => {
       res.json({ name: 'streamgate', startedAt: new Date(this.startedAt).toISOString(), ports: this.ports });

@@ -347,6 +347,35 @@ export class Authorizer {
     };
   }
 
+  /**
+   * Express middleware for media served through the API (snapshots, recording downloads, room
+   * message history): that is content, not metadata, so `publicReads` does not open it. A caller
+   * without a read or admin credential needs the path's play (rooms: join) access, exactly as a
+   * player would, with `?token=` or `Authorization: Bearer`. Runs after adminMiddleware.
+   */
+  contentMiddleware(contentOf: (path: string) => { action: 'play' | 'room'; path: string } | undefined): RequestHandler {
+    return (req: Request, _res: Response, next: NextFunction) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+      const content = contentOf(req.path);
+      if (!content) return next();
+      // Without publicReads, adminMiddleware has already demanded a read credential.
+      if (this.adminProtected && !this.config.admin.publicReads) return next();
+      const role = this.adminRole(req);
+      if (role === 'admin' || role === 'read') return next();
+      const header = req.headers.authorization ?? '';
+      const query: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.query)) if (typeof v === 'string') query[k] = v;
+      this.check({
+        action: content.action,
+        path: content.path,
+        protocol: 'api',
+        remoteAddress: peerAddress(req.socket),
+        query,
+        ...(header.startsWith('Bearer ') ? { credential: header.slice(7).trim() } : {}),
+      }).then(() => next(), next);
+    };
+  }
+
   /** Counts a new connection; returns a release function, or undefined when a limit refuses it. */
   acquireConnection(remoteAddress: string, protocol: string): (() => void) | undefined {
     const { maxConnections, maxConnectionsPerIp } = this.config.limits;

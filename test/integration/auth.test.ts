@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -280,6 +280,90 @@ describe.skipIf(!hasTool('ffmpeg'))('access control on every protocol', () => {
       expect(play.status).toBe(200);
       await play.body?.cancel();
     });
+  });
+});
+
+describe.skipIf(!hasTool('ffmpeg'))('media behind the API follows the play rules, with publicReads on', () => {
+  let g: TestGateway;
+  let dir: string;
+  let pub: Publisher;
+  const status = async (path: string, init?: RequestInit) => {
+    const res = await fetch(`${g.http}/api/v1/${path}`, init);
+    await res.body?.cancel();
+    return res.status;
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sg-content-'));
+    g = await startGateway({
+      dataDir: dir,
+      auth: {
+        rules: [{ paths: 'keys/*', mode: 'keys', publishKey: 'pub-key', playKey: 'play-key' }],
+        admin: { tokens: [{ token: ADMIN, role: 'admin' }, { token: READER, role: 'read' }], publicReads: true },
+      },
+      record: { rules: { 'keys/*': { segment: '2s' } } },
+    });
+    pub = publish(`${g.rtmp}/keys/cam1?token=pub-key`, { fps: 25, gop: 25, duration: 30 });
+    await waitFor('a closed recording of keys/cam1', async () => {
+      const res = (await (await fetch(`${g.http}/api/v1/recordings?path=keys/cam1`)).json()) as { recordings: { recording: boolean }[] };
+      return res.recordings.some((r) => !r.recording);
+    }, 20_000);
+    const res = await fetch(`${g.http}/api/v1/rooms/keys/cam1/messages`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ text: 'gate 3 is open' }),
+    });
+    expect(res.status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await pub?.stop();
+    await g?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('metadata stays public: stream, recording and room lists answer without a credential', async () => {
+    expect(await status('streams')).toBe(200);
+    expect(await status('streams/keys/cam1')).toBe(200);
+    expect(await status('recordings?path=keys/cam1')).toBe(200);
+    expect(await status('rooms')).toBe(200);
+  });
+
+  it('a snapshot needs the play key (401 without, 403 wrong) or a read credential', async () => {
+    expect(await status('streams/keys/cam1/snapshot.jpg')).toBe(401);
+    expect(await status('streams/keys/cam1/snapshot.jpg?token=wrong')).toBe(403);
+    const res = await fetch(`${g.http}/api/v1/streams/keys/cam1/snapshot.jpg?token=play-key`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/jpeg');
+    expect(Buffer.from(await res.arrayBuffer()).subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+    expect(await status('streams/keys/cam1/snapshot.jpg', { headers: { Authorization: `Bearer ${READER}` } })).toBe(200);
+    expect(await status('streams/keys/cam1/snapshot.jpg', { headers: { Authorization: 'Bearer play-key' } })).toBe(200);
+  });
+
+  it('a recording download needs the play key or a read credential; the listing does not', async () => {
+    const list = (await (await fetch(`${g.http}/api/v1/recordings?path=keys/cam1`)).json()) as { recordings: { url: string; recording: boolean }[] };
+    const url = list.recordings.find((r) => !r.recording)!.url.replace('/api/v1/', '');
+    expect(await status(url)).toBe(401);
+    expect(await status(`${url}?token=wrong`)).toBe(403);
+    expect(await status(url, { method: 'HEAD' })).toBe(401);
+    const res = await fetch(`${g.http}/api/v1/${url}?token=play-key`);
+    expect(res.status).toBe(200);
+    expect(Buffer.from(await res.arrayBuffer()).subarray(4, 8).toString('latin1')).toBe('ftyp');
+    expect(await status(url, { headers: { Authorization: `Bearer ${READER}` } })).toBe(200);
+  });
+
+  it('room message history needs the room access (the play key here) or a read credential', async () => {
+    expect(await status('rooms/keys/cam1/messages')).toBe(401);
+    expect(await status('rooms/keys/cam1/messages?token=wrong')).toBe(403);
+    const res = await fetch(`${g.http}/api/v1/rooms/keys/cam1/messages?token=play-key`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { messages: { text: string }[] }).messages.map((m) => m.text)).toEqual(['gate 3 is open']);
+    expect(await status('rooms/keys/cam1/messages', { headers: { Authorization: `Bearer ${READER}` } })).toBe(200);
+  });
+
+  it('paths without a rule stay open, as before', async () => {
+    expect(await status('rooms/open/room/messages')).toBe(404); // reached the handler: no such room
+    expect(await status('recordings/open/cam/2000-01-01T00-00-00.000Z.mp4')).toBe(404);
   });
 });
 
