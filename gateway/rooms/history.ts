@@ -14,32 +14,58 @@ export interface HistoryEntry {
   readonly json: string;
 }
 
-/** A fixed-size ring of the newest entries. */
+/**
+ * A fixed-size ring of the newest entries: adding is O(1) at any size (a room with
+ * `historySize: 100000` pays no copy per message). Ids only grow, so `list(after)` finds its start
+ * by binary search.
+ */
 export class History {
-  private readonly entries: HistoryEntry[] = [];
+  private readonly ring: (HistoryEntry | undefined)[];
+  /** Index of the oldest entry. */
+  private head = 0;
+  private count = 0;
 
-  constructor(private readonly limit: number) {}
+  constructor(private readonly limit: number) {
+    this.ring = new Array<HistoryEntry | undefined>(limit);
+  }
 
   get size(): number {
-    return this.entries.length;
+    return this.count;
   }
 
   add(entry: HistoryEntry): void {
     if (this.limit === 0) return;
-    this.entries.push(entry);
-    if (this.entries.length > this.limit) this.entries.splice(0, this.entries.length - this.limit);
+    if (this.count < this.limit) {
+      this.ring[(this.head + this.count++) % this.limit] = entry;
+    } else {
+      this.ring[this.head] = entry;
+      this.head = (this.head + 1) % this.limit;
+    }
+  }
+
+  private at(i: number): HistoryEntry {
+    return this.ring[(this.head + i) % this.limit]!;
   }
 
   /** Entries with id > `after`, oldest first, at most `limit` of the newest. */
   list(after = 0, limit = this.limit): HistoryEntry[] {
-    let start = 0;
-    while (start < this.entries.length && this.entries[start]!.message.id <= after) start++;
-    return this.entries.slice(Math.max(start, this.entries.length - limit));
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.at(mid).message.id <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: HistoryEntry[] = [];
+    for (let i = Math.max(lo, this.count - limit); i < this.count; i++) out.push(this.at(i));
+    return out;
   }
 
   /** `[m1,m2,...]` built from the stored JSON. */
   jsonArray(): string {
-    return `[${this.entries.map((e) => e.json).join(',')}]`;
+    const parts = new Array<string>(this.count);
+    for (let i = 0; i < this.count; i++) parts[i] = this.at(i).json;
+    return `[${parts.join(',')}]`;
   }
 }
 

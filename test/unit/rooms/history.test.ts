@@ -20,6 +20,27 @@ describe('History', () => {
     expect(JSON.parse(h.jsonArray())).toEqual([chat(3), chat(4), chat(5)]);
   });
 
+  it('matches a plain array model across many wrap-arounds, with gaps in the ids', () => {
+    for (const size of [1, 2, 7, 50]) {
+      const h = new History(size);
+      const model: number[] = [];
+      let id = 0;
+      for (let n = 0; n < 400; n++) {
+        id += 1 + (n % 3); // ids grow with gaps, as when data messages take ids but stay out of history
+        h.add(entry(id));
+        model.push(id);
+        if (model.length > size) model.shift();
+        expect(h.size).toBe(model.length);
+        const after = model[Math.floor(model.length / 2)]! - 1;
+        const limit = 1 + (n % (size + 1));
+        expect(h.list(after, limit).map((e) => e.message.id)).toEqual(model.filter((i) => i > after).slice(-limit));
+        expect(h.list(id).length).toBe(0);
+      }
+      expect(h.list().map((e) => e.message.id)).toEqual(model);
+      expect(JSON.parse(h.jsonArray()).map((m: ChatMessage) => m.id)).toEqual(model);
+    }
+  });
+
   it('keeps nothing with a size of 0', () => {
     const h = new History(0);
     h.add(entry(1));
