@@ -151,3 +151,71 @@ describe.skipIf(!tools)('HLS fMP4 and LL-HLS output', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(2900);
   });
 });
+
+describe.skipIf(!tools)('HLS across a publisher reconnect', () => {
+  let gw: TestGateway;
+  let dir: string;
+  const pubs: Publisher[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sg-hls-re-'));
+    gw = await startGateway({ dataDir: dir, hls: { segmentMs: 1000, partMs: 200, closeAfterMs: 10_000 } });
+  });
+
+  afterAll(async () => {
+    await Promise.all(pubs.map((p) => p.stop()));
+    await gw?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Segments of the media playlist: msn, PROGRAM-DATE-TIME (ms) and whether they are complete. */
+  async function segments(base: string) {
+    const { body } = await text(`${base}/stream.m3u8`);
+    const lines = body.split('\n');
+    const out: { msn: number; pdt: number; durationMs: number; complete: boolean }[] = [];
+    let msn = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(body)![1]);
+    for (let i = 0; i < lines.length; i++) {
+      const pdt = /^#EXT-X-PROGRAM-DATE-TIME:(.+)$/.exec(lines[i]!);
+      if (!pdt) continue;
+      let j = i + 1;
+      while (j < lines.length && !lines[j]!.startsWith('#EXT-X-PROGRAM-DATE-TIME') && !lines[j]!.startsWith('#EXTINF')) j++;
+      const inf = /^#EXTINF:([\d.]+),/.exec(lines[j] ?? '');
+      out.push({ msn: msn++, pdt: Date.parse(pdt[1]!), durationMs: inf ? Number(inf[1]) * 1000 : 0, complete: inf !== null });
+    }
+    return out;
+  }
+
+  it('ends the open segment when the publisher leaves and re-anchors PROGRAM-DATE-TIME on its return', async () => {
+    const base = `${gw.http}/live/flaky`;
+    pubs.push(publish(`${gw.rtmp}/live/flaky`, { fps: 25, gop: 25, duration: 60 }));
+    await waitFor('stream ready', () => gw.gw.registry.get('live/flaky')?.ready, 15_000);
+    expect((await text(`${base}/index.m3u8`)).status).toBe(200);
+    const before = await waitFor('two complete segments', async () => {
+      const s = await segments(base);
+      return s.filter((x) => x.complete).length >= 2 ? s : undefined;
+    }, 15_000, 200);
+    // PROGRAM-DATE-TIME follows the wall clock while the publisher is there.
+    expect(Math.abs(before[before.length - 1]!.pdt - Date.now())).toBeLessThan(3000);
+    await pubs[0]!.stop();
+    // The muxer is a reader: the stream waits out its grace period (5 s) for the publisher. The
+    // segment open when it left is complete at once, not when the next keyframe comes.
+    const left = await waitFor('the open segment completed', async () => {
+      const s = await segments(base);
+      return s.length > 0 && s.every((x) => x.complete) ? s : undefined;
+    }, 3000, 100);
+    const lastBefore = left[left.length - 1]!;
+    await new Promise((r) => setTimeout(r, 2500));
+    const back = Date.now();
+    pubs.push(publish(`${gw.rtmp}/live/flaky`, { fps: 25, gop: 25, duration: 60 }));
+    const after = await waitFor('a complete segment after the return', async () => {
+      const s = await segments(base);
+      return s.find((x) => x.msn > lastBefore.msn && x.complete);
+    }, 15_000, 200);
+    expect(gw.gw.registry.get('live/flaky')!.publishCount).toBe(2);
+    // The media timeline continues across the gap; the clock does not. Without the re-anchor the
+    // date would continue from the last segment, 2.5 s before the publisher came back.
+    expect(after.pdt).toBeGreaterThanOrEqual(back);
+    expect(after.pdt - back).toBeLessThan(5000);
+    expect(after.pdt - (lastBefore.pdt + lastBefore.durationMs)).toBeGreaterThan(2000);
+  });
+});

@@ -129,6 +129,42 @@ describe.skipIf(!tools)('recording', () => {
     expect((await fetch(`${gw.http}/api/v1/recordings/..%2F..%2Fetc%2Fpasswd`)).status).toBe(404);
   });
 
+  it('a publisher that drops and returns within the grace period gets a new file named by when it returned', async () => {
+    const first = publish(`${gw.rtmp}/rec/flaky`, { fps: 25, gop: 25, duration: 30 });
+    const watching = new AbortController();
+    let second: ReturnType<typeof publish> | undefined;
+    try {
+      await waitFor('a fragment written', async () => (await list(gw, '?path=rec/flaky'))[0]?.durationMs, 15_000, 200);
+      // A viewer keeps the stream through the outage (grace period, 5 s): the hub continues the
+      // media timeline across it, the file names must follow the wall clock.
+      const viewer = await fetch(`${gw.http}/rec/flaky.flv`, { signal: watching.signal });
+      expect(viewer.status).toBe(200);
+      await first.stop();
+      await waitFor('the file closed when the publisher left', async () => (await list(gw, '?path=rec/flaky'))[0]?.recording === false, 5000, 100);
+      await new Promise((r) => setTimeout(r, 2000));
+      const back = Date.now();
+      second = publish(`${gw.rtmp}/rec/flaky`, { fps: 25, gop: 25, duration: 30 });
+      const files = await waitFor(
+        'a second file with a fragment',
+        async () => {
+          const l = await list(gw, '?path=rec/flaky');
+          return l.length === 2 && l[1]!.durationMs > 0 ? l : undefined;
+        },
+        15_000,
+        200,
+      );
+      expect(gw.gw.registry.get('rec/flaky')!.publishCount).toBe(2); // the same stream: the viewer kept it
+      // Without the cut both would be one file, and the second start would be about 2 s early.
+      expect(Date.parse(files[0]!.end)).toBeLessThan(back);
+      expect(Date.parse(files[1]!.start)).toBeGreaterThanOrEqual(back);
+      expect(Date.parse(files[1]!.start) - back).toBeLessThan(5000);
+    } finally {
+      watching.abort();
+      await first.stop();
+      await second?.stop();
+    }
+  });
+
   it('starts and stops recording through the API', async () => {
     // Mounted on its own app so the test does not depend on where the gateway mounts the router.
     const app = express();

@@ -89,7 +89,15 @@ export class HlsMuxer {
       frame: (f) => this.segmenter.push(f),
       closed: (error) => this.close(error),
     });
+    stream.on('unpublish', this.onUnpublish);
   }
+
+  /**
+   * The publisher left (the stream waits out its grace period): the open segment is complete as
+   * it is, and a returning publisher starts a new one whose PROGRAM-DATE-TIME is re-anchored on
+   * the wall clock. The hub continues the media timeline across the gap; the clock does not.
+   */
+  private readonly onUnpublish = (): void => this.segmenter.finish();
 
   get path(): string {
     return this.stream.path;
@@ -260,6 +268,7 @@ export class HlsMuxer {
   close(error?: Error): void {
     if (this.closed) return;
     this.closed = true;
+    this.stream.off('unpublish', this.onUnpublish);
     this.reader.close();
     for (const w of this.waiters) {
       clearTimeout(w.timer);
