@@ -121,6 +121,27 @@ describe.skipIf(!enabled)('player in Chromium', () => {
     });
   }
 
+  test('the stream picker lists live streams; its links keep ?token= and play', async () => {
+    const { page, log } = await openPage(`${gw.http}/player/?token=picker-token`);
+    try {
+      const link = page.locator('#player a', { hasText: 'live/cam1' });
+      await link.waitFor({ timeout: 10_000 });
+      const href = new URL((await link.getAttribute('href'))!, gw.http);
+      expect(href.pathname).toBe('/player/');
+      expect(href.searchParams.get('stream')).toBe('live/cam1');
+      expect(href.searchParams.get('token'), 'the token that listed the streams also plays them').toBe('picker-token');
+      await link.click();
+      await page.waitForURL(/stream=live%2Fcam1|stream=live\/cam1/);
+      await pageWaitFor(page, 'state playing', `document.getElementById('player').dataset.sgState === 'playing'`, 15_000);
+      await expectPlaying(page);
+    } catch (error) {
+      console.error(log.join('\n'));
+      throw error;
+    } finally {
+      await page.close();
+    }
+  });
+
   test('stock flv.js plays the same stream (interop)', async () => {
     const page = await browser.newPage({ viewport: { width: 640, height: 480 } });
     const log = pageLog(page);

@@ -30,12 +30,17 @@ interface TileQuality {
   currentTime: number;
   decoded: number;
   dropped: number;
+  /** Seconds buffered ahead of currentTime. */
+  ahead: number;
+  rate: number;
 }
 
 const QUALITY = `[...document.querySelectorAll('.tile')].map((t) => {
   const v = t.querySelector('video');
   const q = v.getVideoPlaybackQuality();
-  return { path: t.dataset.path, state: t.dataset.state, currentTime: v.currentTime, decoded: q.totalVideoFrames, dropped: q.droppedVideoFrames };
+  const b = v.buffered;
+  const ahead = b.length ? b.end(b.length - 1) - v.currentTime : 0;
+  return { path: t.dataset.path, state: t.dataset.state, currentTime: v.currentTime, decoded: q.totalVideoFrames, dropped: q.droppedVideoFrames, ahead, rate: v.playbackRate };
 })`;
 
 describe.skipIf(!enabled)('16-tile wall of 360p streams in one Chromium tab', () => {
@@ -79,8 +84,18 @@ describe.skipIf(!enabled)('16-tile wall of 360p streams in one Chromium tab', ()
       await page.waitForTimeout(2000); // past the start-up jump to the live edge
       const before = (await page.evaluate(QUALITY)) as TileQuality[];
       const WINDOW_S = 8;
-      await page.waitForTimeout(WINDOW_S * 1000);
-      const after = (await page.evaluate(QUALITY)) as TileQuality[];
+      // Sampled every half second so a failure shows when and where frames were lost.
+      const timeline: TileQuality[][] = [before];
+      for (let i = 0; i < WINDOW_S * 2; i++) {
+        await page.waitForTimeout(500);
+        timeline.push((await page.evaluate(QUALITY)) as TileQuality[]);
+      }
+      const after = timeline[timeline.length - 1]!;
+      log.push(
+        ...PATHS.map((path, i) =>
+          `${path}: ` + timeline.map((s) => `${s[i]!.dropped}/${s[i]!.decoded} t=${s[i]!.currentTime.toFixed(1)} +${s[i]!.ahead.toFixed(2)}${s[i]!.rate !== 1 ? ` x${s[i]!.rate}` : ''}`).join(' | '),
+        ),
+      );
       await screenshot(page, 'wall-16');
 
       const tiles = after.map((b, i) => {
@@ -96,9 +111,14 @@ describe.skipIf(!enabled)('16-tile wall of 360p streams in one Chromium tab', ()
       for (const t of tiles) {
         expect(t.state, `${t.path} still playing`).toBe('playing');
         expect(t.advanced, `${t.path} advances over ${WINDOW_S} s`).toBeGreaterThan(WINDOW_S * 0.75);
-        // 15 fps: about 120 frames in the window; a tile that shows well under half is not smooth.
-        expect(t.frames, `${t.path} presents frames`).toBeGreaterThan(WINDOW_S * 15 * 0.5);
-        expect(t.dropped / Math.max(1, t.frames), `${t.path} drops few frames`).toBeLessThan(0.2);
+        // 15 fps: about 120 frames reach the decoder in the window when the stream flows at full rate.
+        expect(t.frames, `${t.path} decodes its frames`).toBeGreaterThan(WINDOW_S * 15 * 0.7);
+        // Dropped frames are the browser's rendering. In about one run in eight, headless Chromium
+        // (software compositing, 2 shared cores) renders one of the 16 videos at a 10 Hz cadence: it
+        // drops every third frame, steadily, while that tile's buffer stays 0.6 s ahead and
+        // currentTime advances at 1x, so the frames did arrive in time. Such a tile still shows two
+        // frames in three; a tile the gateway starved would fail the checks above.
+        expect(t.dropped / Math.max(1, t.frames), `${t.path} shows most of its frames`).toBeLessThan(0.45);
       }
       expect(dropped / decoded, 'dropped frames across the wall').toBeLessThan(0.1);
     } catch (error) {
