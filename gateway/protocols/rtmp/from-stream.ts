@@ -84,6 +84,9 @@ export function rtmpMessage(csid: number, type: number, streamId: number, timest
   return writeMessage(csid, type, streamId, timestamp, body.length, chunkSize, bodyFiller(body));
 }
 
+/** Room for the longest FLV tag prefix (enhanced-RTMP video: 8 bytes). */
+const PREFIX_SCRATCH = Buffer.alloc(16);
+
 /** A WireFormat for RTMP play at a given outgoing chunk size. */
 export function rtmpFormat(chunkSize: number): WireFormat {
   return {
@@ -92,17 +95,18 @@ export function rtmpFormat(chunkSize: number): WireFormat {
     serialize(frame: MediaFrame): Buffer {
       const track = frame.track;
       const payload = frame.payload;
-      let prefix: Buffer;
+      // The tag prefix goes through a scratch buffer: writeMessage copies it out before returning.
+      const prefix = PREFIX_SCRATCH;
+      let p: number;
       if (frame.kind === FrameKind.Video && track.kind === 'video') {
-        prefix = Buffer.allocUnsafe(videoFramePrefixSize(track.codec));
+        p = videoFramePrefixSize(track.codec);
         writeVideoFramePrefix(prefix, 0, track.codec, frame.keyframe, frame.pts - frame.dts);
       } else if (track.kind === 'audio') {
-        prefix = Buffer.allocUnsafe(audioFramePrefixSize(track.codec));
+        p = audioFramePrefixSize(track.codec);
         writeAudioFramePrefix(prefix, 0, track);
       } else {
         throw new Error('frame kind and track disagree');
       }
-      const p = prefix.length;
       return writeMessage(
         frame.kind === FrameKind.Video ? CSID_VIDEO : CSID_AUDIO,
         frame.kind === FrameKind.Video ? RTMP_TYPE_VIDEO : RTMP_TYPE_AUDIO,

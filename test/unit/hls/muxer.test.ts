@@ -24,6 +24,8 @@ function tsMuxer(): { muxer: HlsMuxer; output: () => ReaderOutput } {
       output = o;
       return { close() {} };
     },
+    on() {},
+    off() {},
   } as unknown as Stream;
   const config = hlsConfigSchema.parse({ container: 'ts', lowLatency: true, segmentMs: 1000, partMs: 200 });
   const muxer = new HlsMuxer(stream, config, pino({ level: 'silent' }), () => {});
