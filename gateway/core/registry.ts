@@ -18,9 +18,15 @@ export interface HubOptions extends StreamLimits {
 export interface DemandHandler {
   /** True when this handler serves `path`; `start` is then called and the reader waits. */
   canServe(path: string): boolean;
-  /** Starts publishing `path` (idempotent); rejects with a user-facing error when it cannot. */
-  start(path: string): Promise<void>;
+  /**
+   * Starts publishing `path` (idempotent). Resolves once it publishes; rejects with a user-facing
+   * error when it cannot, at the latest after `timeoutMs` (the reader's wait), saying why.
+   */
+  start(path: string, timeoutMs: number): Promise<void>;
 }
+
+/** How much later than a demand handler the registry's own wait gives up. */
+const HANDLER_MARGIN_MS = 100;
 
 export interface RegistryEvents {
   streamCreated: [Stream];
@@ -105,7 +111,7 @@ export class StreamRegistry extends TypedEmitter<RegistryEvents> {
     if (existing?.ready && existing.state !== 'ended') return existing;
     const handler = this.demandHandlers.find((h) => h.canServe(path));
     if (!existing && !handler) throw new StreamNotFoundError(path);
-    const started = handler ? handler.start(path) : Promise.resolve();
+    const started = handler ? handler.start(path, timeoutMs) : Promise.resolve();
     return new Promise<Stream>((resolve, reject) => {
       let settled = false;
       const finish = (error: Error | undefined, stream?: Stream) => {
@@ -128,7 +134,9 @@ export class StreamRegistry extends TypedEmitter<RegistryEvents> {
       const onPublish = (stream: Stream) => {
         if (stream.path === path) watch(stream);
       };
-      const timer = setTimeout(() => finish(new StreamNotFoundError(path)), timeoutMs);
+      // A demand handler gives up by `timeoutMs` with its own reason (the camera's last error);
+      // this timer is the backstop, and the limit when the stream is up but not yet ready.
+      const timer = setTimeout(() => finish(new StreamNotFoundError(path)), handler ? timeoutMs + HANDLER_MARGIN_MS : timeoutMs);
       this.on('publish', onPublish);
       const current = this.streams.get(path);
       if (current) watch(current);

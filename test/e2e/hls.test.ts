@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { publish, type Publisher } from '../helpers/ffmpeg.js';
 import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
-import { clockBarcodeFilter, hasChromium, installBarcodeProbe, launchChromium, median, pageLog, pageWaitFor, readProbe, screenshot } from '../helpers/browser.js';
+import { clockBarcodeFilter, hasChromium, installBarcodeProbe, launchChromium, median, pageWaitFor, readProbe, screenshot, withPage } from '../helpers/browser.js';
 import { blankVideoPage, expectPlaying, playWithHlsJs } from '../helpers/browser-play.js';
 import { hasTool } from '../helpers/tools.js';
 
@@ -22,19 +22,13 @@ for (const container of ['fmp4', 'ts'] as const) {
     let pub: Publisher;
     const path = `live/hls-${container}`;
 
-    async function withPage(name: string, fn: (page: Page) => Promise<void>, probe = false): Promise<void> {
-      const page = await browser.newPage({ viewport: { width: 960, height: 540 } });
-      const log = pageLog(page);
-      try {
+    /** Runs `fn` on a fresh page and keeps a screenshot named `name` for a person to look at. */
+    async function onPage(name: string, fn: (page: Page) => Promise<void>, probe = false): Promise<void> {
+      await withPage(browser, { width: 960, height: 540 }, async (page) => {
         if (probe) await installBarcodeProbe(page);
         await fn(page);
         await screenshot(page, name);
-      } catch (error) {
-        console.error(log.join('\n'));
-        throw error;
-      } finally {
-        await page.close();
-      }
+      });
     }
 
     beforeAll(async () => {
@@ -58,7 +52,7 @@ for (const container of ['fmp4', 'ts'] as const) {
     });
 
     test(`stock hls.js plays the ${container} output: currentTime advances, picture not uniform`, async () => {
-      await withPage(`hls-${container}-hlsjs`, async (page) => {
+      await onPage(`hls-${container}-hlsjs`, async (page) => {
         await blankVideoPage(page, gw.http, `hls-${container}`);
         await playWithHlsJs(page, `${gw.http}/${path}/index.m3u8`, { lowLatencyMode: true });
         const last = await expectPlaying(page, '#v', 4, 20_000);
@@ -74,7 +68,7 @@ for (const container of ['fmp4', 'ts'] as const) {
     });
 
     test(`the player's HLS engine (transport=hls) plays the ${container} output`, async () => {
-      await withPage(`hls-${container}-player`, async (page) => {
+      await onPage(`hls-${container}-player`, async (page) => {
         await page.goto(`${gw.http}/player/?stream=${path}&transport=hls`);
         await expectPlaying(page, 'video', 3, 20_000);
         await pageWaitFor(page, 'state playing', `document.getElementById('player').dataset.sgState === 'playing'`);
@@ -86,7 +80,7 @@ for (const container of ['fmp4', 'ts'] as const) {
 
     if (container === 'fmp4') {
       test('hls.js in low-latency mode plays well under classic HLS latency (bar code, p50 < 3 s)', async () => {
-        await withPage('hls-fmp4-latency', async (page) => {
+        await onPage('hls-fmp4-latency', async (page) => {
           await blankVideoPage(page, gw.http, 'hls-latency');
           await playWithHlsJs(page, `${gw.http}/${path}/index.m3u8`, { lowLatencyMode: true });
           await pageWaitFor(page, 'frames', `window.__sgProbe && window.__sgProbe.samples.length > 10`, 20_000);

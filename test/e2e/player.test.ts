@@ -14,12 +14,12 @@ import {
   installBarcodeProbe,
   launchChromium,
   median,
-  pageLog,
   pageWaitFor,
   readProbe,
   screenshot,
   snapshotVideo,
   type VideoSnapshot,
+  withPage,
 } from '../helpers/browser.js';
 import { hasTool } from '../helpers/tools.js';
 
@@ -45,12 +45,13 @@ describe.skipIf(!enabled)('player in Chromium', () => {
     }, 15_000);
   }
 
-  async function openPage(url: string, probe = false): Promise<{ page: Page; log: string[] }> {
-    const page = await browser.newPage({ viewport: { width: 960, height: 540 } });
-    const log = pageLog(page);
-    if (probe) await installBarcodeProbe(page);
-    await page.goto(url);
-    return { page, log };
+  /** Opens `url` on a fresh page (with the bar-code probe when `probe`) and runs `fn` on it. */
+  function onPage(url: string, fn: (page: Page) => Promise<void>, probe = false): Promise<void> {
+    return withPage(browser, { width: 960, height: 540 }, async (page) => {
+      if (probe) await installBarcodeProbe(page);
+      await page.goto(url);
+      await fn(page);
+    });
   }
 
   /**
@@ -99,8 +100,7 @@ describe.skipIf(!enabled)('player in Chromium', () => {
 
   for (const transport of ['http', 'ws'] as const) {
     test(`plays an RTMP publish over ${transport === 'http' ? 'HTTP-FLV' : 'WS-FLV'}: currentTime advances for 5 s, picture not uniform`, async () => {
-      const { page, log } = await openPage(`${gw.http}/player/?stream=live/cam1&transport=${transport}`);
-      try {
+      await onPage(`${gw.http}/player/?stream=live/cam1&transport=${transport}`, async (page) => {
         await expectPlaying(page);
         await pageWaitFor(page, 'state playing', `document.getElementById('player').dataset.sgState === 'playing'`);
         const stats = (await page.evaluate('window.streamgatePlayer.stats')) as { engine: string; latencyMs: number; media: { videoCodec: string; width: number } };
@@ -112,18 +112,12 @@ describe.skipIf(!enabled)('player in Chromium', () => {
         expect(overlay).toMatch(/\d+ ms/);
         expect(overlay).toContain('320×240');
         await screenshot(page, `player-${transport}`);
-      } catch (error) {
-        console.error(log.join('\n'));
-        throw error;
-      } finally {
-        await page.close();
-      }
+      });
     });
   }
 
   test('the stream picker lists live streams; its links keep ?token= and play', async () => {
-    const { page, log } = await openPage(`${gw.http}/player/?token=picker-token`);
-    try {
+    await onPage(`${gw.http}/player/?token=picker-token`, async (page) => {
       const link = page.locator('#player a', { hasText: 'live/cam1' });
       await link.waitFor({ timeout: 10_000 });
       const href = new URL((await link.getAttribute('href'))!, gw.http);
@@ -134,18 +128,11 @@ describe.skipIf(!enabled)('player in Chromium', () => {
       await page.waitForURL(/stream=live%2Fcam1|stream=live\/cam1/);
       await pageWaitFor(page, 'state playing', `document.getElementById('player').dataset.sgState === 'playing'`, 15_000);
       await expectPlaying(page);
-    } catch (error) {
-      console.error(log.join('\n'));
-      throw error;
-    } finally {
-      await page.close();
-    }
+    });
   });
 
   test('stock flv.js plays the same stream (interop)', async () => {
-    const page = await browser.newPage({ viewport: { width: 640, height: 480 } });
-    const log = pageLog(page);
-    try {
+    await withPage(browser, { width: 640, height: 480 }, async (page) => {
       // A blank page on the gateway's origin, with flv.js from node_modules.
       await page.route(`${gw.http}/interop/flvjs.html`, (route) =>
         route.fulfill({ contentType: 'text/html', body: '<!doctype html><html><body style="margin:0;background:#000"><video id="v" muted autoplay style="width:640px;height:480px"></video></body></html>' }),
@@ -164,18 +151,11 @@ describe.skipIf(!enabled)('player in Chromium', () => {
       await expectPlaying(page);
       expect(await page.evaluate('window.flvErrors')).toEqual([]);
       await screenshot(page, 'interop-flvjs');
-    } catch (error) {
-      console.error(log.join('\n'));
-      throw error;
-    } finally {
-      await page.close();
-    }
+    });
   });
 
   test('the ES-module library plays through createPlayer(), emits typed events, and destroy() cleans up', async () => {
-    const page = await browser.newPage({ viewport: { width: 640, height: 400 } });
-    const log = pageLog(page);
-    try {
+    await withPage(browser, { width: 640, height: 400 }, async (page) => {
       // player/public/examples/library.html imports /player/lib/streamgate-player.js as a module.
       await page.goto(`${gw.http}/player/examples/library.html?stream=live/cam1&transport=ws&latency=balanced`);
       await pageWaitFor(page, 'the playing event', `window.events && window.events.includes('playing')`);
@@ -188,49 +168,41 @@ describe.skipIf(!enabled)('player in Chromium', () => {
         const s = (await (await fetch(`${gw.http}/api/v1/streams/live/cam1`)).json()) as { readers: Record<string, number> };
         return !s.readers['ws-flv'];
       });
-    } catch (error) {
-      console.error(log.join('\n'));
-      throw error;
-    } finally {
-      await page.close();
-    }
+    });
   });
 
   test('publisher stops -> offline -> publisher restarts -> playback resumes without a reload', async () => {
     let pub = startPublisher('live/flaky', { audio: 'none' });
     await published('live/flaky');
-    const { page, log } = await openPage(`${gw.http}/player/?stream=live/flaky`);
     const state = `document.getElementById('player').dataset.sgState`;
     try {
-      await pageWaitFor(page, 'playing', `${state} === 'playing'`);
-      await page.evaluate(`window.__navigations = performance.getEntriesByType('navigation').length; window.__marker = 1`);
+      await onPage(`${gw.http}/player/?stream=live/flaky`, async (page) => {
+        await pageWaitFor(page, 'playing', `${state} === 'playing'`);
+        await page.evaluate(`window.__navigations = performance.getEntriesByType('navigation').length; window.__marker = 1`);
 
-      // 1. Within the gateway's grace period: the same connection resumes.
-      await pub.stop();
-      await pageWaitFor(page, 'offline', `${state} === 'offline'`, 10_000);
-      expect(await page.textContent('.sgp-status-title')).toBe('Stream offline');
-      await screenshot(page, 'player-offline');
-      pub = startPublisher('live/flaky', { audio: 'none' });
-      await pageWaitFor(page, 'playing again (within grace)', `${state} === 'playing'`, 15_000);
-      const t1 = (await snapshotVideo(page)).currentTime;
-      await page.waitForTimeout(1000);
-      expect((await snapshotVideo(page)).currentTime).toBeGreaterThan(t1);
+        // 1. Within the gateway's grace period: the same connection resumes.
+        await pub.stop();
+        await pageWaitFor(page, 'offline', `${state} === 'offline'`, 10_000);
+        expect(await page.textContent('.sgp-status-title')).toBe('Stream offline');
+        await screenshot(page, 'player-offline');
+        pub = startPublisher('live/flaky', { audio: 'none' });
+        await pageWaitFor(page, 'playing again (within grace)', `${state} === 'playing'`, 15_000);
+        const t1 = (await snapshotVideo(page)).currentTime;
+        await page.waitForTimeout(1000);
+        expect((await snapshotVideo(page)).currentTime).toBeGreaterThan(t1);
 
-      // 2. After the grace period: the stream ends, the player reconnects with backoff.
-      await pub.stop();
-      await pageWaitFor(page, 'offline', `${state} === 'offline'`, 10_000);
-      await waitFor('the stream to end', async () => (await fetch(`${gw.http}/api/v1/streams/live/flaky`)).status === 404, 10_000);
-      pub = startPublisher('live/flaky', { audio: 'none' });
-      await pageWaitFor(page, 'playing again (after grace)', `${state} === 'playing'`, 20_000);
-      const t2 = (await snapshotVideo(page)).currentTime;
-      await page.waitForTimeout(1000);
-      expect((await snapshotVideo(page)).currentTime).toBeGreaterThan(t2);
-      expect(await page.evaluate('window.__marker'), 'the page was not reloaded').toBe(1);
-    } catch (error) {
-      console.error(log.join('\n'));
-      throw error;
+        // 2. After the grace period: the stream ends, the player reconnects with backoff.
+        await pub.stop();
+        await pageWaitFor(page, 'offline', `${state} === 'offline'`, 10_000);
+        await waitFor('the stream to end', async () => (await fetch(`${gw.http}/api/v1/streams/live/flaky`)).status === 404, 10_000);
+        pub = startPublisher('live/flaky', { audio: 'none' });
+        await pageWaitFor(page, 'playing again (after grace)', `${state} === 'playing'`, 20_000);
+        const t2 = (await snapshotVideo(page)).currentTime;
+        await page.waitForTimeout(1000);
+        expect((await snapshotVideo(page)).currentTime).toBeGreaterThan(t2);
+        expect(await page.evaluate('window.__marker'), 'the page was not reloaded').toBe(1);
+      });
     } finally {
-      await page.close();
       await pub.stop();
     }
   });
@@ -238,28 +210,25 @@ describe.skipIf(!enabled)('player in Chromium', () => {
   test('overlay latency is within 100 ms of the bar-code (glass-to-glass) measurement', async () => {
     const pub = startPublisher('live/clock', { size: '640x360', audio: 'none', vf: clockBarcodeFilter() });
     await published('live/clock');
-    const { page, log } = await openPage(`${gw.http}/player/?stream=live/clock`, true);
     try {
-      await pageWaitFor(page, 'playing', `document.getElementById('player').dataset.sgState === 'playing'`);
-      await page.waitForTimeout(2500); // let the latency controller settle
-      const before = (await readProbe(page)).samples.length;
-      await page.waitForTimeout(4000);
-      const probe = await readProbe(page);
-      const window = probe.samples.slice(before).filter((s) => s.overlay !== null);
-      expect(window.length, `decoded frames with an overlay value (decode errors: ${probe.decodeErrors})`).toBeGreaterThan(50);
-      expect(probe.decodeErrors).toBeLessThan(probe.frames * 0.1);
-      const barcode = median(window.map((s) => s.g2g));
-      const overlay = median(window.map((s) => s.overlay!));
-      console.log(`latency: bar code median ${barcode} ms, overlay median ${overlay} ms, ${window.length} frames`);
-      expect(barcode).toBeGreaterThan(0);
-      expect(barcode).toBeLessThan(3000);
-      expect(Math.abs(overlay - barcode)).toBeLessThan(100);
-      await screenshot(page, 'player-latency');
-    } catch (error) {
-      console.error(log.join('\n'));
-      throw error;
+      await onPage(`${gw.http}/player/?stream=live/clock`, async (page) => {
+        await pageWaitFor(page, 'playing', `document.getElementById('player').dataset.sgState === 'playing'`);
+        await page.waitForTimeout(2500); // let the latency controller settle
+        const before = (await readProbe(page)).samples.length;
+        await page.waitForTimeout(4000);
+        const probe = await readProbe(page);
+        const window = probe.samples.slice(before).filter((s) => s.overlay !== null);
+        expect(window.length, `decoded frames with an overlay value (decode errors: ${probe.decodeErrors})`).toBeGreaterThan(50);
+        expect(probe.decodeErrors).toBeLessThan(probe.frames * 0.1);
+        const barcode = median(window.map((s) => s.g2g));
+        const overlay = median(window.map((s) => s.overlay!));
+        console.log(`latency: bar code median ${barcode} ms, overlay median ${overlay} ms, ${window.length} frames`);
+        expect(barcode).toBeGreaterThan(0);
+        expect(barcode).toBeLessThan(3000);
+        expect(Math.abs(overlay - barcode)).toBeLessThan(100);
+        await screenshot(page, 'player-latency');
+      }, true);
     } finally {
-      await page.close();
       await pub.stop();
     }
   });

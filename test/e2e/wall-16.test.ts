@@ -7,11 +7,11 @@
  * back, no decoding). The browser still receives, decodes and shows 16 independent streams.
  * Needs `npm run build:player` first (npm test builds).
  */
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { publish, runFfmpeg, type Publisher } from '../helpers/ffmpeg.js';
 import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
-import { hasChromium, launchChromium, pageLog, pageWaitFor, screenshot } from '../helpers/browser.js';
+import { hasChromium, launchChromium, pageWaitFor, screenshot, withPage } from '../helpers/browser.js';
 import { hasTool } from '../helpers/tools.js';
 
 const enabled = hasChromium() && hasTool('ffmpeg');
@@ -72,9 +72,7 @@ describe.skipIf(!enabled)('16-tile wall of 360p streams in one Chromium tab', ()
   });
 
   test('every tile plays and advances with few dropped frames', async () => {
-    const page: Page = await browser.newPage({ viewport: { width: 1280, height: 756 } });
-    const log = pageLog(page);
-    try {
+    await withPage(browser, { width: 1280, height: 756 }, async (page, log) => {
       await page.goto(`${gw.http}/player/wall.html?streams=${PATHS.join(',')}`);
       expect(await page.locator('.tile').count()).toBe(16);
       // Past 9 tiles the wall plays the balanced preset (smoothness over the last 0.4 s).
@@ -121,11 +119,6 @@ describe.skipIf(!enabled)('16-tile wall of 360p streams in one Chromium tab', ()
         expect(t.dropped / Math.max(1, t.frames), `${t.path} shows most of its frames`).toBeLessThan(0.45);
       }
       expect(dropped / decoded, 'dropped frames across the wall').toBeLessThan(0.1);
-    } catch (error) {
-      console.error(log.join('\n'));
-      throw error;
-    } finally {
-      await page.close();
-    }
+    });
   });
 });

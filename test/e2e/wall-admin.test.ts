@@ -6,7 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { publish, type Publisher } from '../helpers/ffmpeg.js';
 import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
-import { hasChromium, launchChromium, pageLog, pageWaitFor, screenshot } from '../helpers/browser.js';
+import { hasChromium, launchChromium, pageLog, pageWaitFor, screenshot, withPage } from '../helpers/browser.js';
 import { hasTool } from '../helpers/tools.js';
 
 const enabled = hasChromium() && hasTool('ffmpeg');
@@ -65,9 +65,7 @@ describe.skipIf(!enabled)('video wall and admin console in Chromium', () => {
   });
 
   test('tiles out of view are stopped and start live when scrolled into view', async () => {
-    const page = await browser.newPage({ viewport: { width: 960, height: 576 } });
-    const log = pageLog(page);
-    try {
+    await withPage(browser, { width: 960, height: 576 }, async (page) => {
       // Layout 4 (2x2) with nine streams: rows 3-5 are below the fold.
       await page.goto(`${gw.http}/player/wall.html?layout=4&streams=${PATHS.join(',')}`);
       const states = `[...document.querySelectorAll('.tile')].map((t) => t.dataset.state)`;
@@ -75,18 +73,11 @@ describe.skipIf(!enabled)('video wall and admin console in Chromium', () => {
       await page.locator('.tile[data-path="wall/cam9"]').scrollIntoViewIfNeeded();
       await pageWaitFor(page, 'cam9 playing after scrolling', `document.querySelector('.tile[data-path="wall/cam9"]').dataset.state === 'playing'`);
       await pageWaitFor(page, 'cam1 paused after scrolling away', `document.querySelector('.tile[data-path="wall/cam1"]').dataset.state === 'paused'`);
-    } catch (error) {
-      console.error(log.join('\n'));
-      throw error;
-    } finally {
-      await page.close();
-    }
+    });
   });
 
   test('admin lists the streams with codecs and readers, and kick disconnects a publisher', async () => {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    const log = pageLog(page);
-    try {
+    await withPage(browser, { width: 1400, height: 900 }, async (page) => {
       // One stream's snapshot fails (as when no keyframe was seen or ffmpeg is missing).
       await page.route(/\/api\/v1\/streams\/wall\/cam1\/snapshot\.jpg/, (route) =>
         route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":{"code":"SG_ERR_STREAM_NOT_FOUND","message":"no keyframe yet"}}' }),
@@ -130,12 +121,6 @@ describe.skipIf(!enabled)('video wall and admin console in Chromium', () => {
       await all.goto(`${gw.http}/player/wall.html?all=1`);
       await pageWaitFor(all, 'eight tiles from the API', `document.querySelectorAll('.tile').length === 8 && document.querySelector('.tile[data-path="wall/cam5"]') === null`);
       await all.close();
-    } catch (error) {
-      console.error(log.join('\n'));
-      throw error;
-    } finally {
-      await page.close();
-      await wall?.close();
-    }
+    });
   });
 });

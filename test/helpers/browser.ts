@@ -61,6 +61,27 @@ export function pageLog(page: Page): string[] {
   return lines;
 }
 
+/**
+ * Opens a page, runs `fn` on it and closes it. When `fn` throws, the page's console errors are
+ * printed first: the part of a failed browser test that the assertion does not say.
+ */
+export async function withPage<T>(
+  browser: Browser,
+  viewport: { width: number; height: number },
+  fn: (page: Page, log: string[]) => Promise<T>,
+): Promise<T> {
+  const page = await browser.newPage({ viewport });
+  const log = pageLog(page);
+  try {
+    return await fn(page, log);
+  } catch (error) {
+    console.error(log.join('\n'));
+    throw error;
+  } finally {
+    await page.close();
+  }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* The wall-clock bar code                                                                     */
 /* ------------------------------------------------------------------------------------------ */

@@ -11,12 +11,21 @@ import { sleep, startGateway, type TestGateway, waitFor } from '../helpers/gatew
 import { hasRtspCamera, type RtspCamera, startRtspCamera } from '../helpers/rtsp-camera.js';
 import { hasTool } from '../helpers/tools.js';
 
-/** A TCP relay in front of the camera that counts connections: proof of when the gateway connects. */
-async function countingProxy(targetPort: () => number): Promise<{ port: number; accepted: () => number; open: () => number; close: () => Promise<void> }> {
+/**
+ * A TCP relay in front of the camera that counts connections: proof of when the gateway connects.
+ * The first `refuseFirst` connections are closed at once, as by a camera still booting.
+ */
+async function countingProxy(
+  targetPort: () => number,
+  refuseFirst = 0,
+): Promise<{ port: number; accepted: () => number; open: () => number; close: () => Promise<void> }> {
   let accepted = 0;
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
-    accepted++;
+    if (accepted++ < refuseFirst) {
+      client.destroy();
+      return;
+    }
     const upstream = createConnection({ host: '127.0.0.1', port: targetPort() });
     sockets.add(client);
     sockets.add(upstream);
@@ -76,10 +85,12 @@ describe.skipIf(!hasTool('ffprobe') || !hasRtspCamera())('RTSP camera pull', () 
   let camera: RtspCamera;
   let gw: TestGateway;
   let proxy: Awaited<ReturnType<typeof countingProxy>>;
+  let booting: Awaited<ReturnType<typeof countingProxy>>;
 
   beforeAll(async () => {
     camera = await startRtspCamera();
     proxy = await countingProxy(() => camera.port);
+    booting = await countingProxy(() => camera.port, 2);
     gw = await startGateway({
       rtsp: { pull: { retryInitialMs: 200, retryMaxMs: 1000, idleCloseMs: 1500, readTimeoutMs: 3000, keepaliveMs: 1000 } },
       hub: { readyTimeoutMs: 15000 },
@@ -87,6 +98,7 @@ describe.skipIf(!hasTool('ffprobe') || !hasRtspCamera())('RTSP camera pull', () 
         'cams/h264': { url: camera.url('/h264'), onDemand: false },
         'cams/h265': { url: camera.url('/h265pcma'), transport: 'udp' },
         'cams/demand': { url: `rtsp://127.0.0.1:${proxy.port}/h264` },
+        'cams/booting': { url: `rtsp://127.0.0.1:${booting.port}/h264` },
         'cams/basic': { url: `rtsp://user:secret@127.0.0.1:${camera.basic}/h264` },
         'cams/digest': { url: `rtsp://user:secret@127.0.0.1:${camera.digest}/h264` },
         'cams/badpass': { url: `rtsp://user:wrong@127.0.0.1:${camera.digest}/h264` },
@@ -99,6 +111,7 @@ describe.skipIf(!hasTool('ffprobe') || !hasRtspCamera())('RTSP camera pull', () 
   afterAll(async () => {
     await gw?.stop();
     await proxy?.close();
+    await booting?.close();
     await camera?.stop();
   });
 
@@ -126,12 +139,28 @@ describe.skipIf(!hasTool('ffprobe') || !hasRtspCamera())('RTSP camera pull', () 
     expect(result.streams.map((s) => s.codec_name)).toEqual(['h264']);
   });
 
-  it('a wrong password is refused and shown as the source error', async () => {
+  it('a wrong password is refused at once (502, not after the 15 s wait) and shown as the source error', async () => {
+    const started = Date.now();
     const res = await fetch(`${gw.http}/cams/badpass.flv`);
-    expect(res.status).toBeGreaterThanOrEqual(400);
-    await res.body?.cancel();
+    expect(res.status).toBe(502);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(body.error.code).toBe('SG_ERR_SOURCE_UNAVAILABLE');
+    expect(body.error.message).toMatch(/credentials/);
     const info = await sourceInfo(gw, 'cams/badpass');
     expect(String(info.lastError)).toMatch(/401|credentials/);
+  });
+
+  it('on-demand: the first reader waits while the camera refuses its first connections, then plays', async () => {
+    const reader = flvReader(`${gw.http}/cams/booting.flv`);
+    try {
+      await waitFor('frames after the camera came up', () => reader.bytes() > 20_000, 20_000);
+      expect(reader.closed()).toBe(false);
+      expect(booting.accepted()).toBe(3);
+      expect(await sourceInfo(gw, 'cams/booting')).toMatchObject({ state: 'running', reconnects: 2 });
+    } finally {
+      reader.stop();
+    }
   });
 
   it('on-demand: no camera connection until a reader comes, closed after the idle time', async () => {
@@ -201,7 +230,14 @@ describe.skipIf(!hasTool('ffprobe') || !hasRtspCamera())('RTSP camera pull', () 
     // GStreamer sends audio and video as it captures them, so the reports confirm the arrival
     // order here (a skewed sender is in rtsp-sync.test.ts); what this pins is reading real
     // RTCP over interleaved TCP and over UDP, and that lining up never moves time back.
-    await waitFor(`cams/${name} synced by sender reports`, async () => (await sourceInfo(gw, `cams/${name}`)).avSync === 'sender-reports', 20_000);
+    try {
+      await waitFor(`cams/${name} synced by sender reports`, async () => (await sourceInfo(gw, `cams/${name}`)).avSync === 'sender-reports', 20_000);
+    } catch (error) {
+      // What the source went through, for a failure that only shows under CI load.
+      console.error(JSON.stringify(await sourceInfo(gw, `cams/${name}`)));
+      console.error(gw.logs.filter((l) => l.source === `cams/${name}`).map((l) => `${l.time} ${l.msg}`).join('\n'));
+      throw error;
+    }
     expect(typeof (await sourceInfo(gw, `cams/${name}`)).reorderedPackets).toBe('number');
     const cap = readFlv(`${gw.http}/cams/${name}.flv`);
     await sleep(2000);
@@ -214,5 +250,48 @@ describe.skipIf(!hasTool('ffprobe') || !hasRtspCamera())('RTSP camera pull', () 
       expect(ts.length).toBeGreaterThan(10);
       expect([...ts].sort((a, b) => a - b)).toEqual(ts);
     }
+  });
+});
+
+describe('RTSP camera pull, camera down', () => {
+  let gw: TestGateway;
+  let dead: Server;
+  let connections = 0;
+
+  beforeAll(async () => {
+    // Accepts and hangs up at once: a camera whose RTSP service is down.
+    dead = createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', () => r()));
+    const port = (dead.address() as { port: number }).port;
+    gw = await startGateway({
+      rtsp: { pull: { retryInitialMs: 100, retryMaxMs: 200 } },
+      hub: { readyTimeoutMs: 1500 },
+      sources: { 'cams/dead': { url: `rtsp://127.0.0.1:${port}/stream` } },
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+    await new Promise((r) => dead?.close(r));
+  });
+
+  it('the reader waits hub.readyTimeoutMs while the gateway retries, then gets 502 with the last error; the source goes idle', async () => {
+    const started = Date.now();
+    const res = await fetch(`${gw.http}/cams/dead.flv`);
+    const waited = Date.now() - started;
+    expect(res.status).toBe(502);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('SG_ERR_SOURCE_UNAVAILABLE');
+    expect(body.error.message).toMatch(/no answer within 1500 ms \(last error: .*closed the connection/);
+    expect(waited).toBeGreaterThanOrEqual(1400);
+    expect(connections, 'retried while the reader waited').toBeGreaterThan(3);
+    // Nobody waits or reads any more: the on-demand source stops instead of retrying forever.
+    await waitFor('the source to go idle', async () => (await sourceInfo(gw, 'cams/dead')).state === 'idle', 3000, 50);
+    const after = connections;
+    await sleep(1000);
+    expect(connections).toBe(after);
   });
 });

@@ -10,7 +10,7 @@ import { PublisherConflictError, StreamgateError, StreamNotFoundError } from '..
 import type { DemandHandler } from '../../core/registry.js';
 import type { PublishSession, Stream } from '../../core/stream.js';
 import type { RtspConfig, SourceConfig } from './config.js';
-import { RtspClient, redactUrl } from './client.js';
+import { RtspClient, RtspClientError, redactUrl } from './client.js';
 import type { RtspPathManager } from './session.js';
 import { RtpToStream } from './to-stream.js';
 
@@ -41,6 +41,30 @@ export interface SourceInfo {
 /** A gap between the last frame of one camera connection and the first of the next. */
 const RECONNECT_GAP_MS = 40;
 
+/** A reader asked for a camera source that could not be played. */
+export class SourceUnavailableError extends StreamgateError {
+  readonly status = 502;
+  constructor(path: string, detail: string) {
+    super('SG_ERR_SOURCE_UNAVAILABLE', `camera source ${path} is not available: ${detail}`);
+  }
+}
+
+/**
+ * Failures another attempt will not fix: the camera refused our credentials or has no such
+ * stream, or someone else publishes the path. Readers hear about these at once; anything else
+ * (refused connection, timeout, a 5xx from a camera still booting) is retried while they wait.
+ */
+function isPermanent(error: Error): boolean {
+  if (error instanceof StreamgateError && error.code === 'SG_ERR_PATH_BUSY') return true;
+  return error instanceof RtspClientError && (error.status === 401 || error.status === 403 || error.status === 404);
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
 export class Source {
   state: SourceState = 'idle';
   lastError: string | null = null;
@@ -54,7 +78,7 @@ export class Source {
   private idleTimer: NodeJS.Timeout | undefined;
   private backoffMs: number;
   private nextStartMs = 0;
-  private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private waiters: Waiter[] = [];
   private packets = 0;
   private lostPackets = 0;
   private reorderedPackets = 0;
@@ -86,24 +110,46 @@ export class Source {
   }
 
   /**
-   * Starts pulling (idempotent). Resolves once the camera plays, rejects when the attempt in
-   * progress fails (the source keeps retrying in the background until stopped or idle).
+   * Starts pulling (idempotent). Resolves once the camera plays. A failed attempt is retried
+   * (capped backoff) while the caller waits; the promise rejects on a failure retrying cannot fix,
+   * or after `timeoutMs` with the last error. An on-demand source nobody waits for or reads stops.
    */
-  start(): Promise<void> {
+  start(timeoutMs: number): Promise<void> {
     if (this.state === 'running') return Promise.resolve();
-    const waiter = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    if (!this.running) {
-      this.state = 'connecting';
-      this.backoffMs = this.rtsp.pull.retryInitialMs;
-      this.runAttempt();
-    }
+    const waiter = new Promise<void>((resolve, reject) => {
+      const w: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((x) => x !== w);
+          reject(new SourceUnavailableError(this.path, `no answer within ${timeoutMs} ms${this.lastError ? ` (last error: ${this.lastError})` : ''}`));
+          if (this.state === 'retrying' && !this.wanted) this.stop('idle', 'no reader waits for it any more');
+        }, timeoutMs),
+      };
+      this.waiters.push(w);
+    });
+    this.begin();
     return waiter;
+  }
+
+  /** Starts the pull loop unless it runs (always-on sources call this alone: nobody waits). */
+  begin(): void {
+    if (this.running) return;
+    this.state = 'connecting';
+    this.backoffMs = this.rtsp.pull.retryInitialMs;
+    this.runAttempt();
+  }
+
+  /** Always-on sources are always wanted; on-demand ones while a reader waits or reads. */
+  private get wanted(): boolean {
+    return !this.config.onDemand || this.waiters.length > 0 || (this.stream?.readers.size ?? 0) > 0;
   }
 
   private settle(error?: Error): void {
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) {
+      clearTimeout(w.timer);
       if (error) w.reject(error);
       else w.resolve();
     }
@@ -180,7 +226,11 @@ export class Source {
     this.lastError = error.message;
     this.reconnects++;
     this.state = 'retrying';
-    this.settle(error);
+    if (isPermanent(error)) this.settle(new SourceUnavailableError(this.path, error.message));
+    if (!this.wanted) {
+      this.stop('idle', `no reader waits for it any more (${error.message})`);
+      return;
+    }
     // Readers joining during the outage must not get a GOP from before it.
     this.stream?.gopCache.clear();
     const wait = this.backoffMs;
@@ -305,10 +355,10 @@ export class SourceManager implements DemandHandler {
     return this.sources.has(path);
   }
 
-  start(path: string): Promise<void> {
+  start(path: string, timeoutMs: number): Promise<void> {
     const source = this.sources.get(path);
     if (!source) return Promise.reject(new StreamNotFoundError(path));
-    return source.start();
+    return source.start(timeoutMs);
   }
 
   get(path: string): Source | undefined {
@@ -338,7 +388,7 @@ export class SourceManager implements DemandHandler {
 
   private startAlways(source: Source): void {
     // Failures are logged and retried by the source itself.
-    source.start().catch(() => {});
+    source.begin();
   }
 
   run(): void {
