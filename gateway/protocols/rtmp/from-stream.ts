@@ -84,19 +84,18 @@ export function rtmpMessage(csid: number, type: number, streamId: number, timest
   return writeMessage(csid, type, streamId, timestamp, body.length, chunkSize, bodyFiller(body));
 }
 
-/** Room for the longest FLV tag prefix (enhanced-RTMP video: 8 bytes). */
-const PREFIX_SCRATCH = Buffer.alloc(16);
-
 /** A WireFormat for RTMP play at a given outgoing chunk size. */
 export function rtmpFormat(chunkSize: number): WireFormat {
+  // The tag prefix is written here first and copied out by writeMessage before serialize returns:
+  // room for the longest one (enhanced-RTMP video, 8 bytes), owned by this format, not allocated per frame.
+  const scratch = Buffer.alloc(16);
   return {
     name: `rtmp-${chunkSize}`,
     slot: 1,
     serialize(frame: MediaFrame): Buffer {
       const track = frame.track;
       const payload = frame.payload;
-      // The tag prefix goes through a scratch buffer: writeMessage copies it out before returning.
-      const prefix = PREFIX_SCRATCH;
+      const prefix = scratch;
       let p: number;
       if (frame.kind === FrameKind.Video && track.kind === 'video') {
         p = videoFramePrefixSize(track.codec);
