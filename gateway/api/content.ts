@@ -6,7 +6,9 @@
  *   /recordings/{app}/{name}/{file}.mp4  play of {app}/{name}
  *   /rooms/{room}/messages               join of {room}
  *
- * `url` is the request path below /api/v1, still percent-encoded.
+ * `url` is the request path below /api/v1, still percent-encoded. It is read the way the router
+ * matches routes, or a spelling the router accepts would skip the check: letter case is ignored
+ * in the fixed words and a trailing slash is allowed.
  */
 import { isValidPath } from '../core/path.js';
 import { parseId } from '../record/files.js';
@@ -23,11 +25,13 @@ export function contentOf(url: string): ContentRef | undefined {
   } catch {
     return undefined; // a malformed escape: the routes answer 400/404 themselves
   }
+  if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
+  const first = parts[0]?.toLowerCase();
+  const last = parts[parts.length - 1]?.toLowerCase();
   const inner = parts.slice(1, -1).join('/');
-  const last = parts[parts.length - 1];
-  if (parts[0] === 'streams' && last === 'snapshot.jpg' && isValidPath(inner)) return { action: 'play', path: inner };
-  if (parts[0] === 'rooms' && last === 'messages' && isValidPath(inner)) return { action: 'room', path: inner };
-  if (parts[0] === 'recordings') {
+  if (first === 'streams' && last === 'snapshot.jpg' && isValidPath(inner)) return { action: 'play', path: inner };
+  if (first === 'rooms' && last === 'messages' && isValidPath(inner)) return { action: 'room', path: inner };
+  if (first === 'recordings') {
     const id = parseId(parts.slice(1).join('/'));
     if (id) return { action: 'play', path: id.path };
   }

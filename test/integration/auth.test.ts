@@ -361,6 +361,21 @@ describe.skipIf(!hasTool('ffmpeg'))('media behind the API follows the play rules
     expect(await status('rooms/keys/cam1/messages', { headers: { Authorization: `Bearer ${READER}` } })).toBe(200);
   });
 
+  it('spellings the router also accepts (trailing slash, other letter case) are checked the same', async () => {
+    const list = (await (await fetch(`${g.http}/api/v1/recordings?path=keys/cam1`)).json()) as { recordings: { url: string; recording: boolean }[] };
+    const file = list.recordings.find((r) => !r.recording)!.url.replace('/api/v1/recordings/', '');
+    for (const url of [
+      'streams/keys/cam1/snapshot.jpg/',
+      'Streams/keys/cam1/Snapshot.JPG',
+      `recordings/${file}/`,
+      `RECORDINGS/${file}`,
+      'rooms/keys/cam1/messages/',
+      'ROOMS/keys/cam1/messages',
+    ]) {
+      expect(await status(url), url).toBe(401);
+    }
+  });
+
   it('paths without a rule stay open, as before', async () => {
     expect(await status('rooms/open/room/messages')).toBe(404); // reached the handler: no such room
     expect(await status('recordings/open/cam/2000-01-01T00-00-00.000Z.mp4')).toBe(404);
