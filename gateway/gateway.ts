@@ -103,6 +103,8 @@ export class Gateway {
     app.get('/', (_req, res) => res.redirect(302, '/player/admin.html'));
     app.use('/player', express.static(playerDir(), { index: 'index.html', fallthrough: true, maxAge: 0 }));
     app.use('/api/v1', this.auth.adminMiddleware());
+    // Metrics name every path: they are an API read (open unless admin.publicReads is false).
+    app.use('/metrics', this.auth.adminMiddleware());
     app.use('/api/v1', this.auth.contentMiddleware(contentOf));
     // What a console needs to build URLs: the listeners' ports (0 = not listening).
     app.get('/api/v1/server', (_req, res) => {

@@ -267,6 +267,14 @@ describe.skipIf(!hasTool('ffmpeg'))('access control on every protocol', () => {
       expect((await fetch(`${g.http}/api/v1/streams?token=${encodeURIComponent(tok('admin', '**'))}`)).status).toBe(200);
     });
 
+    it('puts /metrics behind the same read credential (publicReads: false)', async () => {
+      expect((await fetch(`${g.http}/metrics`)).status).toBe(401);
+      expect((await fetch(`${g.http}/metrics`, { headers: { Authorization: `Bearer ${tok('play', 'live/cam1')}` } })).status).toBe(403);
+      const res = await fetch(`${g.http}/metrics`, { headers: { Authorization: `Bearer ${READER}` } });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('streamgate_streams');
+    });
+
     it('mints tokens for admins', async () => {
       const res = await fetch(`${g.http}/api/v1/tokens`, {
         method: 'POST',
