@@ -8,7 +8,7 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { ConfigError, StreamgateError } from '../core/errors.js';
-import { matchPathPattern } from '../core/path.js';
+import { matchPathPattern, splitQuery } from '../core/path.js';
 import { type AuthConfig, type AuthRule, SCRYPT_HASH } from './config.js';
 import { type Action, safeEqual, verifyToken } from './tokens.js';
 import { peerAddress } from '../net/listen.js';
@@ -363,14 +363,12 @@ export class Authorizer {
       const role = this.adminRole(req);
       if (role === 'admin' || role === 'read') return next();
       const header = req.headers.authorization ?? '';
-      const query: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.query)) if (typeof v === 'string') query[k] = v;
       this.check({
         action: content.action,
         path: content.path,
         protocol: 'api',
         remoteAddress: peerAddress(req.socket),
-        query,
+        query: splitQuery(req.originalUrl).query,
         ...(header.startsWith('Bearer ') ? { credential: header.slice(7).trim() } : {}),
       }).then(() => next(), next);
     };
