@@ -20,23 +20,21 @@ export interface HistoryEntry {
  * by binary search.
  */
 export class History {
-  private readonly ring: (HistoryEntry | undefined)[];
-  /** Index of the oldest entry. */
+  /** Grows to `limit` as messages come (a room that never fills its history never pays for it). */
+  private readonly ring: HistoryEntry[] = [];
+  /** Index of the oldest entry once the ring is full. */
   private head = 0;
-  private count = 0;
 
-  constructor(private readonly limit: number) {
-    this.ring = new Array<HistoryEntry | undefined>(limit);
-  }
+  constructor(private readonly limit: number) {}
 
   get size(): number {
-    return this.count;
+    return this.ring.length;
   }
 
   add(entry: HistoryEntry): void {
     if (this.limit === 0) return;
-    if (this.count < this.limit) {
-      this.ring[(this.head + this.count++) % this.limit] = entry;
+    if (this.ring.length < this.limit) {
+      this.ring.push(entry);
     } else {
       this.ring[this.head] = entry;
       this.head = (this.head + 1) % this.limit;
@@ -44,27 +42,29 @@ export class History {
   }
 
   private at(i: number): HistoryEntry {
-    return this.ring[(this.head + i) % this.limit]!;
+    return this.ring[(this.head + i) % this.ring.length]!;
   }
 
   /** Entries with id > `after`, oldest first, at most `limit` of the newest. */
   list(after = 0, limit = this.limit): HistoryEntry[] {
+    const count = this.ring.length;
     let lo = 0;
-    let hi = this.count;
+    let hi = count;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (this.at(mid).message.id <= after) lo = mid + 1;
       else hi = mid;
     }
     const out: HistoryEntry[] = [];
-    for (let i = Math.max(lo, this.count - limit); i < this.count; i++) out.push(this.at(i));
+    for (let i = Math.max(lo, count - limit); i < count; i++) out.push(this.at(i));
     return out;
   }
 
   /** `[m1,m2,...]` built from the stored JSON. */
   jsonArray(): string {
-    const parts = new Array<string>(this.count);
-    for (let i = 0; i < this.count; i++) parts[i] = this.at(i).json;
+    const count = this.ring.length;
+    const parts = new Array<string>(count);
+    for (let i = 0; i < count; i++) parts[i] = this.at(i).json;
     return `[${parts.join(',')}]`;
   }
 }
