@@ -8,7 +8,8 @@
  *
  * `url` is the request path below /api/v1, still percent-encoded. It is read the way the router
  * matches routes, or a spelling the router accepts would skip the check: letter case is ignored
- * in the fixed words and a trailing slash is allowed.
+ * in the words the router matches (not in `messages`, which the rooms router compares itself) and
+ * a trailing slash is allowed.
  */
 import { isValidPath } from '../core/path.js';
 import { parseId } from '../record/files.js';
@@ -27,9 +28,10 @@ export function contentOf(url: string): ContentRef | undefined {
   }
   if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
   const first = parts[0]?.toLowerCase();
-  const last = parts[parts.length - 1]?.toLowerCase();
+  const last = parts[parts.length - 1];
   const inner = parts.slice(1, -1).join('/');
-  if (first === 'streams' && last === 'snapshot.jpg' && isValidPath(inner)) return { action: 'play', path: inner };
+  if (first === 'streams' && last?.toLowerCase() === 'snapshot.jpg' && isValidPath(inner)) return { action: 'play', path: inner };
+  // The rooms router splits its own path and takes `messages` in this case only (`Messages` would be a room name).
   if (first === 'rooms' && last === 'messages' && isValidPath(inner)) return { action: 'room', path: inner };
   if (first === 'recordings') {
     const id = parseId(parts.slice(1).join('/'));

@@ -33,7 +33,10 @@ export interface SegmentTracks {
 export interface SegmentStart {
   readonly tracks: SegmentTracks;
   readonly startDts: number;
-  /** Wall clock (Unix ms) of startDts, anchored on the first frame so media time maps linearly. */
+  /**
+   * Wall clock (Unix ms) of startDts: anchored on the first frame so media time maps linearly,
+   * and again after the input arrived more than a second late (an outage inside a session).
+   */
   readonly wallClock: number;
   /** True when the tracks differ from the previous segment's (a container header is due). */
   readonly changed: boolean;
@@ -62,6 +65,9 @@ function sameTrack(a: { codec: string; config: Buffer } | undefined, b: { codec:
 export function sameTracks(a: SegmentTracks, b: SegmentTracks): boolean {
   return sameTrack(a.video, b.video) && sameTrack(a.audio, b.audio);
 }
+
+/** A segment start arriving this much later than its media time says re-anchors the wall clock. */
+const REANCHOR_LATE_MS = 1000;
 
 export class Segmenter {
   /** Tracks announced by the stream; the last segment's are `active` (the same object once found equal). */
@@ -153,7 +159,11 @@ export class Segmenter {
   }
 
   private startSegment(frame: MediaFrame, tracks: SegmentTracks): void {
-    if (this.anchorWall < 0) {
+    // Anchored on the first frame; anchored again when a frame arrives well after the time the
+    // timeline gives it: the publisher was away inside one publish session (a camera source
+    // reconnecting keeps its session, and the hub continues the timeline across the gap). Never
+    // moved back: input sent faster than real time keeps its files back to back.
+    if (this.anchorWall < 0 || frame.ingestTime - (this.anchorWall + frame.dts - this.anchorDts) > REANCHOR_LATE_MS) {
       this.anchorWall = frame.ingestTime;
       this.anchorDts = frame.dts;
     }

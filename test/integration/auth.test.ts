@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { hashPassword } from '../../gateway/auth/authorizer.js';
 import { createToken } from '../../gateway/auth/tokens.js';
 import { encodeAmf0 } from '../../gateway/formats/amf0.js';
 import { publish, probe, type Publisher } from '../helpers/ffmpeg.js';
@@ -307,7 +308,11 @@ describe.skipIf(!hasTool('ffmpeg'))('media behind the API follows the play rules
       dataDir: dir,
       auth: {
         rules: [{ paths: 'keys/*', mode: 'keys', publishKey: 'pub-key', playKey: 'play-key' }],
-        admin: { tokens: [{ token: ADMIN, role: 'admin' }, { token: READER, role: 'read' }], publicReads: true },
+        admin: {
+          tokens: [{ token: ADMIN, role: 'admin' }, { token: READER, role: 'read' }],
+          users: [{ name: 'ops', scrypt: hashPassword('ops-pass'), role: 'read' }],
+          publicReads: true,
+        },
       },
       record: { rules: { 'keys/*': { segment: '2s' } } },
     });
@@ -346,6 +351,9 @@ describe.skipIf(!hasTool('ffmpeg'))('media behind the API follows the play rules
     expect(Buffer.from(await res.arrayBuffer()).subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
     expect(await status('streams/keys/cam1/snapshot.jpg', { headers: { Authorization: `Bearer ${READER}` } })).toBe(200);
     expect(await status('streams/keys/cam1/snapshot.jpg', { headers: { Authorization: 'Bearer play-key' } })).toBe(200);
+    const basic = (user: string, pass: string) => ({ headers: { Authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` } });
+    expect(await status('streams/keys/cam1/snapshot.jpg', basic('ops', 'ops-pass'))).toBe(200);
+    expect(await status('streams/keys/cam1/snapshot.jpg', basic('ops', 'wrong'))).toBe(401);
   });
 
   it('a recording download needs the play key or a read credential; the listing does not', async () => {

@@ -102,6 +102,7 @@ describe.skipIf(!hasTool('ffprobe') || !hasRtspCamera())('RTSP camera pull', () 
         'cams/basic': { url: `rtsp://user:secret@127.0.0.1:${camera.basic}/h264` },
         'cams/digest': { url: `rtsp://user:secret@127.0.0.1:${camera.digest}/h264` },
         'cams/badpass': { url: `rtsp://user:wrong@127.0.0.1:${camera.digest}/h264` },
+        'cams/badpassalways': { url: `rtsp://user:wrong@127.0.0.1:${camera.digest}/h264`, onDemand: false },
         'cams/av': { url: camera.url('/h264pcma'), onDemand: false },
         'cams/avudp': { url: camera.url('/h264pcma'), onDemand: false, transport: 'udp' },
       },
@@ -177,6 +178,13 @@ describe.skipIf(!hasTool('ffprobe') || !hasRtspCamera())('RTSP camera pull', () 
     expect(body.error.message).toMatch(/credentials/);
     const info = await sourceInfo(gw, 'cams/badpass');
     expect(String(info.lastError)).toMatch(/401|credentials/);
+    // An always-on source between attempts after the same refusal answers at once too.
+    await waitFor('the always-on source refused', async () => /credentials/.test(String((await sourceInfo(gw, 'cams/badpassalways')).lastError)), 10_000);
+    const again = Date.now();
+    const always = await fetch(`${gw.http}/cams/badpassalways.flv`);
+    expect(always.status).toBe(502);
+    await always.body?.cancel();
+    expect(Date.now() - again).toBeLessThan(3000);
   });
 
   it('on-demand: the first reader waits while the camera refuses its first connections, then plays', async () => {
@@ -255,10 +263,46 @@ describe.skipIf(!hasTool('ffprobe') || !hasRtspCamera())('RTSP camera pull', () 
   });
 });
 
+/**
+ * A scripted camera that answers OPTIONS, DESCRIBE (one H.264 track), SETUP and PLAY, then hangs
+ * up before sending any media: a camera that falls over as it starts streaming.
+ */
+async function dropsAfterPlay(): Promise<{ server: Server; port: number; connections: () => number }> {
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    let buffered = '';
+    socket.on('error', () => {});
+    socket.on('data', (d) => {
+      buffered += d.toString('latin1');
+      for (let end = buffered.indexOf('\r\n\r\n'); end >= 0; end = buffered.indexOf('\r\n\r\n')) {
+        const head = buffered.slice(0, end);
+        buffered = buffered.slice(end + 4);
+        const method = head.split(' ')[0];
+        const cseq = /CSeq:\s*(\d+)/i.exec(head)?.[1] ?? '0';
+        const reply = (headers: string[], body = '') =>
+          socket.write([`RTSP/1.0 200 OK`, `CSeq: ${cseq}`, ...headers, ...(body ? [`Content-Length: ${Buffer.byteLength(body)}`] : []), '', body].join('\r\n'));
+        if (method === 'OPTIONS') reply(['Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN']);
+        else if (method === 'DESCRIBE') {
+          const sdp = ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=cam', 't=0 0', 'm=video 0 RTP/AVP 96', 'a=rtpmap:96 H264/90000', 'a=control:track0', ''].join('\r\n');
+          reply(['Content-Type: application/sdp'], sdp);
+        } else if (method === 'SETUP') reply(['Transport: RTP/AVP/TCP;unicast;interleaved=0-1', 'Session: 12345678']);
+        else if (method === 'PLAY') {
+          reply(['Session: 12345678']);
+          setTimeout(() => socket.destroy(), 50);
+        }
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { server, port: (server.address() as { port: number }).port, connections: () => connections };
+}
+
 describe('RTSP camera pull, camera down', () => {
   let gw: TestGateway;
   let dead: Server;
   let connections = 0;
+  let flaky: Awaited<ReturnType<typeof dropsAfterPlay>>;
 
   beforeAll(async () => {
     // Accepts and hangs up at once: a camera whose RTSP service is down.
@@ -268,16 +312,30 @@ describe('RTSP camera pull, camera down', () => {
     });
     await new Promise<void>((r) => dead.listen(0, '127.0.0.1', () => r()));
     const port = (dead.address() as { port: number }).port;
+    flaky = await dropsAfterPlay();
     gw = await startGateway({
       rtsp: { pull: { retryInitialMs: 100, retryMaxMs: 200 } },
       hub: { readyTimeoutMs: 1500 },
-      sources: { 'cams/dead': { url: `rtsp://127.0.0.1:${port}/stream` } },
+      sources: {
+        'cams/dead': { url: `rtsp://127.0.0.1:${port}/stream` },
+        'cams/dropsafterplay': { url: `rtsp://127.0.0.1:${flaky.port}/stream` },
+      },
     });
   });
 
   afterAll(async () => {
     await gw?.stop();
     await new Promise((r) => dead?.close(r));
+    await new Promise((r) => flaky?.server.close(r));
+  });
+
+  it('a camera that hangs up after PLAY, before any keyframe, keeps being retried while the reader waits', async () => {
+    const res = await fetch(`${gw.http}/cams/dropsafterplay.flv`);
+    expect(res.status).toBe(502);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('SG_ERR_SOURCE_UNAVAILABLE');
+    expect(body.error.message).toMatch(/no picture within 1500 ms \(last error: .*closed the connection/);
+    expect(flaky.connections(), 'retried after PLAY succeeded').toBeGreaterThan(2);
   });
 
   it('the reader waits hub.readyTimeoutMs while the gateway retries, then gets 502 with the last error; the source goes idle', async () => {
@@ -287,7 +345,7 @@ describe('RTSP camera pull, camera down', () => {
     expect(res.status).toBe(502);
     const body = (await res.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe('SG_ERR_SOURCE_UNAVAILABLE');
-    expect(body.error.message).toMatch(/no answer within 1500 ms \(last error: .*closed the connection/);
+    expect(body.error.message).toMatch(/no picture within 1500 ms \(last error: .*closed the connection/);
     expect(waited).toBeGreaterThanOrEqual(1400);
     expect(connections, 'retried while the reader waited').toBeGreaterThan(3);
     // Nobody waits or reads any more: the on-demand source stops instead of retrying forever.
@@ -295,5 +353,11 @@ describe('RTSP camera pull, camera down', () => {
     const after = connections;
     await sleep(1000);
     expect(connections).toBe(after);
+  });
+
+  it('HLS answers the same 502 for the dead camera', async () => {
+    const res = await fetch(`${gw.http}/cams/dead/index.m3u8`);
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('SG_ERR_SOURCE_UNAVAILABLE');
   });
 });

@@ -97,7 +97,12 @@ export class HlsServer {
     if (error instanceof StreamNotFoundError) status = 404;
     else if (error instanceof InvalidPathError || error instanceof HlsBadRequestError) status = 400;
     else if (error instanceof HlsTimeoutError) status = 503;
-    if (status >= 500 && !(error instanceof HlsTimeoutError)) this.deps.log.error({ err: error, url: req.originalUrl.slice(0, 256) }, 'HLS request failed');
+    else {
+      // Errors that carry their own HTTP status (a camera source that cannot be played: 502).
+      const own = (error as { status?: unknown }).status;
+      if (typeof own === 'number' && own >= 400 && own < 600) status = own;
+    }
+    if (status === 500) this.deps.log.error({ err: error, url: req.originalUrl.slice(0, 256) }, 'HLS request failed');
     else this.deps.log.debug({ url: req.originalUrl.slice(0, 256), status }, `HLS request refused: ${message}`);
     sendError(res, status, errorCode(error), message);
   }

@@ -79,11 +79,15 @@ export class Source {
   private backoffMs: number;
   private nextStartMs = 0;
   private waiters: Waiter[] = [];
+  /** The last failed attempt, until an attempt succeeds. */
+  private lastFailure: Error | undefined;
   private packets = 0;
   private lostPackets = 0;
   private reorderedPackets = 0;
   private readonly log: Logger;
   private readonly onReaderAdded = () => this.clearIdle();
+  /** Waiting readers are released by the first keyframe, not by PLAY: until then they still wait. */
+  private readonly onStreamReady = () => this.settle();
   private readonly onReaderRemoved = () => this.checkIdle();
 
   constructor(
@@ -110,19 +114,24 @@ export class Source {
   }
 
   /**
-   * Starts pulling (idempotent). Resolves once the camera plays. A failed attempt is retried
-   * (capped backoff) while the caller waits; the promise rejects on a failure retrying cannot fix,
-   * or after `timeoutMs` with the last error. An on-demand source nobody waits for or reads stops.
+   * Starts pulling (idempotent). Resolves once the stream has its first keyframe. A failed
+   * attempt is retried (capped backoff) while the caller waits; the promise rejects on a failure
+   * retrying cannot fix, or after `timeoutMs` with the last error. An on-demand source nobody
+   * waits for or reads stops.
    */
   start(timeoutMs: number): Promise<void> {
-    if (this.state === 'running') return Promise.resolve();
+    if (this.state === 'running' && this.stream?.ready) return Promise.resolve();
+    // An always-on source waiting out its backoff after a refusal: the answer will not change.
+    if (this.state === 'retrying' && this.lastFailure && isPermanent(this.lastFailure)) {
+      return Promise.reject(new SourceUnavailableError(this.path, this.lastFailure.message));
+    }
     const waiter = new Promise<void>((resolve, reject) => {
       const w: Waiter = {
         resolve,
         reject,
         timer: setTimeout(() => {
           this.waiters = this.waiters.filter((x) => x !== w);
-          reject(new SourceUnavailableError(this.path, `no answer within ${timeoutMs} ms${this.lastError ? ` (last error: ${this.lastError})` : ''}`));
+          reject(new SourceUnavailableError(this.path, `no picture within ${timeoutMs} ms${this.lastError ? ` (last error: ${this.lastError})` : ''}`));
           if (this.state === 'retrying' && !this.wanted) this.stop('idle', 'no reader waits for it any more');
         }, timeoutMs),
       };
@@ -197,7 +206,8 @@ export class Source {
       this.connectedAt = Date.now();
       this.backoffMs = pull.retryInitialMs;
       this.log.info(`pulling ${redactUrl(this.config.url)} (${tracks.map((t) => t.codec).join('+')} over ${this.transport.toUpperCase()})`);
-      this.settle();
+      this.lastFailure = undefined;
+      if (this.stream?.ready) this.settle();
       this.checkIdle();
     } catch (error) {
       if (this.client !== client) return;
@@ -224,6 +234,7 @@ export class Source {
     this.client = undefined;
     this.collectStats(client);
     this.lastError = error.message;
+    this.lastFailure = error;
     this.reconnects++;
     this.state = 'retrying';
     if (isPermanent(error)) this.settle(new SourceUnavailableError(this.path, error.message));
@@ -254,11 +265,13 @@ export class Source {
     this.unwatchStream();
     this.stream = stream;
     stream.on('readerAdded', this.onReaderAdded);
+    stream.on('ready', this.onStreamReady);
     stream.on('readerRemoved', this.onReaderRemoved);
   }
 
   private unwatchStream(): void {
     this.stream?.off('readerAdded', this.onReaderAdded);
+    this.stream?.off('ready', this.onStreamReady);
     this.stream?.off('readerRemoved', this.onReaderRemoved);
     this.stream = undefined;
   }

@@ -11,7 +11,8 @@ describe('contentOf: which API URLs serve media, and for which path', () => {
     ['/recordings/cams/gate/2025-03-01T08-00-00.000Z.mp4', { action: 'play', path: 'cams/gate' }],
     ['/Recordings/cams/gate/2025-03-01T08-00-00.000Z-1.mp4/', { action: 'play', path: 'cams/gate' }],
     ['/rooms/ops/room1/messages', { action: 'room', path: 'ops/room1' }],
-    ['/rooms/ops/room1/Messages/', { action: 'room', path: 'ops/room1' }],
+    ['/ROOMS/ops/room1/messages/', { action: 'room', path: 'ops/room1' }],
+    ['/rooms/ops/room1/Messages', undefined], // the rooms router reads that as the room ops/room1/Messages
     // metadata and anything else: not content
     ['/streams', undefined],
     ['/streams/live/cam1', undefined],

@@ -71,6 +71,24 @@ describe('Segmenter', () => {
     expect(parts.flatMap((p) => p.frames).some((f) => f.kind === FrameKind.Audio)).toBe(true);
   });
 
+  it('re-anchors the wall clock when frames arrive late after an outage the timeline does not show, never backwards', () => {
+    // 3 s, then the camera is away 10 s; the timeline continues (a source keeps its session), the clock does not.
+    const late = gopStream(6).map((f) => (f.dts < 3000 ? f : new MediaFrame(f.kind, f.dts, f.pts, f.keyframe, f.payload, f.ingestTime + 10_000, f.track)));
+    const starts = run({ segmentMs: 1000, partMs: 200 }, { video }, late).events.filter((e) => e[0] === 'start').map((e) => e[1] as SegmentStart);
+    expect(starts.map((x) => [x.startDts, x.wallClock])).toEqual([
+      [0, 1000],
+      [1000, 2000],
+      [2000, 3000],
+      [3000, 14_000],
+      [4000, 15_000],
+      [5000, 16_000],
+    ]);
+    // Sent faster than real time (everything arrives at once): files stay back to back on the first anchor.
+    const burst = gopStream(4).map((f) => new MediaFrame(f.kind, f.dts, f.pts, f.keyframe, f.payload, 5000, f.track));
+    const fast = run({ segmentMs: 1000, partMs: 0 }, { video }, burst).events.filter((e) => e[0] === 'start').map((e) => (e[1] as SegmentStart).wallClock);
+    expect(fast).toEqual([5000, 6000, 7000, 8000]);
+  });
+
   it('cuts audio-only streams on time', () => {
     const frames = Array.from({ length: 200 }, (_, i) => new MediaFrame(FrameKind.Audio, i * 23, i * 23, true, Buffer.alloc(4), 0, audio));
     const { events } = run({ segmentMs: 1000, partMs: 200 }, { audio }, frames);
