@@ -139,6 +139,12 @@ export class Recorder implements SessionHost {
   }
 
   fileClosed(entry: RecordingEntry): void {
+    if (entry.size === 0) {
+      // Nothing reached the disk (the file could not be opened or written): not a recording.
+      this.entries.delete(entry.id);
+      unlink(entry.file).catch(() => {});
+      return;
+    }
     if (!this.closed) void this.applyRetention(entry.path);
   }
 
@@ -305,7 +311,9 @@ export class Recorder implements SessionHost {
     const file = resolve(entry.file);
     if (!file.startsWith(this.dir + sep)) return next(new RecordingNotFoundError(id));
     // send handles Range (206, 416), HEAD and Last-Modified; a file being written is served as far as it is.
-    res.sendFile(file, { acceptRanges: true, cacheControl: false, headers: { 'Content-Type': 'video/mp4' }, dotfiles: 'deny' }, (error?: Error) => {
+    // Dot-directories are allowed: the file is one the index holds, inside the recordings directory
+    // (a data dir like /home/op/.streamgate made every download 403).
+    res.sendFile(file, { acceptRanges: true, cacheControl: false, headers: { 'Content-Type': 'video/mp4' }, dotfiles: 'allow' }, (error?: Error) => {
       if (error && !res.headersSent) {
         const status = (error as { status?: number }).status ?? 500;
         if (status === 404) {

@@ -170,7 +170,7 @@ export class RecordingSession {
           entry.size = writer.goodBytes;
         }
         this.host.fileClosed(entry);
-      }),
+      }, (error: unknown) => this.host.log.error({ path: this.path, err: error }, 'recording: closing a file failed')),
     );
   }
 

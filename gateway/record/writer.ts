@@ -39,33 +39,41 @@ export class FileWriter {
       this.fail(Object.assign(new Error(`the disk is not keeping up (${this.pendingBytes} bytes waiting to be written)`), { code: 'ESLOW' }));
       return;
     }
+    // Every step settles: a rejected queue would reject close() and, through it, the session's stop.
     this.queue = this.queue.then(async () => {
-      if (this.failed) return;
-      const fh = await this.handle;
       try {
-        let written = 0;
-        let pending = chunks as Buffer[];
-        while (written < byteLength) {
-          const { bytesWritten } = await fh.writev(pending, this.goodBytes + written);
-          if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
-          written += bytesWritten;
-          if (written < byteLength) pending = remaining(chunks, written);
+        if (this.failed) return;
+        let fh: FileHandle;
+        try {
+          fh = await this.handle;
+        } catch {
+          return; // the open failed: reported once by the constructor
         }
-        if (this.fsync) await fh.datasync();
-        this.goodBytes += byteLength;
-      } catch (error) {
-        // Cut the partial box off so the file still ends on a fragment boundary.
-        await fh.truncate(this.goodBytes).catch(() => {});
-        this.fail(error as NodeJS.ErrnoException);
+        try {
+          let written = 0;
+          let pending = chunks as Buffer[];
+          while (written < byteLength) {
+            const { bytesWritten } = await fh.writev(pending, this.goodBytes + written);
+            if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+            written += bytesWritten;
+            if (written < byteLength) pending = remaining(chunks, written);
+          }
+          if (this.fsync) await fh.datasync();
+          this.goodBytes += byteLength;
+        } catch (error) {
+          // Cut the partial box off so the file still ends on a fragment boundary.
+          await fh.truncate(this.goodBytes).catch(() => {});
+          this.fail(error as NodeJS.ErrnoException);
+        }
       } finally {
         this.pendingBytes -= byteLength;
       }
     });
   }
 
-  /** Waits for queued writes, then closes the file. */
+  /** Waits for queued writes, then closes the file. Never rejects. */
   async close(): Promise<void> {
-    await this.queue;
+    await this.queue.catch(() => {});
     try {
       const fh = await this.handle;
       await fh.close();

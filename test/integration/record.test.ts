@@ -197,3 +197,24 @@ describe.skipIf(!tools)('recording', () => {
     }
   });
 });
+
+describe.skipIf(!tools)('recording under a dot-directory', () => {
+  it('serves downloads when the data directory is hidden (/home/op/.streamgate): 200, not 403', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-rec-dot-'));
+    const gw = await startGateway({ dataDir: join(dir, '.streamgate'), record: { rules: { 'rec/*': { segment: '10s' } } } });
+    try {
+      const pub = publish(`${gw.rtmp}/rec/dot`, { fps: 25, gop: 25, duration: 3, realtime: false });
+      expect(await pub.exited).toBe(0);
+      const [file] = await waitFor('a closed file', async () => {
+        const l = await list(gw, '?path=rec/dot');
+        return l.length > 0 && l.every((e) => !e.recording) ? l : undefined;
+      }, 15_000, 200);
+      const res = await fetch(`${gw.http}${file!.url}`);
+      expect(res.status).toBe(200);
+      expect(Buffer.from(await res.arrayBuffer()).subarray(4, 8).toString('latin1')).toBe('ftyp');
+    } finally {
+      await gw.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
