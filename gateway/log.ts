@@ -7,3 +7,11 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
   const options = { level, base: { pid: process.pid } };
   return destination ? pino(options, destination) : pino(options);
 }
+
+/**
+ * Credentials in URLs (`?token=...`, `user:password@`) masked, for anything written to logs or
+ * shown by the API: a request URL, an ffmpeg command line, ffmpeg's own words.
+ */
+export function maskSecrets(text: string): string {
+  return text.replace(/([?&]token=)[^&\s'"]+/g, '$1***').replace(/(\/\/[^/\s:@]+:)[^@\s/]+@/g, '$1***@');
+}

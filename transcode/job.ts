@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { TypedEmitter } from '../gateway/core/events.js';
+import { maskSecrets } from '../gateway/log.js';
 import type { Profile } from './config.js';
 import { errorLine, type FfmpegBinary, type FfmpegProcess, type FfmpegSpec, ffmpegReason, parseProgress, runFfmpeg } from './ffmpeg.js';
 import { TranscodeStartError } from './errors.js';
@@ -102,8 +103,9 @@ export class TranscodeJob extends TypedEmitter<JobEvents> {
   }
 
   /** Arguments of the current process (or of the next one). */
+  /** The ffmpeg command line, credentials masked. */
   get args(): readonly string[] {
-    return this.process?.args ?? [];
+    return (this.process?.args ?? []).map(maskSecrets);
   }
 
   /** True while a deliberate restart (PATCH) is under way: the rendition's publisher gap is expected. */
@@ -224,7 +226,7 @@ export class TranscodeJob extends TypedEmitter<JobEvents> {
       onLine: (line) => this.onLine(line),
       onExit: (error) => this.onExit(generation, error),
     });
-    this.options.log.info({ args: this.process.args.join(' ') }, `starting ffmpeg for ${this.path}`);
+    this.options.log.info({ args: this.args.join(' ') }, `starting ffmpeg for ${this.path}`);
     this.clearTimer();
     this.timer = setTimeout(() => {
       this.killReason = `no keyframe was published within ${this.options.supervision.startTimeoutMs} ms`;
@@ -233,7 +235,9 @@ export class TranscodeJob extends TypedEmitter<JobEvents> {
     this.timer.unref();
   }
 
-  private onLine(line: string): void {
+  private onLine(raw: string): void {
+    // ffmpeg repeats its URLs (`Input #0, flv, from 'rtmp://...?token=...'`): masked before they are kept.
+    const line = maskSecrets(raw);
     const progress = parseProgress(line);
     if (progress) {
       this.progress = progress;

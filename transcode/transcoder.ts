@@ -112,7 +112,11 @@ export class Transcoder {
     return `${protocol}://${this.options.host ?? '127.0.0.1'}:${port}/${path}${query}`;
   }
 
-  /** A short-lived admin token when signing keys exist; else the path's static key (mode keys). */
+  /**
+   * A short-lived token for exactly this action on this path when signing keys exist (an admin
+   * token in a command line would open the whole API to anyone who saw it); else the path's
+   * static key (mode keys). Job command lines and ffmpeg's output are shown with it masked.
+   */
   private credential(path: string, action: 'play' | 'publish'): string | undefined {
     const auth = this.options.auth;
     if (!auth) return undefined;
@@ -120,7 +124,7 @@ export class Transcoder {
     const kids = Object.keys(keys);
     if (kids.length > 0) {
       const kid = keys[auth.config.activeKeyId] ? auth.config.activeKeyId : kids[0]!;
-      return createToken(keys, kid, 'admin', '**', JOB_TOKEN_TTL_S);
+      return createToken(keys, kid, action, path, JOB_TOKEN_TTL_S);
     }
     const rule = auth.ruleFor(path);
     if (rule?.mode !== 'keys') return undefined;

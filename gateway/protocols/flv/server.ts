@@ -15,6 +15,7 @@ import { type AccessControl, isAccessRefusal, OPEN_ACCESS } from '../../auth/ind
 import { socketCorking, writeToSocket } from '../../net/socket-writer.js';
 import { flvFileHeader, flvFormat, flvHeaderTags, wsBinaryFrame, wsFlvFormat } from './mux.js';
 import { peerAddress } from '../../net/listen.js';
+import { maskSecrets } from '../../log.js';
 
 /** What the FLV handlers need from the hub. */
 export interface FlvPathManager {
@@ -73,7 +74,7 @@ export class FlvServer {
       const status = errorStatus(error);
       const message = error instanceof Error ? error.message : String(error);
       if (!isAccessRefusal(error)) this.refused('flv', errorCode(error));
-      this.log.info({ conn: remoteAddress, url: req.originalUrl.slice(0, 256), status }, `HTTP-FLV request refused: ${message}`);
+      this.log.info({ conn: remoteAddress, url: maskSecrets(req.originalUrl.slice(0, 256)), status }, `HTTP-FLV request refused: ${message}`);
       if (!res.headersSent) {
         res.status(status).json({ error: { code: errorCode(error), message } });
       }

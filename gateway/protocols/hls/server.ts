@@ -14,6 +14,7 @@ import { HlsBadRequestError, HlsTimeoutError } from './errors.js';
 import { HlsMuxer, type HlsSegment } from './muxer.js';
 import { carriedQuery, mediaPlaylist, multivariantPlaylist, nextPart } from './playlist.js';
 import { peerAddress } from '../../net/listen.js';
+import { maskSecrets } from '../../log.js';
 
 /** What the HLS server needs from the hub. */
 export interface HlsPathManager {
@@ -102,8 +103,8 @@ export class HlsServer {
       const own = (error as { status?: unknown }).status;
       if (typeof own === 'number' && own >= 400 && own < 600) status = own;
     }
-    if (status === 500) this.deps.log.error({ err: error, url: req.originalUrl.slice(0, 256) }, 'HLS request failed');
-    else this.deps.log.debug({ url: req.originalUrl.slice(0, 256), status }, `HLS request refused: ${message}`);
+    if (status === 500) this.deps.log.error({ err: error, url: maskSecrets(req.originalUrl.slice(0, 256)) }, 'HLS request failed');
+    else this.deps.log.debug({ url: maskSecrets(req.originalUrl.slice(0, 256)), status }, `HLS request refused: ${message}`);
     sendError(res, status, errorCode(error), message);
   }
 

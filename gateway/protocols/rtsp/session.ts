@@ -29,6 +29,7 @@ import { socketCorking, writeToSocket } from '../../net/socket-writer.js';
 import { buildSdp, type MediaTrack, mediaTracks, parseSdp } from './sdp.js';
 import { RtpToStream } from './to-stream.js';
 import type { UdpServerPair } from './udp.js';
+import { maskSecrets } from '../../log.js';
 
 /** What an RTSP session needs from the hub (declared here, implemented by the registry). */
 export interface RtspPathManager {
@@ -227,7 +228,7 @@ export class RtspConnection {
       this.fail(new ProtocolError('rtsp', `${req.method} request without a valid CSeq header`));
       return;
     }
-    this.log.debug({ method: req.method, url: req.url.slice(0, 300) }, 'RTSP request');
+    this.log.debug({ method: req.method, url: maskSecrets(req.url.slice(0, 300)) }, 'RTSP request');
     try {
       await this.dispatch(req, cseq.trim());
     } catch (error) {
