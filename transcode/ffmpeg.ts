@@ -110,12 +110,19 @@ export function runFfmpeg(binary: FfmpegBinary, spec: FfmpegSpec, handlers: Ffmp
   // fluent-ffmpeg keeps the path in a module cache; every Transcoder resolves the same binary.
   command.setFfmpegPath(binary.path);
   let exited = false;
+  // fluent-ffmpeg spawns a few event-loop turns after run() (longer the first time, when it
+  // probes the binary's formats); a kill before that is lost, so it is kept and done on start.
+  let pendingKill: NodeJS.Signals | undefined;
   const exit = (error: Error | undefined) => {
     if (exited) return;
     exited = true;
     handlers.onExit(error);
   };
   command.on('start', () => {
+    if (pendingKill && command.ffmpegProc) {
+      command.ffmpegProc.kill(pendingKill);
+      return;
+    }
     if (command.ffmpegProc) handlers.onStart?.(command.ffmpegProc);
   });
   command.on('stderr', (line: string) => handlers.onLine?.(line));
@@ -128,7 +135,8 @@ export function runFfmpeg(binary: FfmpegBinary, spec: FfmpegSpec, handlers: Ffmp
       return command.ffmpegProc?.pid;
     },
     kill(signal: NodeJS.Signals = 'SIGKILL') {
-      command.kill(signal);
+      if (command.ffmpegProc) command.kill(signal);
+      else pendingKill = signal;
     },
   };
 }
