@@ -62,6 +62,11 @@ export class Renditions implements DemandHandler {
     return parsed !== undefined && Object.hasOwn(this.options.config.profiles, parsed.profile);
   }
 
+  /** The source's wait, then ffmpeg's start (its own timeout answers the reader with the reason). */
+  waitMs(_path: string, readerWaitMs: number): number {
+    return readerWaitMs + this.options.config.startTimeoutMs;
+  }
+
   start(path: string): Promise<void> {
     const existing = this.entries.get(path);
     if (existing) return existing.ready;

@@ -23,6 +23,11 @@ export interface DemandHandler {
    * error when it cannot, at the latest after `timeoutMs` (the reader's wait), saying why.
    */
   start(path: string, timeoutMs: number): Promise<void>;
+  /**
+   * How long a reader of `path` waits, given the reader's own wait; default that. A rendition
+   * waits for its source and then for ffmpeg's first keyframe, so it asks for longer.
+   */
+  waitMs?(path: string, readerWaitMs: number): number;
 }
 
 /** How much later than a demand handler the registry's own wait gives up. */
@@ -111,6 +116,7 @@ export class StreamRegistry extends TypedEmitter<RegistryEvents> {
     if (existing?.ready && existing.state !== 'ended') return existing;
     const handler = this.demandHandlers.find((h) => h.canServe(path));
     if (!existing && !handler) throw new StreamNotFoundError(path);
+    if (handler?.waitMs) timeoutMs = handler.waitMs(path, timeoutMs);
     const started = handler ? handler.start(path, timeoutMs) : Promise.resolve();
     return new Promise<Stream>((resolve, reject) => {
       let settled = false;

@@ -211,6 +211,23 @@ describe.skipIf(!enabled)('transcode: on-demand renditions', () => {
 });
 
 describe.skipIf(!enabled)('transcode: access control', () => {
+  it('the first reader waits for ffmpeg\'s start beyond hub.readyTimeoutMs (it got 404 while the job was still starting)', async () => {
+    const g = await startGateway({ hub: { readyTimeoutMs: 300 }, transcode: { idleCloseMs: 500 } });
+    const src = publish(`${g.rtmp}/live/slow`, { video: 'h264', audio: 'pcma', duration: 30 });
+    try {
+      await waitFor('source', () => g.gw.registry.get('live/slow')?.ready, 15_000);
+      const started = Date.now();
+      const reader = readFlv(`${g.http}/live/slow_h264.flv`);
+      expect(await reader.status).toBe(200);
+      expect(Date.now() - started, 'ffmpeg takes longer to start than the 300 ms wait').toBeGreaterThan(300);
+      await waitFor('frames', () => mediaTags(reader, 8).length > 5 && mediaTags(reader, 9).length > 5, 10_000);
+      reader.close();
+    } finally {
+      await src.stop();
+      await g.stop();
+    }
+  });
+
   it('gets the job\'s own loopback connections through token rules with minted tokens for just that path, never shown', async () => {
     const { createToken } = await import('../../gateway/auth/tokens.js');
     const keys = { k1: 'transcode-test-secret' };
