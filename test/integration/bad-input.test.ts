@@ -94,6 +94,18 @@ describe.skipIf(!hasTool('ffmpeg'))('bad input closes only the offending connect
     await waitFor('log line', () => loggedFor(port, 'exceeds the limit'));
   });
 
+  it('a type 0 header in the middle of a message (it handed readers a half-filled buffer)', async () => {
+    const c = await rawRtmp(rtmpPort);
+    const port = c.socket.localPort!;
+    // Audio message of 1000 bytes announced; 128 bytes (one chunk) follow; then a new type 0 header on the same chunk stream.
+    const first = Buffer.concat([Buffer.from([0x04, 0, 0, 0, 0, 0x03, 0xe8, 8, 1, 0, 0, 0]), Buffer.alloc(128, 0xaf)]);
+    const second = Buffer.concat([Buffer.from([0x04, 0, 0, 0, 0, 0, 200, 8, 1, 0, 0, 0]), Buffer.alloc(72, 0xaf)]);
+    c.send(Buffer.concat([first, second]));
+    await c.closed;
+    await waitFor('log line', () => loggedFor(port, 'a type 0 header in the middle of a message'));
+    await expectStreamStillFlowing();
+  });
+
   it('a malformed AMF command (unknown type marker)', async () => {
     const c = await rawRtmp(rtmpPort);
     const port = c.socket.localPort!;

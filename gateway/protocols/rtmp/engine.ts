@@ -112,6 +112,10 @@ class Engine extends EngineBase {
   limits!: EngineLimits;
 
   packetAlloc(): void {
+    // Called right after the engine adds a timestamp delta: RTMP time is 32-bit and wraps (after
+    // 49.7 days, or sooner for an encoder whose clock does not start at 0). The engine drops every
+    // message whose clock passed 2^32, which froze the stream for good; wrap it here instead.
+    this.parserPacket.clock = this.parserPacket.clock >>> 0;
     const length = this.parserPacket.header.length;
     if (length > this.limits.maxMessageSize) {
       throw new ProtocolError('rtmp', `message of ${length} bytes exceeds the limit of ${this.limits.maxMessageSize}`);
@@ -141,6 +145,11 @@ class Engine extends EngineBase {
       this.inPackets.set(cid, packet);
     }
     this.parserPacket = packet;
+    // A message under way continues with type-3 chunks only (RTMP 1.0 §5.3.1.2): a type 0 or 1
+    // header would change its length mid-way and hand readers a half-filled (uninitialized) buffer.
+    if (packet.bytes > 0 && fmt <= 1) {
+      throw new ProtocolError('rtmp', `chunk stream ${cid}: a type ${fmt} header in the middle of a message`);
+    }
     packet.header.fmt = fmt;
     packet.header.cid = cid;
     this.chunkMessageHeaderRead();

@@ -13,12 +13,32 @@ import { Amf0Error, decodeAmf0 } from '../../formats/amf0.js';
 import { parseAudioTagBody, parseVideoTagBody } from '../../formats/flv-tag.js';
 import { aacTrackFromConfig, g711Track, sameConfig, videoTrackFromConfig } from '../../formats/tracks.js';
 
+const WRAP = 2 ** 32;
+
 export class RtmpToStream {
   private nalLengthSize = 4;
 
+  /** The last unwrapped timestamp; -1 before the first message. */
+  private lastTime = -1;
+
   constructor(private readonly session: PublishSession) {}
 
-  video(timestamp: number, body: Buffer): void {
+  /**
+   * RTMP timestamps are 32-bit milliseconds and wrap to 0. Each one is placed in the 2^32 epoch
+   * nearest the previous message, so time runs on across the wrap, and a late message from just
+   * before it (audio after video) stays before it.
+   */
+  private unwrap(timestamp: number): number {
+    if (this.lastTime < 0) return (this.lastTime = timestamp);
+    let t = this.lastTime - (this.lastTime % WRAP) + timestamp;
+    if (t - this.lastTime > WRAP / 2) t -= WRAP;
+    else if (this.lastTime - t > WRAP / 2) t += WRAP;
+    this.lastTime = t;
+    return t;
+  }
+
+  video(raw: number, body: Buffer): void {
+    const timestamp = this.unwrap(raw);
     if (body.length === 0) return;
     const tag = parseVideoTagBody(body);
     if (tag.type === 'ignore') return;
@@ -41,7 +61,8 @@ export class RtmpToStream {
     this.session.writeVideo(timestamp, timestamp + tag.cts, tag.keyframe, data);
   }
 
-  audio(timestamp: number, body: Buffer): void {
+  audio(raw: number, body: Buffer): void {
+    const timestamp = this.unwrap(raw);
     if (body.length === 0) return;
     const tag = parseAudioTagBody(body);
     if (tag.type === 'ignore') return;
