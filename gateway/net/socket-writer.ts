@@ -24,3 +24,20 @@ export function socketCorking(socket: Socket): { cork(): void; uncork(): void } 
     },
   };
 }
+
+/** How long a closed reader's socket may take to flush its last bytes before it is destroyed. */
+export const CLOSE_LINGER_MS = 2000;
+
+/**
+ * Ends a reader's socket: what is queued may still go out for CLOSE_LINGER_MS, then the socket is
+ * destroyed. A peer that stopped reading but keeps its connection open (a frozen tab, a hung NVR)
+ * would otherwise hold the descriptor, the queued bytes and its connection slot forever: end()
+ * alone waits for a flush that never comes.
+ */
+export function endSocket(socket: Socket): void {
+  if (socket.destroyed) return;
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), CLOSE_LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}

@@ -152,6 +152,22 @@ describe.skipIf(!hasTool('ffmpeg'))('bad input closes only the offending connect
     await expectStreamStillFlowing();
   });
 
+  it('five HTTP-FLV requests pipelined on one connection get one stream and one reader', async () => {
+    const s = connect(httpPort, '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    let received = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => (received = Buffer.concat([received, d])));
+    s.write('GET /live/steady.flv HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(5));
+    await waitFor('FLV data', () => received.length > 20_000, 5000);
+    const text = received.toString('latin1');
+    expect(text.split('HTTP/1.1 200 OK').length - 1, 'response heads').toBe(1);
+    expect(text.split('FLV\x01').length - 1, 'FLV file headers').toBe(1);
+    const mine = g.gw.registry.get('live/steady')!.readerStats().filter((r) => r.remoteAddress.endsWith(`:${s.localPort}`));
+    expect(mine).toHaveLength(1);
+    s.destroy();
+    await expectStreamStillFlowing();
+  });
+
   it('an FLV request with a path traversal', async () => {
     for (const target of ['/live/../../etc/passwd.flv', '/live/..%2F..%2Fetc%2Fpasswd.flv', '/%2e%2e/x.flv']) {
       const s = connect(httpPort, '127.0.0.1');

@@ -12,7 +12,7 @@ import { splitQuery, validatePath } from '../../core/path.js';
 import type { ReaderOutput } from '../../core/reader.js';
 import type { Stream } from '../../core/stream.js';
 import { type AccessControl, isAccessRefusal, OPEN_ACCESS } from '../../auth/index.js';
-import { socketCorking, writeToSocket } from '../../net/socket-writer.js';
+import { endSocket, socketCorking, writeToSocket } from '../../net/socket-writer.js';
 import { flvFileHeader, flvFormat, flvHeaderTags, wsBinaryFrame, wsFlvFormat } from './mux.js';
 import { peerAddress } from '../../net/listen.js';
 import { maskSecrets } from '../../log.js';
@@ -50,6 +50,8 @@ function errorStatus(error: unknown): number {
 
 export class FlvServer {
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 });
+  /** Sockets with an HTTP-FLV request under way or playing. */
+  private readonly claimed = new WeakSet<Socket>();
 
   constructor(
     private readonly paths: FlvPathManager,
@@ -62,6 +64,13 @@ export class FlvServer {
   /** Express handler for GET/HEAD requests whose path ends in .flv. */
   async handleHttp(req: Request, res: Response): Promise<void> {
     const remoteAddress = peerAddress(req.socket);
+    // One FLV body per connection: requests pipelined behind it on the same socket are ignored
+    // (each would write its own response head and add a reader to the same socket).
+    if (this.claimed.has(req.socket)) {
+      this.log.debug({ conn: remoteAddress }, 'HTTP-FLV: pipelined request on a connection that already plays, ignored');
+      return;
+    }
+    this.claimed.add(req.socket);
     let stream: Stream;
     const query = splitQuery(req.originalUrl).query;
     let path = '';
@@ -78,6 +87,7 @@ export class FlvServer {
       if (!res.headersSent) {
         res.status(status).json({ error: { code: errorCode(error), message } });
       }
+      this.claimed.delete(req.socket); // a keep-alive connection may ask again
       return;
     }
     const socket = req.socket;
@@ -86,6 +96,7 @@ export class FlvServer {
     if (req.method === 'HEAD') {
       res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache, no-store' });
       res.end();
+      this.claimed.delete(socket);
       return;
     }
     // The body is written straight to the socket, close-delimited (no chunked encoding): one
@@ -105,8 +116,7 @@ export class FlvServer {
       ...socketCorking(socket),
       close: (error) => {
         if (error) this.log.debug({ conn: remoteAddress, path: stream.path }, `HTTP-FLV reader closed: ${error.message}`);
-        socket.end();
-        socket.destroySoon();
+        endSocket(socket);
       },
     };
     const reader = stream.addReader(output);

@@ -14,7 +14,7 @@ import {
   RtmpEngine,
 } from './engine.js';
 import { type AccessControl, isAccessRefusal } from '../../auth/index.js';
-import { socketCorking, writeToSocket } from '../../net/socket-writer.js';
+import { endSocket, socketCorking, writeToSocket } from '../../net/socket-writer.js';
 import { PLAY_STREAM_ID, rtmpHeaderMessages } from './from-stream.js';
 import { RtmpToStream } from './to-stream.js';
 import { peerAddress } from '../../net/listen.js';
@@ -270,7 +270,7 @@ export class RtmpSession {
           this.log.info({ path }, `player closed: ${error.message}`);
           this.engine.sendStatus(streamId, 'status', 'NetStream.Play.UnpublishNotify', error.message);
         }
-        this.socket.end();
+        endSocket(this.socket);
       },
     });
     this.log.info({ path }, 'playing');
