@@ -127,7 +127,7 @@ export function parseClientMessage(raw: unknown): ClientMessage {
     }
     default:
       throw invalid(
-        `unknown message type ${JSON.stringify(String(raw.type)).slice(0, 40)}; supported: chat, data, kick, mute, unmute, close`,
+        `unknown message type ${typeof raw.type === 'string' ? JSON.stringify(raw.type).slice(0, 40) : `of kind ${typeof raw.type}`}; supported: chat, data, kick, mute, unmute, close`,
       );
   }
 }

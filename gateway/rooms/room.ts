@@ -315,6 +315,8 @@ export class Room {
     if (targets === 'all') for (const q of this.participants.values()) deliver(q);
     else for (const q of targets) deliver(q);
     if (sender) this.ack(sender, ref, message.id);
+    // Data posted over REST has no sender frame behind it: slow consumers are cut here too.
+    this.flushSlow();
     return message;
   }
 

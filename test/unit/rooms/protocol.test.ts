@@ -23,6 +23,8 @@ describe('parseClientMessage', () => {
     { name: 'a string', raw: 'chat', message: /JSON object/ },
     { name: 'no type', raw: { text: 'hi' }, message: /unknown message type/ },
     { name: 'an unknown type', raw: { type: 'dance' }, message: /supported: chat, data/ },
+    // JSON.parse('{"type":{"toString":1}}'): String() of it threw a TypeError (an untyped 1011 close).
+    { name: 'a type that is an object with a bad toString', raw: { type: { toString: 1 } }, message: /unknown message type of kind object/ },
     { name: 'empty chat', raw: { type: 'chat', text: '' }, message: /non-empty string/ },
     { name: 'chat text as a number', raw: { type: 'chat', text: 5 }, message: /non-empty string/ },
     { name: 'data without payload', raw: { type: 'data', to: 'all' }, message: /"payload" is required/ },
