@@ -136,6 +136,9 @@ export class Room {
       room: this.path,
       you: p.ref,
       muted: this.muted.has(name),
+      // The newest id this room has given out: a client that saw higher ids (the gateway restarted,
+      // or the room was evicted and reopened, and only chat ids persist) knows they start over.
+      lastMessageId: this.lastId,
       limits: { maxMessageBytes: c.maxMessageBytes, ratePerSecond: c.ratePerSecond, rateBurst: c.rateBurst },
     }));
     this.sendTo(p, encode({ type: 'participants', count: this.participants.size, participants: this.participantList() }));

@@ -144,6 +144,9 @@ export class RoomClient extends TypedEmitter<RoomEventMap> {
     switch (frame.type) {
       case 'welcome':
         this.me = frame.you;
+        // Ids start over when the room did (a gateway restart, an evicted room): what the server
+        // gives out from now on counts as new, whatever this client saw before.
+        if (typeof frame.lastMessageId === 'number' && frame.lastMessageId < this.lastId) this.lastId = frame.lastMessageId;
         this.backoff.reset();
         this.lastError = undefined;
         this.setState('joined', `joined ${frame.room} as ${frame.you.role}`);

@@ -40,7 +40,7 @@ export interface DataFrame {
 }
 
 export type ServerFrame =
-  | { type: 'welcome'; room: string; you: ParticipantRef; muted: boolean; limits?: Record<string, number> }
+  | { type: 'welcome'; room: string; you: ParticipantRef; muted: boolean; lastMessageId?: number; limits?: Record<string, number> }
   | { type: 'participants'; count: number; participants: ParticipantEntry[] }
   | { type: 'history'; messages: ChatFrame[] }
   | ChatFrame

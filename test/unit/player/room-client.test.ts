@@ -128,6 +128,19 @@ describe('RoomClient', () => {
     expect(events.states.at(-1)).toBe('joined');
   });
 
+  test('after a gateway restart the ids start over: lastMessageId in welcome makes new messages count as new', () => {
+    const { ws, events } = joinedClient();
+    ws.frame(chat(10, 'ten'));
+    ws.frame({ type: 'data', id: 15, from: alice, to: 'all', ts: 1, payload: 1 }); // data ids are not persisted
+    ws.closed(1001);
+    vi.advanceTimersByTime(1000);
+    const again = FakeSocket.instances[1]!;
+    again.frame({ type: 'welcome', room: 'room/42', you: alice, muted: false, lastMessageId: 10 });
+    again.frame({ type: 'history', messages: [chat(10, 'ten')] });
+    again.frame(chat(11, 'eleven'));
+    expect(events.chat).toEqual(['ten', 'eleven']);
+  });
+
   test('close() is final and idempotent', () => {
     const { client, ws } = joinedClient();
     client.close();
