@@ -60,12 +60,20 @@ export class History {
     return out;
   }
 
-  /** `[m1,m2,...]` built from the stored JSON. */
-  jsonArray(): string {
-    const count = this.ring.length;
-    const parts = new Array<string>(count);
-    for (let i = 0; i < count; i++) parts[i] = this.at(i).json;
-    return `[${parts.join(',')}]`;
+  /**
+   * `[m1,m2,...]` built from the stored JSON: the newest messages, oldest first, that fit in
+   * `maxBytes` (a joiner's replay must not count as a slow consumer's backlog).
+   */
+  jsonArray(maxBytes = Infinity): string {
+    const parts: string[] = [];
+    let bytes = 2;
+    for (let i = this.ring.length - 1; i >= 0; i--) {
+      const json = this.at(i).json;
+      bytes += Buffer.byteLength(json) + 1;
+      if (bytes > maxBytes) break;
+      parts.push(json);
+    }
+    return `[${parts.reverse().join(',')}]`;
   }
 }
 

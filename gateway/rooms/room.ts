@@ -142,7 +142,9 @@ export class Room {
       limits: { maxMessageBytes: c.maxMessageBytes, ratePerSecond: c.ratePerSecond, rateBurst: c.rateBurst },
     }));
     this.sendTo(p, encode({ type: 'participants', count: this.participants.size, participants: this.participantList() }));
-    this.sendTo(p, Buffer.from(`{"type":"history","messages":${this.history.jsonArray()}}`));
+    // Half the slow-consumer limit at most: a big history (historySize 100000) would otherwise cut
+    // every joiner as too slow before it has read anything. Older messages: GET .../messages.
+    this.sendTo(p, Buffer.from(`{"type":"history","messages":${this.history.jsonArray(this.config.maxBufferedBytes / 2)}}`));
     this.broadcast(encode({ type: 'join', participant: p.ref, count: this.participants.size }), p);
     this.log.debug({ room: this.path, participant: p.id, name, role: p.role }, 'participant joined');
     return p;

@@ -247,6 +247,29 @@ describe('rooms over WebSocket', () => {
     }
   });
 
+  it('a history bigger than the slow-consumer limit is cut to the newest messages, not to the joiner', async () => {
+    const big = await startGateway({ rooms: { historySize: 1000, maxBufferedBytes: 64 * 1024, maxMessageBytes: 16 * 1024 } });
+    try {
+      const text = 'x'.repeat(1000);
+      for (let i = 0; i < 200; i++) {
+        const res = await fetch(`${big.http}/api/v1/rooms/live/big/messages`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ text }) });
+        expect(res.status).toBe(201);
+      }
+      const c = await RoomClient.connect(big.ws, 'live/big', 'late');
+      await c.waitFor(() => c.frames.some((f) => f.type === 'history'), 'history');
+      const history = c.frames.find((f) => f.type === 'history')!.messages as { id: number }[];
+      // about 200 KB of history against a 64 KiB limit: the newest ones that fit in half of it
+      expect(history.length).toBeGreaterThan(10);
+      expect(history.length).toBeLessThan(200);
+      expect(history.at(-1)!.id).toBe(200);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(c.ws.readyState, 'still joined').toBe(1);
+      await c.close();
+    } finally {
+      await big.stop();
+    }
+  });
+
   it('lets a host close the room for everyone', async () => {
     const room = newRoom();
     const host = await join(room, 'host');

@@ -41,6 +41,17 @@ describe('History', () => {
     }
   });
 
+  it('jsonArray(maxBytes) keeps the newest messages that fit, oldest first', () => {
+    const h = new History(100);
+    for (let i = 1; i <= 100; i++) h.add(entry(i));
+    const one = entry(100).json.length + 1;
+    const ids = (json: string) => (JSON.parse(json) as ChatMessage[]).map((m) => m.id);
+    expect(ids(h.jsonArray(2 + one * 3))).toEqual([98, 99, 100]);
+    expect(ids(h.jsonArray(10))).toEqual([]);
+    expect(ids(h.jsonArray()).length).toBe(100);
+    expect(Buffer.byteLength(h.jsonArray(5000))).toBeLessThanOrEqual(5000);
+  });
+
   it('keeps nothing with a size of 0', () => {
     const h = new History(0);
     h.add(entry(1));
