@@ -140,16 +140,9 @@ export class Reader {
     this.skipInNextBatch = 0;
     if (this.closed) return;
     if (skip === 0 && !this.congested && !this.waitKeyframe) {
-      const bytes = this.host.batchBytes(this.output.format);
       const last = frames[frames.length - 1]!;
       this.lastLiveDts = last.dts;
-      this.framesSent += frames.length;
-      this.bytesSent += bytes.length;
-      this.host.countBytesOut(bytes.length);
-      if (!this.output.write(bytes)) {
-        this.congested = true;
-        this.congestedSince = last.ingestTime;
-      }
+      this.send(this.host.batchBytes(this.output.format), frames.length, last.ingestTime);
       return;
     }
     for (let i = skip; i < frames.length; i++) this.pushFrame(frames[i]!, false);
@@ -173,14 +166,7 @@ export class Reader {
         this.isCorked = true;
         this.host.corked(this);
       }
-      const bytes = wireBytes(frame, this.output.format);
-      this.framesSent++;
-      this.bytesSent += bytes.length;
-      this.host.countBytesOut(bytes.length);
-      if (!this.output.write(bytes)) {
-        this.congested = true;
-        this.congestedSince = frame.ingestTime;
-      }
+      this.send(wireBytes(frame, this.output.format), 1, frame.ingestTime);
       return;
     }
     this.enqueue(frame, burst);
@@ -204,12 +190,18 @@ export class Reader {
       this.enqueue(bytes, false);
       return;
     }
+    this.send(bytes, 0, Date.now());
+  }
+
+  /** One counted write to the transport; a refused write marks the reader congested since `at`. */
+  private send(bytes: Buffer, frames: number, at: number): boolean {
+    this.framesSent += frames;
     this.bytesSent += bytes.length;
     this.host.countBytesOut(bytes.length);
-    if (!this.output.write(bytes)) {
-      this.congested = true;
-      this.congestedSince = Date.now();
-    }
+    if (this.output.write(bytes)) return true;
+    this.congested = true;
+    this.congestedSince = at;
+    return false;
   }
 
   private enqueue(item: QueueItem, burst: boolean): void {
@@ -259,21 +251,12 @@ export class Reader {
       const item = this.queue[this.queueHead]!;
       this.queue[this.queueHead] = undefined as unknown as QueueItem;
       this.queueHead++;
-      let bytes: Buffer;
       if (Buffer.isBuffer(item)) {
-        bytes = item;
-      } else {
-        bytes = wireBytes(item, this.output.format);
-        this.framesSent++;
-        if (this.queueHead > this.protectedUntil) this.liveQueueBytes -= item.payload.length;
+        if (!this.send(item, 0, Date.now())) break;
+        continue;
       }
-      this.bytesSent += bytes.length;
-      this.host.countBytesOut(bytes.length);
-      if (!this.output.write(bytes)) {
-        this.congested = true;
-        this.congestedSince = Date.now();
-        break;
-      }
+      if (this.queueHead > this.protectedUntil) this.liveQueueBytes -= item.payload.length;
+      if (!this.send(wireBytes(item, this.output.format), 1, Date.now())) break;
     }
     if (this.queueHead >= this.queue.length) {
       this.queue = [];
