@@ -43,11 +43,11 @@ interface Pending {
 }
 
 /** The URL without credentials, as requests and Digest use it. */
-export function redactUrl(url: string, keepUser = false): string {
+export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-    if (!keepUser) u.username = '';
-    u.password = keepUser && u.password ? '***' : '';
+    u.username = '';
+    u.password = '';
     return u.toString();
   } catch {
     return url;

@@ -10,7 +10,8 @@ import { PublisherConflictError, StreamgateError, StreamNotFoundError } from '..
 import type { DemandHandler } from '../../core/registry.js';
 import type { PublishSession, Stream } from '../../core/stream.js';
 import type { RtspConfig, SourceConfig } from './config.js';
-import { RtspClient, RtspClientError, redactUrl } from './client.js';
+import { RtspClient, RtspClientError } from './client.js';
+import { maskSecrets } from '../../log.js';
 import type { RtspPathManager } from './session.js';
 import { RtpToStream } from './to-stream.js';
 
@@ -205,7 +206,7 @@ export class Source {
       this.state = 'running';
       this.connectedAt = Date.now();
       this.backoffMs = pull.retryInitialMs;
-      this.log.info(`pulling ${redactUrl(this.config.url)} (${tracks.map((t) => t.codec).join('+')} over ${this.transport.toUpperCase()})`);
+      this.log.info(`pulling ${maskSecrets(this.config.url)} (${tracks.map((t) => t.codec).join('+')} over ${this.transport.toUpperCase()})`);
       this.lastFailure = undefined;
       if (this.stream?.ready) this.settle();
       this.checkIdle();
@@ -337,7 +338,7 @@ export class Source {
     const live = this.toStream?.stats;
     return {
       path: this.path,
-      url: redactUrl(this.config.url, true),
+      url: maskSecrets(this.config.url),
       onDemand: this.config.onDemand,
       transport: this.transport,
       state: this.state,
