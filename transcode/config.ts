@@ -46,11 +46,16 @@ export type Profile = z.infer<typeof profileSchema>;
 export type VideoProfile = z.infer<typeof videoProfileSchema>;
 export type AudioProfile = z.infer<typeof audioProfileSchema>;
 
-/** The built-in profiles: `h264` makes any stream browser-safe; `720p` and `360p` also scale. */
+/**
+ * The built-in profiles: `h264` makes any stream browser-safe; `720p` and `360p` also scale;
+ * `wall` is 360p at a low bitrate for small wall tiles (a 16-tile wall of 1080p cameras would
+ * otherwise encode 16 full-size streams to show them at a quarter of the width).
+ */
 export const DEFAULT_PROFILES: Record<string, Profile> = {
   h264: profileSchema.parse({}),
   '720p': profileSchema.parse({ video: { codec: 'h264', height: 720, bitrateKbps: 2500 } }),
   '360p': profileSchema.parse({ video: { codec: 'h264', height: 360, bitrateKbps: 800 }, audio: { bitrateKbps: 48 } }),
+  wall: profileSchema.parse({ video: { codec: 'h264', height: 360, bitrateKbps: 600 }, audio: { bitrateKbps: 48 } }),
 };
 
 const profileName = z.string().regex(/^[A-Za-z0-9-]{1,32}$/, 'profile names are [A-Za-z0-9-] (the rendition path is {name}_{profile})');
@@ -59,8 +64,14 @@ export const transcodeConfigSchema = z.strictObject({
   enabled: z.boolean().default(true),
   /** Rendition profiles by name; `live/cam1_{name}` plays `live/cam1` through profile `{name}`. */
   profiles: z.record(profileName, profileSchema).default(DEFAULT_PROFILES),
-  /** Streams matching a rule that are not H.264 + AAC get a `browserUrl` for this profile in the API. */
-  auto: z.array(z.strictObject({ paths: pathPattern, profile: profileName })).default([{ paths: '**', profile: 'h264' }]),
+  /**
+   * Streams matching a rule get this profile's rendition offered in the API (`renditions.browser`,
+   * and `browserUrl` when they are not H.264 + AAC); players switch to it when the browser cannot
+   * decode the source. `tileProfile`: the smaller rendition wall tiles play instead.
+   */
+  auto: z
+    .array(z.strictObject({ paths: pathPattern, profile: profileName, tileProfile: profileName.optional() }))
+    .default([{ paths: '**', profile: 'h264', tileProfile: 'wall' }]),
   /** Most ffmpeg jobs at once; a rendition past it is refused (HTTP 503) instead of overloading the machine. */
   maxJobs: z.number().int().min(0).default(4),
   /** A job stops this long after its last reader left. */

@@ -13,7 +13,8 @@ import { transcodeRouter } from './api.js';
 import type { TranscodeConfig } from './config.js';
 import { FfmpegNotFoundError, TranscodeError } from './errors.js';
 import { type FfmpegBinary, resolveFfmpeg } from './ffmpeg.js';
-import { Renditions } from './renditions.js';
+import { planRendition } from './profiles.js';
+import { parseRenditionPath, Renditions } from './renditions.js';
 import { Snapshots } from './snapshots.js';
 
 /** What the jobs need from access control to get their own loopback connections through. */
@@ -33,6 +34,27 @@ export interface TranscoderOptions {
   readonly host?: string;
   /** Environment for binary resolution (tests). */
   readonly env?: NodeJS.ProcessEnv;
+}
+
+/** A browser-safe rendition of a stream, with the codecs it carries (API names; null: no such track). */
+export interface RenditionOffer {
+  readonly path: string;
+  readonly profile: string;
+  readonly video: string | null;
+  readonly audio: string | null;
+}
+
+/** What `streamExtras` adds to a stream's API entry. */
+export interface StreamPlayback {
+  readonly browserUrl: string;
+  readonly renditions: {
+    /** The full-size rendition (`auto` rule's profile). */
+    readonly browser: RenditionOffer | null;
+    /** The rendition for small wall tiles (the rule's tileProfile), when one is configured. */
+    readonly tile: RenditionOffer | null;
+    /** Without a rendition: the config that would enable one. */
+    readonly enable?: string;
+  };
 }
 
 /** Lifetime of the credential a job presents; it is checked at connect time only. */
@@ -83,20 +105,45 @@ export class Transcoder {
   }
 
   /**
-   * Extra fields for a stream's API entry: `browserUrl`, the FLV URL a browser should play. It is
-   * the rendition of the first matching `auto` rule when the stream is not H.264 + AAC.
+   * Extra fields for a stream's API entry: `browserUrl`, the FLV URL a browser should play (the
+   * rendition of the first matching `auto` rule when the stream is not H.264 + AAC), and
+   * `renditions`, what the player chooses from with the browser's own capability checks: the
+   * full-size and the small-tile rendition with the codecs they carry, or the config line that
+   * would enable one.
    */
-  streamExtras = (stream: Stream): { browserUrl: string } => {
+  streamExtras = (stream: Stream): StreamPlayback => {
     const own = `/${stream.path}.flv`;
-    if (!this.options.config.enabled) return { browserUrl: own };
     const v = stream.videoTrack;
     const a = stream.audioTrack;
     const browserSafe = (!v || v.codec === 'H264') && (!a || a.codec === 'AAC');
-    if (browserSafe) return { browserUrl: own };
-    const rule = this.options.config.auto.find((r) => matchPathPattern(r.paths, stream.path));
-    if (!rule || !Object.hasOwn(this.options.config.profiles, rule.profile)) return { browserUrl: own };
-    return { browserUrl: `/${stream.path}_${rule.profile}.flv` };
+    const renditions = this.offers(stream);
+    const browserUrl = !browserSafe && renditions.browser ? `/${renditions.browser.path}.flv` : own;
+    return { browserUrl, renditions };
   };
+
+  private offers(stream: Stream): StreamPlayback['renditions'] {
+    const config = this.options.config;
+    const none = (enable: string) => ({ browser: null, tile: null, enable });
+    if (!config.enabled) return none('transcode: { enabled: true }');
+    // A rendition is already browser-safe: offering a rendition of it would only stack jobs.
+    const parsed = parseRenditionPath(stream.path);
+    if (parsed && Object.hasOwn(config.profiles, parsed.profile)) return { browser: null, tile: null };
+    const rule = config.auto.find((r) => matchPathPattern(r.paths, stream.path));
+    if (!rule) return none(`transcode: { auto: [{ paths: "${stream.path}", profile: h264 }] }`);
+    if (!Object.hasOwn(config.profiles, rule.profile)) return none(`transcode: { profiles: { ${rule.profile}: {} } }`);
+    const tracks = { video: stream.videoTrack, audio: stream.audioTrack };
+    const offer = (profile: string): RenditionOffer => {
+      const plan = planRendition(config.profiles[profile]!, tracks);
+      return {
+        path: `${stream.path}_${profile}`,
+        profile,
+        video: plan.video === 'none' ? null : plan.video === 'copy' ? (tracks.video?.codec ?? null) : 'H264',
+        audio: plan.audio === 'none' ? null : plan.audio === 'copy' ? (tracks.audio?.codec ?? null) : 'AAC',
+      };
+    };
+    const tile = rule.tileProfile && Object.hasOwn(config.profiles, rule.tileProfile) ? offer(rule.tileProfile) : null;
+    return { browser: offer(rule.profile), tile };
+  }
 
   close(): void {
     this.renditions.close();

@@ -3,6 +3,7 @@
  * `mergeConfig` merges user options over it once and rejects contradictions with a message that
  * says what to change.
  */
+import type { VariantMode } from './variant.js';
 
 /** How the player reaches the gateway. */
 export type Transport = 'http' | 'ws' | 'hls' | 'auto';
@@ -68,6 +69,13 @@ export interface PlayerConfig {
   statsIntervalMs: number;
   /** Timeout of the API look-up made before each connection attempt. */
   apiTimeoutMs: number;
+  /**
+   * `auto` (default): play the gateway's browser-safe rendition (`{stream}_h264`) when this
+   * browser cannot decode the source (H.265, G.711); `source`: always the original.
+   */
+  variant: VariantMode;
+  /** A small wall tile: prefer the gateway's tile rendition (e.g. `{stream}_wall`, 360p) when one is needed. */
+  tile: boolean;
 }
 
 export type PlayerOptions = Partial<Omit<PlayerConfig, 'retry'>> & { stream: string; retry?: Partial<RetryConfig> };
@@ -85,6 +93,8 @@ export const playerDefaultConfig: Readonly<Omit<PlayerConfig, 'stream' | 'server
   stallTimeoutMs: 1500,
   statsIntervalMs: 500,
   apiTimeoutMs: 2000,
+  variant: 'auto',
+  tile: false,
 };
 
 /** Thrown by `mergeConfig` for options that cannot work; `code` is stable. */
@@ -111,6 +121,9 @@ export function mergeConfig(options: PlayerOptions, origin: string): PlayerConfi
   }
   if (!['http', 'ws', 'hls', 'auto'].includes(config.transport)) {
     throw new PlayerConfigError(`transport must be one of http, ws, hls, auto; got "${config.transport}"`);
+  }
+  if (config.variant !== 'auto' && config.variant !== 'source') {
+    throw new PlayerConfigError(`variant must be auto or source; got "${String(config.variant)}"`);
   }
   if (!(config.latency in latencyPresets)) {
     throw new PlayerConfigError(`latency must be one of ${Object.keys(latencyPresets).join(', ')}; got "${config.latency}"`);

@@ -15,34 +15,15 @@ import { Backoff } from './controller/retry.js';
 import type { Engine, EngineFailure, EngineSource } from './engine/engine.js';
 import { HlsEngine } from './engine/hls-engine.js';
 import { MpegtsEngine, mseSupported } from './engine/mpegts-engine.js';
-import type { EngineName, MediaInfo, PlayerError, PlayerEventMap, PlayerState, PlayerStats, StateChange } from './types/player.js';
+import type { EngineName, MediaInfo, PlayerError, PlayerEventMap, PlayerState, PlayerStats, PlayingVariant, StateChange } from './types/player.js';
 import { PlayerView } from './ui/player-view.js';
 import { TypedEmitter } from './utils/event-emitter.js';
+import { browserCapabilities, chooseVariant, type Capabilities } from './variant.js';
 
-/** Audio codecs (API names) that browser FLV playback decodes. */
-const BROWSER_AUDIO = new Set(['AAC', 'MP3']);
 /** A connection that shows no frame for this long is abandoned and retried. */
 const FIRST_FRAME_TIMEOUT_MS = 10_000;
-
-function hevcDecodable(): boolean {
-  const MS = (globalThis as { MediaSource?: typeof MediaSource }).MediaSource;
-  return !!MS && MS.isTypeSupported('video/mp4; codecs="hvc1.1.6.L93.B0"');
-}
-
-/** API codec names in the words a user reads: `H265` -> `H.265`, `PCMA` -> `G.711 A-law`. */
-function codecName(codec: string): string {
-  const names: Record<string, string> = { H264: 'H.264', H265: 'H.265', PCMA: 'G.711 A-law', PCMU: 'G.711 µ-law' };
-  return names[codec] ?? codec;
-}
-
-/** The rendition path in a stream's `browserUrl` (`/live/cam1_h264.flv` -> `live/cam1_h264`), if it is not the stream itself. */
-function renditionFromBrowserUrl(entry: StreamEntry): string | undefined {
-  const url = entry.browserUrl;
-  if (!url) return undefined;
-  const m = /^\/?([^?#]+)\.flv(?:[?#].*)?$/.exec(url.replace(/^[a-z]+:\/\/[^/]+/i, ''));
-  const path = m ? decodeURIComponent(m[1]!) : undefined;
-  return path && path !== entry.path ? path : undefined;
-}
+/** A rendition's first frame waits for its ffmpeg job to start (the gateway's startTimeoutMs is 10 s). */
+const RENDITION_FIRST_FRAME_TIMEOUT_MS = 20_000;
 
 function playerError(code: string, message: string, fatal = false): PlayerError {
   return Object.assign(new Error(message), { code, fatal });
@@ -71,8 +52,11 @@ export class Player extends TypedEmitter<PlayerEventMap> {
   private frameCallback: number | undefined;
   /** The stream's last API entry (what the offered rendition is made from). */
   private lastEntry: StreamEntry | undefined;
-  /** The browser-safe rendition offered for the current stream (from the API's `browserUrl`). */
+  /** The browser-safe rendition offered for the current stream (from the API's `renditions`). */
   private rendition: string | undefined;
+  /** What plays now: the source or a rendition, and why. */
+  private variant: PlayingVariant | undefined;
+  private caps: Capabilities | undefined;
   /**
    * Set when the user picked a rendition: it starts on demand when its FLV is requested, so the
    * API answers 404 until then; the player opens the FLV anyway instead of waiting for it.
@@ -123,6 +107,7 @@ export class Player extends TypedEmitter<PlayerEventMap> {
       droppedFrames: quality?.droppedVideoFrames ?? 0,
       firstFrameMs: this.firstFrameMs,
       retries: this.backoff.failures,
+      variant: this.variant ? { ...this.variant } : undefined,
     };
   }
 
@@ -147,6 +132,7 @@ export class Player extends TypedEmitter<PlayerEventMap> {
     if (this.currentState === 'destroyed') return;
     if (this.onDemand?.path !== path) this.onDemand = undefined;
     this.rendition = undefined;
+    this.variant = undefined;
     this.cancel();
     (this.config as { stream: string }).stream = path;
     this.media = { videoCodec: undefined, audioCodec: undefined, width: undefined, height: undefined, fps: undefined };
@@ -196,31 +182,33 @@ export class Player extends TypedEmitter<PlayerEventMap> {
     const transport = c.transport === 'auto' ? (mseSupported() ? 'http' : 'hls') : c.transport;
     const lookup = await lookupStream(c.server, c.stream, c.token, c.apiTimeoutMs);
     if (attempt !== this.attempt) return;
-    let entry: StreamEntry | undefined;
     const demand = this.onDemand?.path === c.stream ? this.onDemand : undefined;
     if (lookup.kind === 'missing' && !demand) return this.retryLater('offline', `nothing is published at ${c.stream}`);
     if (lookup.kind === 'refused') return this.retryLater('unauthorized', `the gateway refused access to ${c.stream} (${lookup.status}); check the token`, true);
+    let source: Omit<EngineSource, 'url'> = { hasAudio: demand?.hasAudio ?? true, hasVideo: demand?.hasVideo ?? true };
+    let path = c.stream;
     if (lookup.kind === 'found') {
-      entry = lookup.entry;
+      const entry = lookup.entry;
       this.lastEntry = entry;
-      this.rendition = renditionFromBrowserUrl(entry) ?? this.rendition;
       if ((!entry.publisher || entry.state === 'ended') && !demand) return this.retryLater('offline', `the publisher of ${c.stream} is gone`);
-      if (transport !== 'hls' && entry.video?.codec === 'H265' && !hevcDecodable()) {
-        const audio = entry.audio && !BROWSER_AUDIO.has(entry.audio.codec) ? ` nor ${codecName(entry.audio.codec)} audio` : '';
-        return this.retryLater('unsupported', `this browser cannot decode H.265 video${audio}`, true, { rendition: this.rendition ?? `${c.stream}_h264` });
+      this.caps ??= browserCapabilities();
+      const choice = chooseVariant(entry, this.caps, c.variant, c.tile);
+      this.rendition = choice.offer ?? (choice.kind === 'rendition' ? choice.path : this.rendition);
+      if (choice.kind === 'unsupported') {
+        this.variant = undefined;
+        return this.retryLater('unsupported', choice.reason, true, { rendition: choice.offer ?? `${c.stream}_h264`, ...(choice.enable ? { enable: choice.enable } : {}) });
       }
+      this.variant = { kind: choice.kind, path: choice.path, reason: choice.reason };
+      path = choice.path;
+      source = { hasAudio: choice.hasAudio, hasVideo: choice.hasVideo };
     }
-    const urls = streamUrls(c.stream, { server: c.server, token: c.token });
-    const source: EngineSource = {
-      url: transport === 'ws' ? urls.wsFlv : transport === 'hls' ? urls.hls : urls.flv,
-      // G.711 cannot be decoded from FLV in a browser: play the video alone rather than fail.
-      hasAudio: entry ? !!entry.audio && BROWSER_AUDIO.has(entry.audio.codec) : (demand?.hasAudio ?? true),
-      hasVideo: entry ? !!entry.video : (demand?.hasVideo ?? true),
-    };
+    const urls = streamUrls(path, { server: c.server, token: c.token });
     if (this.currentState !== 'offline' && this.currentState !== 'error' && this.currentState !== 'unauthorized') {
-      this.setState('connecting', `opening ${transport === 'ws' ? 'WS-FLV' : transport === 'hls' ? 'HLS' : 'HTTP-FLV'}`);
+      const via = transport === 'ws' ? 'WS-FLV' : transport === 'hls' ? 'HLS' : 'HTTP-FLV';
+      this.setState('connecting', this.variant?.kind === 'rendition' ? `${this.variant.reason} (${via}; it starts on demand)` : `opening ${via}`);
     }
-    this.openEngine(transport === 'hls' ? new HlsEngine(this.view.video, source) : new MpegtsEngine(this.view.video, source));
+    const url = transport === 'ws' ? urls.wsFlv : transport === 'hls' ? urls.hls : urls.flv;
+    this.openEngine(transport === 'hls' ? new HlsEngine(this.view.video, { url, ...source }) : new MpegtsEngine(this.view.video, { url, ...source }));
   }
 
   private openEngine(engine: Engine): void {
@@ -345,7 +333,8 @@ export class Player extends TypedEmitter<PlayerEventMap> {
     if (!this.engine || video.paused) return;
     const silentMs = performance.now() - this.lastFrameAt;
     if (this.framesThisAttempt === 0) {
-      if (silentMs > FIRST_FRAME_TIMEOUT_MS) this.onConnectionLost('no picture arrived');
+      const limit = this.variant?.kind === 'rendition' ? RENDITION_FIRST_FRAME_TIMEOUT_MS : FIRST_FRAME_TIMEOUT_MS;
+      if (silentMs > limit) this.onConnectionLost('no picture arrived');
       return;
     }
     if (silentMs > this.config.stallTimeoutMs * 4 && this.currentState === 'stalled') {

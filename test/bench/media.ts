@@ -28,12 +28,16 @@ export function ensureMedia(): string {
   ]);
 }
 
-/** 20 s of 720p30 HEVC + G.711 A-law, 1 s GOP (the rendition bench: what browsers cannot play). */
-export function ensureHevcPcmaMedia(): string {
-  return generateOnce('720p30-hevc-pcma.mkv', '720p30 HEVC + PCMA', [
-    '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=8000',
-    '-t', '20', '-c:v', 'libx265', '-preset', 'veryfast', '-x265-params', 'log-level=error:keyint=30:min-keyint=30:scenecut=0:bframes=0',
-    '-b:v', '2M', '-c:a', 'pcm_alaw', '-ar', '8000', '-ac', '1',
+/**
+ * 20 s of HEVC + G.711 A-law, 1 s GOP (the rendition bench: what browsers cannot play). Default
+ * 720p30; `size`/`fps` make the 640x360 and 1080p camera clips of the per-job cost table.
+ */
+export function ensureHevcPcmaMedia(size = '1280x720', fps = 30): string {
+  const name = size === '1280x720' && fps === 30 ? '720p30-hevc-pcma.mkv' : `${size}p${fps}-hevc-pcma.mkv`;
+  return generateOnce(name, `${size}@${fps} HEVC + PCMA`, [
+    '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${fps}`, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=8000',
+    '-t', '20', '-c:v', 'libx265', '-preset', 'veryfast', '-x265-params', `log-level=error:keyint=${fps}:min-keyint=${fps}:scenecut=0:bframes=0`,
+    '-b:v', size === '1920x1080' ? '4M' : size === '1280x720' ? '2M' : '800k', '-c:a', 'pcm_alaw', '-ar', '8000', '-ac', '1',
   ]);
 }
 

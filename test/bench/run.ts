@@ -3,6 +3,8 @@
  *
  *   npm run bench -- --readers 1,100,1000 [--transport flv|ws] [--targets streamgate,nms]
  *                    [--seconds 20] [--stalled 0] [--merge-ms 0,audio,100] [--sample 20]
+ *   npm run bench -- --suite transcode     (CPU per rendition job, see transcode.ts)
+ *   npm run bench -- --suite all
  *
  * --merge-ms sets Streamgate's hub.writeMergeMs per run; `audio` is writeMergeMs 0 with
  * hub.holdAudioForVideo (audio frames leave with the next video frame).
@@ -26,6 +28,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { FlvDemuxer, type FlvTag } from '../../gateway/protocols/flv/demux.js';
 import { ensureMedia, loadTags, root } from './media.js';
+import { benchTranscode, type TranscodeBenchResult } from './transcode.js';
 import { rtmpPublisher, type RawRtmp } from '../helpers/rtmp-client.js';
 import { percentile } from '../helpers/stats.js';
 
@@ -40,6 +43,8 @@ const { values } = parseArgs({
     stalled: { type: 'string', default: '0' },
     'merge-ms': { type: 'string', default: '0' },
     sample: { type: 'string', default: '20' },
+    /** fanout (default), transcode, or all. */
+    suite: { type: 'string', default: 'fanout' },
   },
 });
 
@@ -350,7 +355,40 @@ async function runOne(tags: FlvTag[], serverName: string, readers: number, trans
   }
 }
 
+/**
+ * What one on-demand rendition job costs per camera: the two camera sizes a wall mixes (640x360
+ * sub-streams, 1080p main streams), with the full-size h264 profile and the 360p wall profile, and
+ * four 360p cameras at once to check the per-job figure adds up.
+ */
+async function transcodeSuite(): Promise<void> {
+  const runs = [
+    { size: '640x360', fps: 25, profile: 'h264', jobs: 1 },
+    { size: '640x360', fps: 25, profile: 'h264', jobs: 4 },
+    { size: '1920x1080', fps: 25, profile: 'h264', jobs: 1 },
+    { size: '1920x1080', fps: 25, profile: 'wall', jobs: 1 },
+  ];
+  const results: TranscodeBenchResult[] = [];
+  for (const run of runs) {
+    const r = await benchTranscode({ ...run, seconds: Math.min(Number(values.seconds), 15), warmup: Number(values.warmup) });
+    results.push(r);
+    process.stdout.write(JSON.stringify(r) + '\n');
+  }
+  const lines = [
+    '| source | profile | jobs | fps (slowest) | speed | CPU cores / job | cameras / core | first frame ms | added latency p50 / p95 ms |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...results.map((r) => {
+      const lat = typeof r.addedLatencyMs === 'object' ? `${r.addedLatencyMs.p50} / ${r.addedLatencyMs.p95}` : String(r.addedLatencyMs);
+      return `| ${r.source} | ${r.profile} | ${r.jobs} | ${r.renditionFps} | ${r.ffmpegSpeed} | ${r.cpuCoresPerJob} | ${r.camerasPerCore} | ${r.firstFrameMs} | ${lat} |`;
+    }),
+  ];
+  process.stdout.write('\n' + lines.join('\n') + '\n');
+}
+
 async function main(): Promise<void> {
+  if (values.suite === 'transcode' || values.suite === 'all') {
+    await transcodeSuite();
+    if (values.suite === 'transcode') return;
+  }
   try {
     execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
   } catch {
@@ -379,4 +417,10 @@ async function main(): Promise<void> {
   process.stdout.write('\n' + lines.join('\n') + '\n');
 }
 
-void main();
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`${String((error as Error)?.stack ?? error)}\n`);
+    process.exit(1);
+  },
+);

@@ -208,6 +208,18 @@ describe.skipIf(!enabled)('transcode: on-demand renditions', () => {
     expect(streams.find((s) => s.path === 'live/avc')?.browserUrl).toBe('/live/avc.flv');
     expect((await api(g.http, '/api/v1/streams/live/hevc')).body.browserUrl).toBe('/live/hevc_h264.flv');
   });
+
+  it('offers every stream its renditions with the codecs they carry (the player chooses by browser capability)', async () => {
+    const hevc = (await api(g.http, '/api/v1/streams/live/hevc')).body as { renditions: unknown };
+    expect(hevc.renditions).toEqual({
+      browser: { path: 'live/hevc_h264', profile: 'h264', video: 'H264', audio: 'AAC' },
+      // This gateway's profiles section replaces the defaults and has no `wall`: no tile rendition.
+      tile: null,
+    });
+    // H.264 + AAC is offered too (a browser without H.264 in MSE, or a scaled tile), copied by h264.
+    const avc = (await api(g.http, '/api/v1/streams/live/avc')).body as { renditions: { browser: unknown } };
+    expect(avc.renditions.browser).toEqual({ path: 'live/avc_h264', profile: 'h264', video: 'H264', audio: 'AAC' });
+  });
 });
 
 describe.skipIf(!enabled)('transcode: access control', () => {

@@ -16,6 +16,16 @@ export interface StreamEntry {
   publishCount?: number;
   /** The FLV URL (path) a browser should play: the stream's own, or its browser-safe rendition (transcode). */
   browserUrl?: string;
+  /** The browser-safe renditions the gateway offers (transcode), or the config line that would enable one. */
+  renditions?: { browser: RenditionOffer | null; tile: RenditionOffer | null; enable?: string };
+}
+
+/** An on-demand rendition of a stream and the codecs it carries (API names; null: no such track). */
+export interface RenditionOffer {
+  path: string;
+  profile: string;
+  video: string | null;
+  audio: string | null;
 }
 
 export interface StreamList {

@@ -1,5 +1,6 @@
 /**
  * /player/?stream=live/cam1[&transport=ws|http|hls|auto][&latency=low|balanced][&overlay=0][&muted=0][&token=...]
+ *   [&variant=source] (the original even when this browser cannot decode it; default: the browser-safe rendition then)
  *   [&chat=1|&room=room/42][&name=alice] (chat panel, see chat.ts)
  */
 import '../ui/pages.css';
@@ -8,7 +9,7 @@ import { streamUrls } from '../api/urls.js';
 import type { LatencyMode, Transport } from '../config.js';
 import { createPlayer, type Player } from '../player.js';
 import { mountChat } from './chat.js';
-import { boolParam, queryParams } from './query.js';
+import { boolParam, queryParams, variantParam } from './query.js';
 
 declare global {
   interface Window {
@@ -33,6 +34,7 @@ if (stream) {
       overlay: boolParam(q, 'overlay', true),
       muted,
       controls: boolParam(q, 'controls', !muted),
+      variant: variantParam(q),
     });
     mountChat(q, stream);
   } catch (error) {

@@ -1,4 +1,6 @@
 /** Reading page options from the query string. */
+import type { VariantMode } from '../variant.js';
+
 export function queryParams(): URLSearchParams {
   return new URLSearchParams(location.search);
 }
@@ -14,4 +16,9 @@ export function numberParam(q: URLSearchParams, name: string): number | undefine
   if (v === null || v === '') return undefined;
   const n = Number(v);
   return Number.isFinite(n) ? n : undefined;
+}
+
+/** `&variant=source` plays the original even when the browser cannot decode it; anything else is `auto`. */
+export function variantParam(q: URLSearchParams): VariantMode {
+  return q.get('variant') === 'source' ? 'source' : 'auto';
 }

@@ -1,5 +1,5 @@
 /**
- * /player/room.html?room=room/42[&name=ops][&token=...][&layout=1|4|9|16][&transport=ws|http][&latency=balanced]
+ * /player/room.html?room=room/42[&name=ops][&token=...][&layout=1|4|9|16][&transport=ws|http][&latency=balanced][&variant=source]
  * The host view of a many-to-many room: a grid of every stream published under `room/42/...`
  * (from `GET /api/v1/rooms/{room}`, followed as streams come and go) and the room's chat panel.
  */
@@ -8,7 +8,7 @@ import { getRoom } from '../api/client.js';
 import type { LatencyMode, Transport } from '../config.js';
 import { VideoWall, wallLatency, type Tile } from '../ui/video-wall.js';
 import { mountChat } from './chat.js';
-import { numberParam, queryParams } from './query.js';
+import { numberParam, queryParams, variantParam } from './query.js';
 
 declare global {
   interface Window {
@@ -42,6 +42,7 @@ if (!room) {
     latency: (q.get('latency') as LatencyMode | null) ?? wallLatency,
     token,
     fixedLayout: numberParam(q, 'layout'),
+    variant: variantParam(q),
     // room/42/alice -> alice: the room is in the title already.
     label: (path) => (path.startsWith(`${room}/`) ? path.slice(room.length + 1) : path),
   });

@@ -1,5 +1,6 @@
 /**
  * /player/wall.html?streams=a/b,c/d  or  ?all=1   [&layout=1|4|9|16] [&transport=ws|http] [&latency=low|balanced]
+ *   [&variant=source] (never the browser-safe rendition) [&small=0|1] (tiles take the small tile rendition)
  *   [&room=room/42&name=ops] (chat panel beside the wall, see chat.ts)
  * A grid of live tiles (ui/video-wall.ts). With `all`, the wall follows streams appearing and
  * disappearing through the API.
@@ -7,9 +8,9 @@
 import '../ui/pages.css';
 import { listStreams } from '../api/client.js';
 import type { LatencyMode, Transport } from '../config.js';
-import { VideoWall, wallLatency, type Tile } from '../ui/video-wall.js';
+import { SMALL_TILE_ABOVE, VideoWall, wallLatency, type Tile } from '../ui/video-wall.js';
 import { mountChat } from './chat.js';
-import { boolParam, numberParam, queryParams } from './query.js';
+import { boolParam, numberParam, queryParams, variantParam } from './query.js';
 
 declare global {
   interface Window {
@@ -31,6 +32,9 @@ const wall = new VideoWall(document.getElementById('wall')!, document.getElement
   latency: latencyParam ?? (all ? wallLatency : wallLatency(paths.length)),
   token,
   fixedLayout: numberParam(q, 'layout'),
+  variant: variantParam(q),
+  // A wall given its streams knows its final size; with `all` each tile judges by the count so far.
+  smallTiles: q.has('small') ? boolParam(q, 'small', false) : all ? undefined : (numberParam(q, 'layout') ?? paths.length) > SMALL_TILE_ABOVE,
 });
 window.streamgateWall = { tiles: wall.tiles };
 mountChat(q, undefined, 36);

@@ -30,6 +30,8 @@ export interface StateChange {
   reason: string;
   /** For `unsupported`: the browser-safe rendition path to offer, e.g. `live/cam1_h264`. */
   rendition?: string;
+  /** For `unsupported` without a configured rendition: the gateway config line that would enable one. */
+  enable?: string;
   /** For `offline`/`error`: when the next attempt happens (ms from now). */
   retryInMs?: number;
 }
@@ -43,6 +45,15 @@ export interface MediaInfo {
   width: number | undefined;
   height: number | undefined;
   fps: number | undefined;
+}
+
+/** What the player plays: the stream itself or its browser-safe rendition (chosen by the player, see variant.ts). */
+export interface PlayingVariant {
+  kind: 'source' | 'rendition';
+  /** The path opened, e.g. `live/cam2_h264`. */
+  path: string;
+  /** e.g. "H.265 + G.711 A-law camera, playing the H.264 + AAC rendition live/cam2_h264". */
+  reason: string;
 }
 
 export interface PlayerStats {
@@ -67,6 +78,8 @@ export interface PlayerStats {
   firstFrameMs: number | undefined;
   /** Connection attempts since the last frame shown. */
   retries: number;
+  /** The variant playing (undefined before the first look-up). */
+  variant: PlayingVariant | undefined;
 }
 
 export interface PlayerError extends Error {

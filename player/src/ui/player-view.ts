@@ -11,6 +11,8 @@ const CSS = `
 .sgp-overlay[hidden],.sgp-status[hidden],.sgp-unmute[hidden],.sgp-status a[hidden]{display:none}
 .sgp-live{display:inline-block;margin-right:6px;padding:0 4px;border-radius:3px;background:#c0392b;color:#fff;font-weight:600}
 .sgp-latency{font-weight:600}
+.sgp-variant{display:block;opacity:.85;font-size:11px}
+.sgp-variant:empty{display:none}
 .sgp-status{position:absolute;inset:0;display:flex;flex-direction:column;align-items:center;justify-content:center;gap:4px;background:rgba(0,0,0,.6);text-align:center;padding:8px}
 .sgp-status-title{font-size:15px;font-weight:600}
 .sgp-status-detail{opacity:.8;max-width:90%}
@@ -56,6 +58,7 @@ export class PlayerView {
   private readonly overlay: HTMLDivElement;
   private readonly latency: HTMLSpanElement;
   private readonly details: HTMLSpanElement;
+  private readonly variant: HTMLSpanElement;
   private readonly status: HTMLDivElement;
   private readonly statusTitle: HTMLParagraphElement;
   private readonly statusDetail: HTMLParagraphElement;
@@ -84,6 +87,7 @@ export class PlayerView {
     el(doc, 'span', 'sgp-live', this.overlay).textContent = 'LIVE';
     this.latency = el(doc, 'span', 'sgp-latency', this.overlay);
     this.details = el(doc, 'span', 'sgp-details', this.overlay);
+    this.variant = el(doc, 'span', 'sgp-variant', this.overlay);
 
     this.status = el(doc, 'div', 'sgp-status', this.root);
     this.statusTitle = el(doc, 'p', 'sgp-status-title', this.status);
@@ -146,6 +150,10 @@ export class PlayerView {
     parts.push(`dropped ${s.droppedFrames}`);
     if (s.engine) parts.push(s.engine);
     this.details.textContent = ` · ${parts.join(' · ')}`;
+    // Only a rendition is worth a line: "H.265 camera, playing the H.264 rendition live/cam2_h264".
+    const variant = s.variant?.kind === 'rendition' ? s.variant.reason : '';
+    if (this.variant.textContent !== variant) this.variant.textContent = variant;
+    this.root.dataset.variant = s.variant?.path ?? '';
   }
 
   destroy(): void {

@@ -6,6 +6,7 @@
 import type { LatencyMode, Transport } from '../config.js';
 import { createPlayer, type Player } from '../player.js';
 import type { PlayerState } from '../types/player.js';
+import type { VariantMode } from '../variant.js';
 
 export interface Tile {
   path: string;
@@ -23,7 +24,18 @@ export interface VideoWallOptions {
   fixedLayout?: number | undefined;
   /** Label text for a tile (default: the stream path). */
   label?: (path: string) => string;
+  /** `auto` (default): tiles the browser cannot decode play the gateway's rendition; `source` never switches. */
+  variant?: VariantMode;
+  /**
+   * Tiles play the small tile rendition when one is needed; default: when the layout (or the
+   * number of tiles once this one is added) is past SMALL_TILE_ABOVE. A wall that knows its
+   * final size passes it so its first tiles choose like its last.
+   */
+  smallTiles?: boolean;
 }
+
+/** Past this many tiles a tile is small enough for the gateway's tile rendition (`_wall`, 360p). */
+export const SMALL_TILE_ABOVE = 4;
 
 /**
  * The wall's default latency preset: `low` up to 9 tiles; past that `balanced`, because with 16
@@ -109,17 +121,21 @@ export class VideoWall {
     name.textContent = this.options.label ? this.options.label(path) : path;
     const state = doc.createElement('span');
     state.className = 'tile-state';
+    const variant = doc.createElement('span');
+    variant.className = 'tile-variant';
     const lat = doc.createElement('span');
     lat.className = 'tile-latency';
-    head.append(name, state, lat);
+    head.append(name, state, variant, lat);
     const body = doc.createElement('div');
     body.className = 'tile-player';
     root.append(head, body);
 
     // Tiles start stopped; the IntersectionObserver starts the visible ones.
     const { transport, token } = this.options;
-    const latency = typeof this.options.latency === 'function' ? this.options.latency(this.tiles.size + 1) : this.options.latency;
-    const player = createPlayer(body, { stream: path, transport, latency, token, overlay: false, autoplay: false });
+    const tiles = this.tiles.size + 1;
+    const latency = typeof this.options.latency === 'function' ? this.options.latency(tiles) : this.options.latency;
+    const small = this.options.smallTiles ?? (this.options.fixedLayout ?? tiles) > SMALL_TILE_ABOVE;
+    const player = createPlayer(body, { stream: path, transport, latency, token, overlay: false, autoplay: false, variant: this.options.variant ?? 'auto', tile: small });
     this.grid.appendChild(root);
     player.on('state', (e) => {
       root.dataset.state = e.state;
@@ -128,6 +144,14 @@ export class VideoWall {
       if (e.state !== 'playing') lat.textContent = '';
     });
     player.on('stats', (s) => {
+      // A transcoded tile says so (title: why), so an operator knows which cameras cost CPU.
+      const rendition = s.variant?.kind === 'rendition' ? s.variant : undefined;
+      const text = rendition ? `⇄ ${rendition.path.slice(path.length + 1)}` : '';
+      if (variant.textContent !== text) {
+        variant.textContent = text;
+        variant.title = rendition?.reason ?? '';
+        root.dataset.variant = rendition?.path ?? '';
+      }
       lat.textContent = s.state === 'playing' && s.latencyMs !== undefined ? `${s.latencyMeasured ? '' : '≈'}${Math.round(s.latencyMs)} ms` : '';
     });
     root.addEventListener('click', (e) => {

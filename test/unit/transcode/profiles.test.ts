@@ -73,10 +73,11 @@ describe('rendition paths', () => {
 });
 
 describe('transcode config', () => {
-  it('defaults to the h264, 720p and 360p profiles and an auto rule for every path', () => {
+  it('defaults to the h264, 720p, 360p and wall profiles and an auto rule for every path (wall for small tiles)', () => {
     const c = configWith().transcode;
-    expect(Object.keys(c.profiles)).toEqual(['h264', '720p', '360p']);
-    expect(c.auto).toEqual([{ paths: '**', profile: 'h264' }]);
+    expect(Object.keys(c.profiles)).toEqual(['h264', '720p', '360p', 'wall']);
+    expect(c.auto).toEqual([{ paths: '**', profile: 'h264', tileProfile: 'wall' }]);
+    expect(c.profiles.wall!.video).toMatchObject({ codec: 'h264', height: 360, bitrateKbps: 600 });
   });
 
   it.each([

@@ -1,0 +1,117 @@
+/**
+ * Which variant of a stream to play: the source, or its browser-safe rendition. Decided from the
+ * stream's codecs (the API entry) and the browser's own answers (`MediaSource.isTypeSupported`),
+ * never from a guess about the browser. Pure, so every case is a unit test.
+ *
+ *   H.265 camera, browser without HEVC   -> `{stream}_h264` (or the small tile rendition)
+ *   H.264 + G.711                         -> the rendition (G.711 -> AAC, video copied)
+ *   H.265 in a browser that decodes HEVC  -> the source (G.711 alone would still switch)
+ *   no rendition configured               -> the source without sound, or `unsupported` with the
+ *                                            config line that would enable one
+ */
+import type { RenditionOffer, StreamEntry } from './api/types.js';
+
+/** `auto` plays the browser-safe rendition when the source cannot be decoded; `source` never switches. */
+export type VariantMode = 'auto' | 'source';
+
+/** What this browser decodes, from its own capability checks. */
+export interface Capabilities {
+  h264: boolean;
+  h265: boolean;
+  aac: boolean;
+  mp3: boolean;
+}
+
+/** Types are asked of MediaSource (what MSE decodes), the path every engine here uses. */
+const PROBES: Record<keyof Capabilities, string> = {
+  h264: 'video/mp4; codecs="avc1.42E01E"',
+  h265: 'video/mp4; codecs="hvc1.1.6.L93.B0"',
+  aac: 'audio/mp4; codecs="mp4a.40.2"',
+  mp3: 'audio/mpeg',
+};
+
+export function browserCapabilities(): Capabilities {
+  const MS = (globalThis as { MediaSource?: typeof MediaSource }).MediaSource;
+  const ask = (type: string) => !!MS && typeof MS.isTypeSupported === 'function' && MS.isTypeSupported(type);
+  return { h264: ask(PROBES.h264), h265: ask(PROBES.h265), aac: ask(PROBES.aac), mp3: ask(PROBES.mp3) };
+}
+
+/** API codec names in the words a user reads: `H265` -> `H.265`, `PCMA` -> `G.711 A-law`. */
+export function codecName(codec: string): string {
+  const names: Record<string, string> = { H264: 'H.264', H265: 'H.265', PCMA: 'G.711 A-law', PCMU: 'G.711 µ-law' };
+  return names[codec] ?? codec;
+}
+
+function videoDecodable(codec: string | null | undefined, caps: Capabilities): boolean {
+  if (!codec) return true;
+  return (codec === 'H264' && caps.h264) || (codec === 'H265' && caps.h265);
+}
+
+/** Audio played from FLV/HLS: AAC and MP3 only (G.711 never reaches MSE). */
+function audioDecodable(codec: string | null | undefined, caps: Capabilities): boolean {
+  if (!codec) return true;
+  return (codec === 'AAC' && caps.aac) || (codec === 'MP3' && caps.mp3);
+}
+
+export interface VariantChoice {
+  /** `source`: the stream itself; `rendition`: its browser-safe rendition; `unsupported`: nothing decodable. */
+  kind: 'source' | 'rendition' | 'unsupported';
+  /** The path to open. */
+  path: string;
+  /** Open it with / without audio (a source whose audio cannot be decoded plays its video alone). */
+  hasAudio: boolean;
+  hasVideo: boolean;
+  /** Why, for the overlay and the stats: "H.265 camera, playing the H.264 rendition". */
+  reason: string;
+  /** For `unsupported`: the rendition to offer as a link, and the config line that would enable it. */
+  offer?: string;
+  enable?: string;
+}
+
+/** The renditions of an entry; a gateway without the `renditions` field offers its `browserUrl`. */
+function offersOf(entry: StreamEntry): { browser: RenditionOffer | null; tile: RenditionOffer | null; enable?: string } {
+  if (entry.renditions) return entry.renditions;
+  const m = /^\/?([^?#]+)\.flv(?:[?#].*)?$/.exec((entry.browserUrl ?? '').replace(/^[a-z]+:\/\/[^/]+/i, ''));
+  const path = m ? decodeURIComponent(m[1]!) : undefined;
+  const browser = path && path !== entry.path ? { path, profile: '', video: entry.video ? 'H264' : null, audio: entry.audio ? 'AAC' : null } : null;
+  return { browser, tile: null };
+}
+
+/**
+ * The variant to play for `entry`. `tile`: a small wall tile, which prefers the tile rendition.
+ */
+export function chooseVariant(entry: StreamEntry, caps: Capabilities, mode: VariantMode, tile = false): VariantChoice {
+  const video = entry.video?.codec;
+  const audio = entry.audio?.codec;
+  const videoOk = videoDecodable(video, caps);
+  const audioOk = audioDecodable(audio, caps);
+  const source = (reason: string, withAudio = audioOk): VariantChoice => ({
+    kind: 'source',
+    path: entry.path,
+    hasAudio: !!entry.audio && withAudio,
+    hasVideo: !!entry.video,
+    reason,
+  });
+  const cannot = [!videoOk && video ? `${codecName(video)} video` : '', !audioOk && audio ? `${codecName(audio)} audio` : ''].filter(Boolean);
+  const what = cannot.join(' nor ');
+  if (videoOk && audioOk) return source(mode === 'source' ? 'source forced (variant=source)' : 'the browser decodes the source');
+
+  const offers = offersOf(entry);
+  const rendition = mode === 'auto' ? [tile ? offers.tile : null, offers.browser].find((r) => r && videoDecodable(r.video, caps) && audioDecodable(r.audio, caps)) : undefined;
+  if (rendition) {
+    const camera = [video && !videoOk ? codecName(video) : '', audio && !audioOk ? codecName(audio) : ''].filter(Boolean).join(' + ');
+    const carries = [rendition.video && rendition.video !== video ? codecName(rendition.video) : '', rendition.audio && rendition.audio !== audio ? codecName(rendition.audio) : ''].filter(Boolean).join(' + ');
+    return {
+      kind: 'rendition',
+      path: rendition.path,
+      hasAudio: !!rendition.audio,
+      hasVideo: !!rendition.video,
+      reason: `${camera} camera, playing the ${carries || 'browser-safe'} rendition ${rendition.path}`,
+    };
+  }
+  const offer = offers.browser?.path ?? `${entry.path}_h264`;
+  const enable = mode === 'auto' ? offers.enable : undefined;
+  const hint = mode === 'source' ? ' (variant=source)' : enable ? `; no rendition is configured (${enable})` : '';
+  if (videoOk) return { ...source(`this browser cannot decode ${what}: playing without sound${hint}`, false), offer, ...(enable ? { enable } : {}) };
+  return { kind: 'unsupported', path: entry.path, hasAudio: false, hasVideo: false, reason: `this browser cannot decode ${what}${hint}`, offer, ...(enable ? { enable } : {}) };
+}

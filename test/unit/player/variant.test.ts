@@ -1,0 +1,88 @@
+/** Which variant the player opens: every camera/browser/rendition combination the issue names. */
+import { describe, expect, test } from 'vitest';
+import type { StreamEntry } from '../../../player/src/api/types.js';
+import { chooseVariant, type Capabilities } from '../../../player/src/variant.js';
+
+/** Debian's Chromium: H.264 + AAC in MSE, no HEVC. */
+const CHROMIUM: Capabilities = { h264: true, h265: false, aac: true, mp3: true };
+const HEVC_BROWSER: Capabilities = { ...CHROMIUM, h265: true };
+
+function entry(video: string | null, audio: string | null, renditions?: StreamEntry['renditions']): StreamEntry {
+  return {
+    path: 'live/cam2',
+    app: 'live',
+    name: 'cam2',
+    state: 'publishing',
+    ready: true,
+    publisher: { protocol: 'rtsp', remoteAddress: '127.0.0.1', since: '' },
+    video: video ? { codec: video, width: 1920, height: 1080, fps: 25 } : null,
+    audio: audio ? { codec: audio, sampleRate: 8000, channels: 1 } : null,
+    readers: { count: 0 },
+    bitrateKbps: { in: 0, out: 0 },
+    droppedFrames: 0,
+    ...(renditions ? { renditions } : {}),
+  };
+}
+
+const H264_RENDITION = { path: 'live/cam2_h264', profile: 'h264', video: 'H264', audio: 'AAC' };
+const WALL_RENDITION = { path: 'live/cam2_wall', profile: 'wall', video: 'H264', audio: 'AAC' };
+const OFFERED = { browser: H264_RENDITION, tile: WALL_RENDITION };
+
+describe('chooseVariant', () => {
+  test('H.265 + G.711 in a browser without HEVC: the H.264 + AAC rendition, saying why', () => {
+    const c = chooseVariant(entry('H265', 'PCMA', OFFERED), CHROMIUM, 'auto');
+    expect(c).toMatchObject({ kind: 'rendition', path: 'live/cam2_h264', hasAudio: true, hasVideo: true });
+    expect(c.reason).toBe('H.265 + G.711 A-law camera, playing the H.264 + AAC rendition live/cam2_h264');
+  });
+
+  test('a small tile takes the tile rendition; without one, the full-size one', () => {
+    expect(chooseVariant(entry('H265', 'PCMA', OFFERED), CHROMIUM, 'auto', true).path).toBe('live/cam2_wall');
+    expect(chooseVariant(entry('H265', 'PCMA', { browser: H264_RENDITION, tile: null }), CHROMIUM, 'auto', true).path).toBe('live/cam2_h264');
+  });
+
+  test('H.264 + G.711: only audio needs the rendition, which is still chosen (sound), naming AAC only', () => {
+    const c = chooseVariant(entry('H264', 'PCMU', OFFERED), CHROMIUM, 'auto');
+    expect(c.kind).toBe('rendition');
+    expect(c.reason).toBe('G.711 µ-law camera, playing the AAC rendition live/cam2_h264');
+  });
+
+  test('H.264 + AAC, or H.265 where the browser decodes HEVC: the source', () => {
+    expect(chooseVariant(entry('H264', 'AAC', OFFERED), CHROMIUM, 'auto')).toMatchObject({ kind: 'source', path: 'live/cam2', hasAudio: true });
+    expect(chooseVariant(entry('H265', 'AAC', OFFERED), HEVC_BROWSER, 'auto')).toMatchObject({ kind: 'source', path: 'live/cam2' });
+    // H.265 decodable but G.711 not: the rendition (for the sound).
+    expect(chooseVariant(entry('H265', 'PCMA', OFFERED), HEVC_BROWSER, 'auto').kind).toBe('rendition');
+  });
+
+  test('variant=source never switches: video it cannot decode is unsupported, audio it cannot decode is left out', () => {
+    const c = chooseVariant(entry('H265', 'PCMA', OFFERED), CHROMIUM, 'source');
+    expect(c).toMatchObject({ kind: 'unsupported', offer: 'live/cam2_h264' });
+    expect(c.reason).toMatch(/cannot decode H\.265 video nor G\.711 A-law audio \(variant=source\)/);
+    expect(chooseVariant(entry('H264', 'PCMA', OFFERED), CHROMIUM, 'source')).toMatchObject({ kind: 'source', hasAudio: false, hasVideo: true });
+  });
+
+  test('no rendition configured: unsupported with the link and the config line that would enable one', () => {
+    const enable = 'transcode: { enabled: true }';
+    const c = chooseVariant(entry('H265', 'PCMA', { browser: null, tile: null, enable }), CHROMIUM, 'auto');
+    expect(c).toMatchObject({ kind: 'unsupported', offer: 'live/cam2_h264', enable });
+    expect(c.reason).toContain(enable);
+    // H.264 + G.711 without a rendition: the picture without sound, and why.
+    const v = chooseVariant(entry('H264', 'PCMA', { browser: null, tile: null, enable }), CHROMIUM, 'auto');
+    expect(v).toMatchObject({ kind: 'source', hasAudio: false });
+    expect(v.reason).toMatch(/G\.711 A-law audio: playing without sound/);
+  });
+
+  test('a rendition the browser cannot decode either (profile copies H.265) is not chosen', () => {
+    const copy = { browser: { ...H264_RENDITION, video: 'H265' }, tile: null };
+    expect(chooseVariant(entry('H265', 'AAC', copy), CHROMIUM, 'auto').kind).toBe('unsupported');
+  });
+
+  test('an older gateway without `renditions`: the rendition in browserUrl', () => {
+    const e = { ...entry('H265', 'PCMA'), browserUrl: '/live/cam2_h264.flv' };
+    expect(chooseVariant(e, CHROMIUM, 'auto')).toMatchObject({ kind: 'rendition', path: 'live/cam2_h264' });
+  });
+
+  test('audio-only and video-only streams', () => {
+    expect(chooseVariant(entry(null, 'PCMA', { browser: { ...H264_RENDITION, video: null }, tile: null }), CHROMIUM, 'auto')).toMatchObject({ kind: 'rendition', hasVideo: false, hasAudio: true });
+    expect(chooseVariant(entry('H265', null, { browser: { ...H264_RENDITION, audio: null }, tile: null }), CHROMIUM, 'auto')).toMatchObject({ kind: 'rendition', hasVideo: true, hasAudio: false });
+  });
+});
