@@ -12,6 +12,7 @@ import { contentOf } from './api/content.js';
 import { streamsRouter } from './api/streams.js';
 import { tokensRouter } from './api/tokens.js';
 import type { Config } from './config.js';
+import { Admission } from './core/admission.js';
 import { StreamRegistry } from './core/registry.js';
 import { HttpServer } from './http/server.js';
 import { playerDir } from './http/static.js';
@@ -47,6 +48,8 @@ export class Gateway {
   readonly hls: HlsServer;
   readonly metrics: Metrics;
   readonly auth: Authorizer;
+  /** The one admission path every protocol goes through (auth, limits, readiness, stop hooks). */
+  readonly admission: Admission;
   readonly recorder: Recorder;
   readonly transcoder: Transcoder;
   private readonly flv: FlvServer;
@@ -79,15 +82,16 @@ export class Gateway {
 
     this.metrics = new Metrics(this.registry);
     this.auth = new Authorizer(config.auth, this.log.child({ component: 'auth' }), (p, r) => this.metrics.refused(p, r));
+    this.admission = new Admission(this.registry, this.auth, (p, r) => this.metrics.refused(p, r));
     this.http = new HttpServer(config.http, this.log.child({ component: 'http' }));
     this.rtsp = config.rtsp.enabled
       ? new RtspServer({ registry: this.registry, config: config.rtsp, sources: config.sources, log: this.log.child({ component: 'rtsp' }), access: this.auth })
       : undefined;
     this.transcoder = new Transcoder({ registry: this.registry, config: config.transcode, log: this.log.child({ component: 'transcode' }), ports: () => this.ports, auth: this.auth });
-    this.hls = new HlsServer({ registry: this.registry, config: config.hls, log: this.log.child({ component: 'hls' }), access: this.auth });
+    this.hls = new HlsServer({ registry: this.registry, config: config.hls, log: this.log.child({ component: 'hls' }), admission: this.admission });
     this.recorder = new Recorder({ registry: this.registry, config: config.record, dataDir: config.dataDir, log: this.log.child({ component: 'record' }) });
     this.rooms = new Rooms({ registry: this.registry, config: config.rooms, dataDir: config.dataDir, log: this.log.child({ component: 'rooms' }), access: this.auth });
-    this.flv = new FlvServer(this.registry, this.log.child({ component: 'flv' }), this.auth, (p, r) => this.metrics.refused(p, r));
+    this.flv = new FlvServer(this.admission, this.log.child({ component: 'flv' }));
     const app = this.http.app;
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok', uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000), streams: this.registry.list().length });
@@ -144,7 +148,7 @@ export class Gateway {
     this.http.finish();
 
     this.rtmp = config.rtmp.enabled
-      ? new RtmpServer(this.registry, { ...config.rtmp, access: this.auth }, this.log.child({ component: 'rtmp' }), (p, r) => this.metrics.refused(p, r))
+      ? new RtmpServer(this.admission, config.rtmp, this.log.child({ component: 'rtmp' }))
       : undefined;
   }
 

@@ -421,6 +421,15 @@ export class Authorizer {
     return out;
   }
 
+  /** auth.limits.maxReadersPerPath (0: none), enforced by the admission path for every protocol. */
+  get maxReadersPerPath(): number {
+    return this.config.limits.maxReadersPerPath;
+  }
+
+  isRefusal(error: unknown): boolean {
+    return isAccessRefusal(error);
+  }
+
   /** Per-path reader limit; throws ForbiddenError when the path is full. */
   checkReaderLimit(path: string, readers: number): void {
     const max = this.config.limits.maxReadersPerPath;

@@ -24,7 +24,7 @@ function parse(playlist: string) {
   const lines = playlist.trim().split('\n');
   const parts = lines.filter((l) => l.startsWith('#EXT-X-PART:')).map((l) => ({ uri: /URI="([^"]+)"/.exec(l)![1]!, duration: Number(/DURATION=([\d.]+)/.exec(l)![1]) }));
   const segments = lines.filter((l) => /^seg\d+\.m4s/.test(l));
-  const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part(\d+)\.(\d+)\.m4s"/.exec(playlist);
+  const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part(\d+)\.(\d+)\.m4s(?:\?[^"]*)?"/.exec(playlist);
   return { lines, parts, segments, hint: hint ? { msn: Number(hint[1]), part: Number(hint[2]) } : undefined };
 }
 
@@ -62,7 +62,8 @@ describe.skipIf(!tools)('HLS fMP4 and LL-HLS output', () => {
   it('serves a media playlist with EXT-X-MAP, program date time and segments that carry the token', async () => {
     const { body } = await text(`${base}/stream.m3u8?token=abc`);
     expect(body).toMatch(/^#EXTM3U\n/);
-    expect(body).toContain('#EXT-X-MAP:URI="init1.mp4?token=abc"');
+    // The token and the viewer's session id (sg_sid) ride on every URI.
+    expect(body).toMatch(/#EXT-X-MAP:URI="init1\.mp4\?token=abc&sg_sid=[\w-]+"/);
     expect(body).toMatch(/#EXT-X-PROGRAM-DATE-TIME:\d{4}-\d\d-\d\dT/);
     expect(body).toMatch(/#EXTINF:1\.\d{3},\nseg\d+\.m4s\?token=abc/);
     expect(body).toContain('#EXT-X-TARGETDURATION:1');
@@ -95,7 +96,7 @@ describe.skipIf(!tools)('HLS fMP4 and LL-HLS output', () => {
     const p = parse(body);
     expect(p.parts.length).toBeGreaterThan(5);
     for (const part of p.parts) expect(part.duration).toBeLessThanOrEqual(0.2);
-    expect(body).toMatch(/#EXT-X-PART:DURATION=[\d.]+,URI="part\d+\.0\.m4s",INDEPENDENT=YES/);
+    expect(body).toMatch(/#EXT-X-PART:DURATION=[\d.]+,URI="part\d+\.0\.m4s\?sg_sid=[\w-]+",INDEPENDENT=YES/);
     expect(p.hint).toBeDefined();
     // A part is a complete fMP4 fragment.
     const part = await bytes(`${base}/${p.parts[p.parts.length - 1]!.uri}`);

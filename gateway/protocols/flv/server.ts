@@ -9,18 +9,13 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { errorCode, InvalidPathError, StreamNotFoundError } from '../../core/errors.js';
 import { splitQuery, validatePath } from '../../core/path.js';
+import { type Admission, type PlayTicket, ReaderLimitError } from '../../core/admission.js';
 import type { ReaderOutput } from '../../core/reader.js';
 import type { Stream } from '../../core/stream.js';
-import { type AccessControl, isAccessRefusal, OPEN_ACCESS } from '../../auth/index.js';
 import { endSocket, socketCorking, writeToSocket } from '../../net/socket-writer.js';
 import { flvFileHeader, flvFormat, flvHeaderTags, wsBinaryFrame, wsFlvFormat } from './mux.js';
 import { peerAddress } from '../../net/listen.js';
 import { maskSecrets } from '../../log.js';
-
-/** What the FLV handlers need from the hub. */
-export interface FlvPathManager {
-  waitReady(path: string): Promise<Stream>;
-}
 
 /** `/live/cam1.flv` -> `live/cam1`; undefined when the URL is not an FLV stream URL. */
 export function flvStreamPath(pathname: string): string | undefined {
@@ -54,11 +49,8 @@ export class FlvServer {
   private readonly claimed = new WeakSet<Socket>();
 
   constructor(
-    private readonly paths: FlvPathManager,
+    private readonly admission: Admission,
     private readonly log: Logger,
-    private readonly access: AccessControl = OPEN_ACCESS,
-    /** Counts refusals for metrics; `reason` is an error code. */
-    private readonly refused: (protocol: string, reason: string) => void = () => {},
   ) {}
 
   /** Express handler for GET/HEAD requests whose path ends in .flv. */
@@ -71,18 +63,14 @@ export class FlvServer {
       return;
     }
     this.claimed.add(req.socket);
-    let stream: Stream;
+    let ticket: PlayTicket;
     const query = splitQuery(req.originalUrl).query;
-    let path = '';
     try {
-      path = flvStreamPath(req.path)!;
-      await this.access.check({ action: 'play', path, protocol: 'flv', remoteAddress, query });
-      stream = await this.paths.waitReady(path);
-      this.access.checkReaderLimit(path, stream.readers.size);
+      const path = this.streamPath('flv', req.path);
+      ticket = await this.admission.play({ path, protocol: 'flv', remoteAddress, query });
     } catch (error) {
       const status = errorStatus(error);
       const message = error instanceof Error ? error.message : String(error);
-      if (!isAccessRefusal(error)) this.refused('flv', errorCode(error));
       this.log.info({ conn: remoteAddress, url: maskSecrets(req.originalUrl.slice(0, 256)), status }, `HTTP-FLV request refused: ${message}`);
       if (!res.headersSent) {
         res.status(status).json({ error: { code: errorCode(error), message } });
@@ -91,12 +79,14 @@ export class FlvServer {
       return;
     }
     const socket = req.socket;
-    if (socket.destroyed) return;
+    const stream = ticket.stream;
+    if (socket.destroyed) return ticket.release();
     socket.setNoDelay(true);
     if (req.method === 'HEAD') {
       res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache, no-store' });
       res.end();
       this.claimed.delete(socket);
+      ticket.release();
       return;
     }
     // The body is written straight to the socket, close-delimited (no chunked encoding): one
@@ -119,12 +109,9 @@ export class FlvServer {
         endSocket(socket);
       },
     };
-    const reader = stream.addReader(output);
+    const reader = ticket.addReader(output);
     socket.on('drain', () => reader.drain());
-    socket.on('close', () => {
-      reader.close();
-      this.access.notify('on_stop', { path, protocol: 'flv', remoteAddress, query });
-    });
+    socket.on('close', () => ticket.release());
     // Anything the client sends now (a pipelined request) is ignored.
   }
 
@@ -138,31 +125,23 @@ export class FlvServer {
   private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer, pathname: string): Promise<void> {
     const remoteAddress = peerAddress(socket);
     const query = splitQuery(req.url ?? '').query;
-    let stream: Stream;
-    let path = '';
+    let ticket: PlayTicket;
     try {
-      path = flvStreamPath(pathname)!;
+      const path = this.streamPath('ws-flv', pathname);
+      ticket = await this.admission.play({ path, protocol: 'ws-flv', remoteAddress, query });
     } catch (error) {
-      this.refuseUpgrade(req, socket, remoteAddress, error);
-      return;
-    }
-    try {
-      await this.access.check({ action: 'play', path, protocol: 'ws-flv', remoteAddress, query });
-    } catch (error) {
-      // Browsers cannot read the status of a failed handshake: accept, then close with 4401/4403.
       if (socket.destroyed) return;
-      const code = errorStatus(error) === 401 ? 4401 : 4403;
-      this.wss.handleUpgrade(req, socket, head, (ws) => ws.close(code, (error as Error).message.slice(0, 120)));
-      return;
-    }
-    try {
-      stream = await this.paths.waitReady(path);
-      this.access.checkReaderLimit(path, stream.readers.size);
-    } catch (error) {
+      const status = errorStatus(error);
+      if (status === 401 || (status === 403 && !(error instanceof ReaderLimitError))) {
+        // Browsers cannot read the status of a failed handshake: accept, then close with 4401/4403.
+        this.wss.handleUpgrade(req, socket, head, (ws) => ws.close(status === 401 ? 4401 : 4403, (error as Error).message.slice(0, 120)));
+        return;
+      }
       this.refuseUpgrade(req, socket, remoteAddress, error);
       return;
     }
-    if (socket.destroyed) return;
+    const stream = ticket.stream;
+    if (socket.destroyed) return ticket.release();
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       socket.setNoDelay(true);
       const output: ReaderOutput = {
@@ -179,21 +158,27 @@ export class FlvServer {
           else ws.terminate();
         },
       };
-      const reader = stream.addReader(output);
+      const reader = ticket.addReader(output);
       socket.on('drain', () => reader.drain());
-      ws.on('close', () => {
-        reader.close();
-        this.access.notify('on_stop', { path, protocol: 'ws-flv', remoteAddress, query });
-      });
-      ws.on('error', () => reader.close());
+      ws.on('close', () => ticket.release());
+      ws.on('error', () => ticket.release());
       // Readers send nothing; a client that does is ignored (not an error).
     });
+  }
+
+  /** The stream path of an FLV URL; an invalid one is counted as a refusal and thrown. */
+  private streamPath(protocol: string, pathname: string): string {
+    try {
+      return flvStreamPath(pathname)!;
+    } catch (error) {
+      this.admission.refuse(protocol, error);
+      throw error;
+    }
   }
 
   private refuseUpgrade(req: IncomingMessage, socket: Socket, remoteAddress: string, error: unknown): void {
     const status = errorStatus(error);
     const message = error instanceof Error ? error.message : String(error);
-    this.refused('ws-flv', errorCode(error));
     this.log.info({ conn: remoteAddress, url: (req.url ?? '').slice(0, 256), status }, `WS-FLV request refused: ${message}`);
     const body = JSON.stringify({ error: { code: errorCode(error), message } });
     if (!socket.destroyed) {

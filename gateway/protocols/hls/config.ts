@@ -23,6 +23,11 @@ export const hlsConfigSchema = z
     closeAfterMs: ms.min(1000).default(60_000),
     /** How long the first playlist request waits for the first segment of a stream. */
     startTimeoutMs: ms.min(100).default(10_000),
+    /**
+     * A viewer is an HLS session (the `sg_sid` its playlists carry on every URI); one that requested
+     * nothing for this long has left: its reader slot is freed and on_stop fires.
+     */
+    sessionTimeoutMs: ms.min(1000).default(15_000),
   })
   .refine((c) => c.partMs <= c.segmentMs, { message: 'hls.partMs must not exceed hls.segmentMs' });
 

@@ -5,7 +5,7 @@
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
-import type { AccessControl } from '../../auth/index.js';
+import type { Admission } from '../../core/admission.js';
 import { errorCode, InvalidPathError, StreamNotFoundError } from '../../core/errors.js';
 import { validatePath } from '../../core/path.js';
 import type { Stream } from '../../core/stream.js';
@@ -13,6 +13,7 @@ import type { HlsConfig } from './config.js';
 import { HlsBadRequestError, HlsTimeoutError } from './errors.js';
 import { HlsMuxer, type HlsSegment } from './muxer.js';
 import { carriedQuery, mediaPlaylist, multivariantPlaylist, nextPart } from './playlist.js';
+import { HlsSessions, SESSION_PARAM } from './sessions.js';
 import { peerAddress } from '../../net/listen.js';
 import { maskSecrets } from '../../log.js';
 
@@ -25,8 +26,11 @@ export interface HlsDeps {
   readonly registry: HlsPathManager;
   readonly config: HlsConfig;
   readonly log: Logger;
-  /** Who may play; playlists carry `?token=` onto every URI, and every request is checked. */
-  readonly access?: AccessControl;
+  /**
+   * Who may play, and the reader limit: a viewer's first playlist request opens a session through
+   * admission; playlists carry `?token=` and the session id onto every URI.
+   */
+  readonly admission: Admission;
 }
 
 const FILE = /^\/(.+)\/(index\.m3u8|stream\.m3u8|init(\d{1,6})\.mp4|seg(\d{1,15})\.(m4s|ts)|part(\d{1,15})\.(\d{1,5})\.(m4s|ts))$/;
@@ -55,8 +59,10 @@ export class HlsServer {
   private readonly muxers = new Map<string, Promise<HlsMuxer>>();
   private readonly idleTimer: NodeJS.Timeout;
   private closed = false;
+  readonly sessions: HlsSessions;
 
   constructor(readonly deps: HlsDeps) {
+    this.sessions = new HlsSessions(deps.config.sessionTimeoutMs);
     this.idleTimer = setInterval(() => this.closeIdle(), Math.min(5000, Math.max(100, deps.config.closeAfterMs / 4)));
     this.idleTimer.unref();
   }
@@ -139,33 +145,32 @@ export class HlsServer {
   }
 
   private async handle(req: Request, res: Response, path: string, r: HlsRequest): Promise<void> {
-    if (this.deps.access) {
-      const query: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.query)) if (typeof v === 'string') query[k] = v;
-      try {
-        await this.deps.access.check({ action: 'play', path, protocol: 'hls', remoteAddress: peerAddress(req.socket), query });
-      } catch (error) {
-        const status = (error as { status?: number }).status ?? 403;
-        return sendError(res, status, errorCode(error, 'SG_ERR_FORBIDDEN'), (error as Error).message);
-      }
-    }
+    const query: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.query)) if (typeof v === 'string' && k !== SESSION_PARAM) query[k] = v;
     const isPlaylist = r.kind === 'index' || r.kind === 'media';
+    let session = this.sessions.touch(typeof req.query[SESSION_PARAM] === 'string' ? req.query[SESSION_PARAM] : undefined, path);
+    if (!session) {
+      const request = { path, protocol: 'hls', remoteAddress: peerAddress(req.socket), query };
+      // A viewer's first playlist opens its session (access, reader limit, readiness); a segment
+      // fetched outside a session is checked for access only.
+      if (isPlaylist) session = this.sessions.open(path, await this.deps.admission.play(request));
+      else await this.deps.admission.authorize(request, 'play');
+    }
     const pending = this.muxerFor(path, isPlaylist);
     if (!pending) return sendError(res, 404, 'SG_ERR_NOT_FOUND', `no HLS muxer for ${path}; request index.m3u8 first`);
     const muxer = await pending;
     muxer.lastAccess = Date.now();
     muxer.requestsInFlight++;
     try {
-      await this.answer(req, res, muxer, r);
+      await this.answer(req, res, muxer, r, carriedQuery(session ? { ...query, [SESSION_PARAM]: session } : query));
     } finally {
       muxer.requestsInFlight--;
       muxer.lastAccess = Date.now();
     }
   }
 
-  private async answer(req: Request, res: Response, muxer: HlsMuxer, r: HlsRequest): Promise<void> {
+  private async answer(req: Request, res: Response, muxer: HlsMuxer, r: HlsRequest, query: string): Promise<void> {
     const path = muxer.path;
-    const query = carriedQuery(req.query as Record<string, unknown>);
     switch (r.kind) {
       case 'index':
         return this.sendText(res, multivariantPlaylist(muxer, query));
@@ -273,6 +278,7 @@ export class HlsServer {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.idleTimer);
+    this.sessions.close();
     for (const entry of this.muxers.values()) entry.then((muxer) => muxer.close(), () => {});
     this.muxers.clear();
   }

@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import { admit, type ConnectionGate, listenOn, peerAddress } from '../../net/listen.js';
 import { routeEngineLogs } from './engine.js';
 import { rtmpFormat } from './from-stream.js';
-import { type RefusalCounter, type RtmpPathManager, RtmpSession, type RtmpSessionOptions } from './session.js';
+import type { Admission } from '../../core/admission.js';
+import { RtmpSession, type RtmpSessionOptions } from './session.js';
 
 /** Listens for RTMP connections and owns their sessions. */
 export class RtmpServer {
@@ -17,10 +18,9 @@ export class RtmpServer {
   private unrouteLogs: (() => void) | undefined;
 
   constructor(
-    private readonly paths: RtmpPathManager,
+    private readonly admission: Admission,
     private readonly options: RtmpSessionOptions,
     private readonly log: Logger,
-    private readonly refused: RefusalCounter = () => {},
   ) {
     this.format = rtmpFormat(options.outChunkSize);
   }
@@ -50,7 +50,7 @@ export class RtmpServer {
 
   private accept(socket: Socket): void {
     if (!admit(socket, this.connectionGate)) return;
-    const session = new RtmpSession(socket, this.paths, this.format, this.options, this.log, (s) => this.sessions.delete(s), this.refused);
+    const session = new RtmpSession(socket, this.admission, this.format, this.options, this.log, (s) => this.sessions.delete(s));
     this.sessions.add(session);
   }
 

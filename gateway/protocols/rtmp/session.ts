@@ -1,9 +1,10 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { errorCode, ProtocolError, StreamgateError, StreamNotFoundError } from '../../core/errors.js';
+import type { Admission, PlayTicket } from '../../core/admission.js';
+import { ProtocolError, StreamgateError, StreamNotFoundError } from '../../core/errors.js';
 import type { WireFormat } from '../../core/media.js';
 import type { Reader } from '../../core/reader.js';
-import type { PublisherInfo, PublishSession, Stream } from '../../core/stream.js';
+import type { PublishSession } from '../../core/stream.js';
 import {
   type EngineLimits,
   RTMP_TYPE_AUDIO,
@@ -13,27 +14,16 @@ import {
   type RtmpCommand,
   RtmpEngine,
 } from './engine.js';
-import { type AccessControl, isAccessRefusal } from '../../auth/index.js';
 import { endSocket, socketCorking, writeToSocket } from '../../net/socket-writer.js';
 import { PLAY_STREAM_ID, rtmpHeaderMessages } from './from-stream.js';
 import { RtmpToStream } from './to-stream.js';
 import { peerAddress } from '../../net/listen.js';
 import { splitQuery } from '../../core/path.js';
 
-/** What an RTMP session needs from the hub (declared here, implemented by the registry). */
-export interface RtmpPathManager {
-  publish(path: string, info: PublisherInfo): PublishSession;
-  waitReady(path: string): Promise<Stream>;
-}
-
 export interface RtmpSessionOptions extends EngineLimits {
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
-  readonly access: AccessControl;
 }
-
-/** Counts refusals for metrics; `reason` is an error code. */
-export type RefusalCounter = (protocol: string, reason: string) => void;
 
 type Role = 'none' | 'authorizing' | 'publisher' | 'player' | 'closed';
 
@@ -51,9 +41,8 @@ export class RtmpSession {
   private publishSession: PublishSession | undefined;
   private toStream: RtmpToStream | undefined;
   private reader: Reader | undefined;
+  private playTicket: PlayTicket | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
-  private publishInfo: { path: string; query: Record<string, string> } | undefined;
-  private playInfo: { path: string; query: Record<string, string> } | undefined;
   private bytesReceived = 0;
   private lastAck = 0;
   private sawFirstByte = false;
@@ -61,12 +50,11 @@ export class RtmpSession {
 
   constructor(
     private readonly socket: Socket,
-    private readonly paths: RtmpPathManager,
+    private readonly admission: Admission,
     private readonly format: WireFormat,
     private readonly options: RtmpSessionOptions,
     parentLog: Logger,
     readonly onClosed: (session: RtmpSession) => void,
-    private readonly refused: RefusalCounter = () => {},
   ) {
     this.remoteAddress = peerAddress(socket);
     this.log = parentLog.child({ conn: this.remoteAddress });
@@ -123,7 +111,7 @@ export class RtmpSession {
     if (this.role === 'closed') return;
     const message = error instanceof Error ? error.message : String(error);
     const expected = error instanceof StreamgateError || error instanceof RangeError;
-    this.refused('rtmp', errorCode(error, 'SG_ERR_PROTOCOL'));
+    this.admission.refuse('rtmp', error, 'SG_ERR_PROTOCOL');
     this.log.warn({ code: error instanceof StreamgateError ? error.code : undefined }, `closing RTMP connection from ${this.remoteAddress}: ${message}`);
     if (!expected) this.log.error({ err: error }, 'unexpected error in RTMP session');
     this.socket.destroy();
@@ -188,7 +176,6 @@ export class RtmpSession {
   /** Refuses with the protocol's own status (and closes shortly after, so the client reads it). */
   private refuse(streamId: number, code: string, path: string, action: string, error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
-    if (!isAccessRefusal(error)) this.refused('rtmp', errorCode(error));
     this.log.warn({ path }, `${action} refused for ${this.remoteAddress}: ${message}`);
     this.engine.sendStatus(streamId, 'error', code, message);
     this.clearHandshakeTimer();
@@ -202,23 +189,23 @@ export class RtmpSession {
     const { path, query } = this.resolvePath(command);
     this.role = 'authorizing';
     try {
-      await this.options.access.check({ action: 'publish', path, protocol: 'rtmp', remoteAddress: this.remoteAddress, query });
-      if (this.socket.destroyed) return;
-      this.publishSession = this.paths.publish(path, {
-        protocol: 'rtmp',
-        remoteAddress: this.remoteAddress,
-        query,
-        close: (reason) => {
-          this.log.info({ path }, `publisher closed by the gateway: ${reason}`);
-          this.close();
+      const ticket = await this.admission.publish(
+        { path, protocol: 'rtmp', remoteAddress: this.remoteAddress, query },
+        {
+          close: (reason) => {
+            this.log.info({ path }, `publisher closed by the gateway: ${reason}`);
+            this.close();
+          },
         },
-      });
+      );
+      this.publishSession = ticket.session;
+      // The connection went while access was being decided: the publish ends at once (on_unpublish fires).
+      if (this.socket.destroyed) return this.endPublish('publisher disconnected');
     } catch (error) {
       if (!this.socket.destroyed) this.refuse(streamId, 'NetStream.Publish.BadName', path, 'publish', error);
       return;
     }
     this.role = 'publisher';
-    this.publishInfo = { path, query };
     this.clearHandshakeTimer();
     this.toStream = new RtmpToStream(this.publishSession);
     if (this.options.idleTimeoutMs > 0) {
@@ -236,19 +223,18 @@ export class RtmpSession {
     const { path, query } = this.resolvePath(command);
     this.role = 'player';
     this.clearHandshakeTimer();
-    let stream: Stream;
+    let ticket: PlayTicket;
     try {
-      await this.options.access.check({ action: 'play', path, protocol: 'rtmp', remoteAddress: this.remoteAddress, query });
-      stream = await this.paths.waitReady(path);
-      this.options.access.checkReaderLimit(path, stream.readers.size);
+      ticket = await this.admission.play({ path, protocol: 'rtmp', remoteAddress: this.remoteAddress, query });
     } catch (error) {
       if (this.socket.destroyed) return;
       const code = error instanceof StreamNotFoundError ? 'NetStream.Play.StreamNotFound' : 'NetStream.Play.Failed';
       this.refuse(streamId, code, path, 'play', error);
       return;
     }
-    this.playInfo = { path, query };
-    if (this.socket.destroyed || this.role !== 'player') return;
+    this.playTicket = ticket;
+    const stream = ticket.stream;
+    if (this.socket.destroyed || this.role !== 'player') return this.cleanup();
     if (streamId !== PLAY_STREAM_ID) {
       this.fail(new ProtocolError('rtmp', `play on message stream ${streamId}; only stream ${PLAY_STREAM_ID} is supported`));
       return;
@@ -258,7 +244,7 @@ export class RtmpSession {
     this.engine.sendStatus(streamId, 'status', 'NetStream.Play.Start', 'Started playing stream.');
     this.engine.sendData(streamId, { cmd: '|RtmpSampleAccess', bool1: false, bool2: false });
     const chunkSize = this.options.outChunkSize;
-    this.reader = stream.addReader({
+    this.reader = ticket.addReader({
       protocol: 'rtmp',
       remoteAddress: this.remoteAddress,
       format: this.format,
@@ -297,23 +283,20 @@ export class RtmpSession {
   }
 
   private cleanup(): void {
-    if (this.role === 'closed' && !this.publishSession && !this.reader) {
+    if (this.role === 'closed' && !this.publishSession && !this.reader && !this.playTicket) {
       this.clearHandshakeTimer();
       this.onClosed(this);
       return;
     }
     const wasPublisher = this.role === 'publisher';
     this.role = 'closed';
-    if (this.publishInfo) this.options.access.notify('on_unpublish', { ...this.publishInfo, protocol: 'rtmp', remoteAddress: this.remoteAddress });
-    if (this.playInfo) this.options.access.notify('on_stop', { ...this.playInfo, protocol: 'rtmp', remoteAddress: this.remoteAddress });
-    this.publishInfo = undefined;
-    this.playInfo = undefined;
     this.clearHandshakeTimer();
     if (wasPublisher) this.log.info('publisher disconnected');
     this.endPublish('publisher disconnected');
-    const reader = this.reader;
     this.reader = undefined;
-    reader?.close();
+    const ticket = this.playTicket;
+    this.playTicket = undefined;
+    ticket?.release();
     this.onClosed(this);
   }
 
