@@ -7,7 +7,8 @@ import type { Socket } from 'node:net';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { errorCode, InvalidPathError, StreamNotFoundError } from '../../core/errors.js';
+import { errorCode, httpStatusOf, InvalidPathError, wsCloseCodeOf } from '../../core/errors.js';
+import { rejectUpgrade, sendError } from '../../http/errors.js';
 import { splitQuery, validatePath } from '../../core/path.js';
 import type { ReaderOutput } from '../../core/reader.js';
 import type { Stream } from '../../core/stream.js';
@@ -38,14 +39,6 @@ function headersFor(stream: Stream, initial: boolean): readonly Buffer[] {
   const tags = stream.cachedHeaders('flv', () => flvHeaderTags(stream));
   if (!initial) return tags;
   return [flvFileHeader(stream.audioTrack !== undefined, stream.videoTrack !== undefined), ...tags];
-}
-
-function errorStatus(error: unknown): number {
-  if (error instanceof InvalidPathError) return 400;
-  if (error instanceof StreamNotFoundError) return 404;
-  const status = (error as { status?: unknown }).status;
-  if (typeof status === 'number' && status >= 400 && status < 600) return status;
-  return 502;
 }
 
 export class FlvServer {
@@ -80,13 +73,10 @@ export class FlvServer {
       stream = await this.paths.waitReady(path);
       this.access.checkReaderLimit(path, stream.readers.size);
     } catch (error) {
-      const status = errorStatus(error);
       const message = error instanceof Error ? error.message : String(error);
       if (!isAccessRefusal(error)) this.refused('flv', errorCode(error));
-      this.log.info({ conn: remoteAddress, url: maskSecrets(req.originalUrl.slice(0, 256)), status }, `HTTP-FLV request refused: ${message}`);
-      if (!res.headersSent) {
-        res.status(status).json({ error: { code: errorCode(error), message } });
-      }
+      this.log.info({ conn: remoteAddress, url: maskSecrets(req.originalUrl.slice(0, 256)), status: httpStatusOf(error) }, `HTTP-FLV request refused: ${message}`);
+      sendError(res, error);
       this.claimed.delete(req.socket); // a keep-alive connection may ask again
       return;
     }
@@ -151,8 +141,7 @@ export class FlvServer {
     } catch (error) {
       // Browsers cannot read the status of a failed handshake: accept, then close with 4401/4403.
       if (socket.destroyed) return;
-      const code = errorStatus(error) === 401 ? 4401 : 4403;
-      this.wss.handleUpgrade(req, socket, head, (ws) => ws.close(code, (error as Error).message.slice(0, 120)));
+      this.wss.handleUpgrade(req, socket, head, (ws) => ws.close(wsCloseCodeOf(error), (error as Error).message.slice(0, 120)));
       return;
     }
     try {
@@ -191,14 +180,10 @@ export class FlvServer {
   }
 
   private refuseUpgrade(req: IncomingMessage, socket: Socket, remoteAddress: string, error: unknown): void {
-    const status = errorStatus(error);
     const message = error instanceof Error ? error.message : String(error);
     this.refused('ws-flv', errorCode(error));
-    this.log.info({ conn: remoteAddress, url: (req.url ?? '').slice(0, 256), status }, `WS-FLV request refused: ${message}`);
-    const body = JSON.stringify({ error: { code: errorCode(error), message } });
-    if (!socket.destroyed) {
-      socket.end(`HTTP/1.1 ${status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-    }
+    this.log.info({ conn: remoteAddress, url: (req.url ?? '').slice(0, 256), status: httpStatusOf(error) }, `WS-FLV request refused: ${message}`);
+    rejectUpgrade(socket, error);
   }
 
   close(): void {

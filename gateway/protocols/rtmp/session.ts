@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { errorCode, ProtocolError, StreamgateError, StreamNotFoundError } from '../../core/errors.js';
+import { errorCode, ProtocolError, rtmpStatusOf, StreamgateError } from '../../core/errors.js';
 import type { WireFormat } from '../../core/media.js';
 import type { Reader } from '../../core/reader.js';
 import type { PublisherInfo, PublishSession, Stream } from '../../core/stream.js';
@@ -214,7 +214,7 @@ export class RtmpSession {
         },
       });
     } catch (error) {
-      if (!this.socket.destroyed) this.refuse(streamId, 'NetStream.Publish.BadName', path, 'publish', error);
+      if (!this.socket.destroyed) this.refuse(streamId, rtmpStatusOf(error, 'publish'), path, 'publish', error);
       return;
     }
     this.role = 'publisher';
@@ -243,8 +243,7 @@ export class RtmpSession {
       this.options.access.checkReaderLimit(path, stream.readers.size);
     } catch (error) {
       if (this.socket.destroyed) return;
-      const code = error instanceof StreamNotFoundError ? 'NetStream.Play.StreamNotFound' : 'NetStream.Play.Failed';
-      this.refuse(streamId, code, path, 'play', error);
+      this.refuse(streamId, rtmpStatusOf(error, 'play'), path, 'play', error);
       return;
     }
     this.playInfo = { path, query };
