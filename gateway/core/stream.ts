@@ -234,6 +234,16 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
     this.bytesOut += bytes;
   }
 
+  /** Rate-limited by the reader (SLOW_READER_LOG_INTERVAL_MS), so this line never comes per frame. */
+  slowReader(reader: Reader, dropped: number, sinceMs: number): void {
+    const { protocol, remoteAddress } = reader.output;
+    const window = Number.isFinite(sinceMs) ? ` in the last ${Math.round(sinceMs / 1000)} s` : '';
+    this.log.warn(
+      { reader: reader.id, protocol, conn: remoteAddress, dropped },
+      `reader ${reader.id} (${protocol} from ${remoteAddress}) is too slow: discarded ${dropped} frames${window}`,
+    );
+  }
+
   countDropped(frames: number): void {
     this.droppedFrames += frames;
   }
