@@ -3,7 +3,8 @@
  * `GET /api/v1/streams/{app}/{name}/snapshot.jpg?width=`. Mounted before the streams router.
  */
 import express, { type Request, type Response, Router } from 'express';
-import { errorCode, StreamNotFoundError } from '../gateway/core/errors.js';
+import { InvalidRequestError } from '../gateway/core/errors.js';
+import { sendError } from '../gateway/http/errors.js';
 import { isValidPath } from '../gateway/core/path.js';
 import { type AudioProfile, profileSchema, type VideoProfile } from './config.js';
 import { mergeProfile } from './profiles.js';
@@ -13,12 +14,6 @@ import type { Snapshots } from './snapshots.js';
 function pathParam(req: Request): string {
   const parts = (req.params as Record<string, string[] | string>).path;
   return Array.isArray(parts) ? parts.join('/') : String(parts ?? '');
-}
-
-function sendError(res: Response, error: unknown): void {
-  const status = error instanceof StreamNotFoundError ? 404 : (error as { status?: number }).status ?? 500;
-  const code = errorCode(error);
-  if (!res.headersSent) res.status(status).json({ error: { code, message: (error as Error).message } });
 }
 
 function noJob(res: Response, path: string): void {
@@ -53,7 +48,7 @@ export function transcodeRouter(renditions: Renditions, snapshots: Snapshots, ma
     );
     if (!merged.success) {
       const message = merged.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
-      res.status(400).json({ error: { code: 'SG_ERR_INVALID_REQUEST', message: `invalid rendition settings: ${message}` } });
+      sendError(res, new InvalidRequestError(`invalid rendition settings: ${message}`));
       return;
     }
     try {
@@ -75,7 +70,7 @@ export function transcodeRouter(renditions: Renditions, snapshots: Snapshots, ma
     const widthText = typeof req.query.width === 'string' ? req.query.width : '0';
     const width = Number(widthText);
     if (!/^\d+$/.test(widthText) || width > maxWidth || (width > 0 && width < 16)) {
-      res.status(400).json({ error: { code: 'SG_ERR_INVALID_REQUEST', message: `width must be a whole number of pixels from 16 to ${maxWidth}` } });
+      sendError(res, new InvalidRequestError(`width must be a whole number of pixels from 16 to ${maxWidth}`));
       return;
     }
     try {

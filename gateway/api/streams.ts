@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from 'express';
-import { StreamEndedError } from '../core/errors.js';
+import { StreamEndedError, StreamNotFoundError } from '../core/errors.js';
+import { sendError } from '../http/errors.js';
 import { isValidPath } from '../core/path.js';
 import type { Stream } from '../core/stream.js';
 
@@ -53,7 +54,7 @@ export function streamEntry(stream: Stream, withReaders = false) {
 }
 
 function notFound(res: Response, path: string): void {
-  res.status(404).json({ error: { code: 'SG_ERR_STREAM_NOT_FOUND', message: `no stream is published at ${path}` } });
+  sendError(res, new StreamNotFoundError(path));
 }
 
 function pathParam(req: Request): string {

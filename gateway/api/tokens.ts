@@ -3,7 +3,9 @@ import type { Config } from '../config.js';
 import type { Authorizer } from '../auth/index.js';
 import { ACTIONS, type Action, createToken } from '../auth/tokens.js';
 import { parseTtl, tokenUrls } from '../auth/urls.js';
+import { ConfigError, InvalidRequestError } from '../core/errors.js';
 import { pathPatternProblem } from '../core/path.js';
+import { sendError } from '../http/errors.js';
 
 /** `POST /api/v1/tokens {"action":"play","path":"live/cam1","ttl":"1h"}` (admin only, like every API change). */
 export function tokensRouter(config: Config, auth: Authorizer): Router {
@@ -12,12 +14,12 @@ export function tokensRouter(config: Config, auth: Authorizer): Router {
     const body = (req.body ?? {}) as { action?: unknown; path?: unknown; ttl?: unknown };
     const action = body.action as Action;
     const path = action === 'admin' ? '**' : String(body.path ?? '');
-    const bad = (message: string) => res.status(400).json({ error: { code: 'SG_ERR_INVALID_REQUEST', message } });
+    const bad = (message: string) => sendError(res, new InvalidRequestError(message));
     if (!ACTIONS.includes(action)) return bad(`action must be one of ${ACTIONS.join(', ')}`);
     const problem = action === 'admin' ? undefined : pathPatternProblem(path);
     if (problem) return bad(`invalid path pattern ${problem}`);
     if (Object.keys(auth.signingKeys).length === 0) {
-      return res.status(409).json({ error: { code: 'SG_ERR_CONFIG', message: 'no signing key configured (auth.keys)' } });
+      return sendError(res, new ConfigError('no signing key configured (auth.keys)', { status: 409 }));
     }
     let ttl: number;
     try {

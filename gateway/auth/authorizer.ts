@@ -12,16 +12,17 @@ import { matchPathPattern, splitQuery } from '../core/path.js';
 import { type AuthConfig, type AuthRule, SCRYPT_HASH } from './config.js';
 import { type Action, safeEqual, verifyToken } from './tokens.js';
 import { peerAddress } from '../net/listen.js';
+import { sendError } from '../http/errors.js';
 
+/** No credential where one is required (HTTP/RTSP 401, WS close 4401). */
 export class UnauthorizedError extends StreamgateError {
-  readonly status = 401;
   constructor(message: string) {
     super('SG_ERR_UNAUTHORIZED', message);
   }
 }
 
+/** A wrong or insufficient credential, or an address that is not allowed (HTTP/RTSP 403, WS close 4403). */
 export class ForbiddenError extends StreamgateError {
-  readonly status = 403;
   constructor(message: string) {
     super('SG_ERR_FORBIDDEN', message);
   }
@@ -324,13 +325,13 @@ export class Authorizer {
     return (req: Request, res: Response, next: NextFunction) => {
       // The socket's address carries no port: clientIp would cut the last group of an IPv6 address.
       const ip = plainIp(req.socket.remoteAddress ?? '');
-      const refuse = (status: 401 | 403, code: string, message: string) => {
-        this.refused('api', code);
-        this.log.warn({ conn: peerAddress(req.socket), path: req.path, method: req.method }, `admin API refused: ${message}`);
-        if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="streamgate"');
-        res.status(status).json({ error: { code, message } });
+      const refuse = (error: UnauthorizedError | ForbiddenError) => {
+        this.refused('api', error.code);
+        this.log.warn({ conn: peerAddress(req.socket), path: req.path, method: req.method }, `admin API refused: ${error.message}`);
+        if (error instanceof UnauthorizedError) res.setHeader('WWW-Authenticate', 'Bearer realm="streamgate"');
+        sendError(res, error);
       };
-      if (!this.ipAllowed('admin', ip)) return refuse(403, 'SG_ERR_FORBIDDEN', `address ${ip} may not use the API`);
+      if (!this.ipAllowed('admin', ip)) return refuse(new ForbiddenError(`address ${ip} may not use the API`));
       const read = req.method === 'GET' || req.method === 'HEAD';
       // Reads that are public anyway pass whatever credential they carry (a player passes its play
       // or room token as `?token=` to every URL, the API included), so it is not checked: checking
@@ -338,14 +339,14 @@ export class Authorizer {
       const publicRead = read && (!this.adminProtected || this.config.admin.publicReads);
       if (publicRead) return next();
       const role = this.adminRole(req);
-      if (role === 'invalid') return refuse(403, 'SG_ERR_FORBIDDEN', 'the credential is not valid for the API');
+      if (role === 'invalid') return refuse(new ForbiddenError('the credential is not valid for the API'));
       if (!this.adminProtected) {
         if (read || isLoopback(ip)) return next();
-        return refuse(403, 'SG_ERR_FORBIDDEN', 'changes through the API are allowed from this machine only until auth.admin credentials are configured');
+        return refuse(new ForbiddenError('changes through the API are allowed from this machine only until auth.admin credentials are configured'));
       }
       if (read && (this.config.admin.publicReads || role === 'read' || role === 'admin')) return next();
-      if (role === undefined) return refuse(401, 'SG_ERR_UNAUTHORIZED', 'an admin credential is required (Authorization: Bearer ... or ?token=)');
-      if (!read && role !== 'admin') return refuse(403, 'SG_ERR_FORBIDDEN', 'a read-only credential cannot change anything');
+      if (role === undefined) return refuse(new UnauthorizedError('an admin credential is required (Authorization: Bearer ... or ?token=)'));
+      if (!read && role !== 'admin') return refuse(new ForbiddenError('a read-only credential cannot change anything'));
       next();
     };
   }

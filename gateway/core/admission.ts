@@ -11,7 +11,7 @@
  * Refusals other than access refusals (which the policy counts itself) are counted here per
  * protocol and error code.
  */
-import { errorCode, StreamgateError, StreamNotFoundError } from './errors.js';
+import { errorCode, type ErrorCode, StreamgateError, StreamNotFoundError } from './errors.js';
 import type { StreamRegistry } from './registry.js';
 import type { Reader, ReaderOutput } from './reader.js';
 import type { PublisherInfo, PublishSession, Stream } from './stream.js';
@@ -48,9 +48,8 @@ export interface AdmissionPolicy {
   isRefusal?(error: unknown): boolean;
 }
 
-/** The path already has auth.limits.maxReadersPerPath readers (HTTP 403, RTSP 403, WS 4403). */
+/** The path already has auth.limits.maxReadersPerPath readers (SG_ERR_FORBIDDEN: HTTP 403, RTSP 403, WS 4403). */
 export class ReaderLimitError extends StreamgateError {
-  readonly status = 403;
   constructor(readonly path: string, max: number) {
     super('SG_ERR_FORBIDDEN', `${path} already has ${max} readers (auth.limits.maxReadersPerPath)`);
   }
@@ -208,11 +207,11 @@ export class Admission {
    * Counts a refusal a protocol made itself: a URL that names no valid path, a connection closed
    * for breaking the protocol (`fallback`: the code of errors that are not ours).
    */
-  refuse(protocol: string, error: unknown, fallback?: string): void {
+  refuse(protocol: string, error: unknown, fallback?: ErrorCode): void {
     this.countRefusal(protocol, error, fallback);
   }
 
-  private countRefusal(protocol: string, error: unknown, fallback?: string): void {
+  private countRefusal(protocol: string, error: unknown, fallback?: ErrorCode): void {
     if (this.policy.isRefusal?.(error)) return;
     this.refused(protocol, errorCode(error, fallback));
   }

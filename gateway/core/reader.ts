@@ -59,6 +59,12 @@ export interface ReaderHost {
   readonly hasVideo: boolean;
   countBytesOut(bytes: number): void;
   countDropped(frames: number): void;
+  /**
+   * A reader dropped frames because it is too slow: at most one call per reader per
+   * SLOW_READER_LOG_INTERVAL_MS, with the frames dropped since the previous call (`sinceMs`
+   * after it; Infinity for the first). The host logs it; the drop path itself never does.
+   */
+  slowReader(reader: Reader, dropped: number, sinceMs: number): void;
   removeReader(reader: Reader): void;
   /** The reader corked its transport; the host uncorks it when the merge window ends. */
   corked(reader: Reader): void;
@@ -67,6 +73,9 @@ export interface ReaderHost {
 }
 
 type QueueItem = MediaFrame | Buffer;
+
+/** A slow reader's drops are reported (logged) at most this often per reader (MediaMTX: "reader is too slow"). */
+export const SLOW_READER_LOG_INTERVAL_MS = 10_000;
 
 /**
  * One reader of a stream with its own bounded queue. While the transport accepts writes,
@@ -93,6 +102,9 @@ export class Reader {
   private liveQueueFirstDts = -1;
   private lastLiveDts = 0;
   private isCorked = false;
+  /** Drops not yet reported to the host, and when it was last told (rate-limited warning). */
+  private dropsSinceReport = 0;
+  private lastDropReportAt = -Infinity;
   /** Frames at the start of the next batch that this reader already got in its join burst. */
   skipInNextBatch = 0;
 
@@ -234,6 +246,15 @@ export class Reader {
   private countDrop(n: number): void {
     this.droppedFrames += n;
     this.host.countDropped(n);
+    this.dropsSinceReport += n;
+    // A counter and a clock check per drop; the host hears about it once per interval.
+    const now = Date.now();
+    const sinceMs = now - this.lastDropReportAt;
+    if (this.dropsSinceReport === 0 || sinceMs < SLOW_READER_LOG_INTERVAL_MS) return;
+    const dropped = this.dropsSinceReport;
+    this.dropsSinceReport = 0;
+    this.lastDropReportAt = now;
+    this.host.slowReader(this, dropped, sinceMs);
   }
 
   /** End of the write-merge window: the transport sends what it gathered in one go. */

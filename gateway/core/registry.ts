@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { PublisherConflictError, StreamNotFoundError } from './errors.js';
+import { InternalError, PublisherConflictError, StreamEndedError, StreamgateError, StreamNotFoundError } from './errors.js';
 import { TypedEmitter } from './events.js';
 import { matchPathPattern, validatePath } from './path.js';
 import { type PublisherInfo, type PublishSession, Stream, type StreamLimits } from './stream.js';
@@ -37,7 +37,7 @@ export interface RegistryEvents {
   streamCreated: [Stream];
   publish: [Stream, PublisherInfo];
   unpublish: [Stream, PublisherInfo];
-  streamEnded: [Stream, Error];
+  streamEnded: [Stream, StreamgateError];
   listenerError: [unknown, string];
 }
 
@@ -120,7 +120,7 @@ export class StreamRegistry extends TypedEmitter<RegistryEvents> {
     const started = handler ? handler.start(path, timeoutMs) : Promise.resolve();
     return new Promise<Stream>((resolve, reject) => {
       let settled = false;
-      const finish = (error: Error | undefined, stream?: Stream) => {
+      const finish = (error: StreamgateError | undefined, stream?: Stream) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -146,7 +146,7 @@ export class StreamRegistry extends TypedEmitter<RegistryEvents> {
       this.on('publish', onPublish);
       const current = this.streams.get(path);
       if (current) watch(current);
-      started.catch((error: unknown) => finish(error instanceof Error ? error : new Error(String(error))));
+      started.catch((error: unknown) => finish(error instanceof StreamgateError ? error : new InternalError(error)));
     });
   }
 
@@ -154,7 +154,7 @@ export class StreamRegistry extends TypedEmitter<RegistryEvents> {
   close(): void {
     if (this.sampler) clearInterval(this.sampler);
     this.sampler = undefined;
-    for (const stream of this.list()) stream.end(new Error('gateway stopping'));
+    for (const stream of this.list()) stream.end(new StreamEndedError(stream.path, 'gateway stopping'));
   }
 
   /** Once a second: bitrates and measured fps from counter deltas. Never on the per-frame path. */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { StreamEndedError } from './errors.js';
+import { StreamEndedError, type StreamgateError } from './errors.js';
 import { TypedEmitter } from './events.js';
 import { GopCache, type GopCacheLimits } from './gop-cache.js';
 import {
@@ -52,7 +52,7 @@ export interface StreamEvents {
   unpublish: [PublisherInfo];
   readerAdded: [Reader];
   readerRemoved: [Reader];
-  ended: [Error];
+  ended: [StreamgateError];
   listenerError: [unknown, string];
 }
 
@@ -186,7 +186,7 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
   }
 
   /** Ends the stream: kicks the publisher, closes every reader. Idempotent. */
-  end(error: Error): void {
+  end(error: StreamgateError): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
     if (this.graceTimer) clearTimeout(this.graceTimer);
@@ -232,6 +232,16 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
 
   countBytesOut(bytes: number): void {
     this.bytesOut += bytes;
+  }
+
+  /** Rate-limited by the reader (SLOW_READER_LOG_INTERVAL_MS), so this line never comes per frame. */
+  slowReader(reader: Reader, dropped: number, sinceMs: number): void {
+    const { protocol, remoteAddress } = reader.output;
+    const window = Number.isFinite(sinceMs) ? ` in the last ${Math.round(sinceMs / 1000)} s` : '';
+    this.log.warn(
+      { reader: reader.id, protocol, conn: remoteAddress, dropped },
+      `reader ${reader.id} (${protocol} from ${remoteAddress}) is too slow: discarded ${dropped} frames${window}`,
+    );
   }
 
   countDropped(frames: number): void {

@@ -3,7 +3,9 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { Socket } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
+import { httpStatusOf, InvalidRequestError, NotFoundError } from '../core/errors.js';
 import { admit, type ConnectionGate, listenOn, peerAddress } from '../net/listen.js';
+import { rejectUpgrade, sendError } from './errors.js';
 
 /** Handles a WebSocket upgrade for the paths it claims; returns false to pass. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Socket, head: Buffer, pathname: string) => boolean;
@@ -12,17 +14,6 @@ export interface HttpOptions {
   readonly corsOrigin: string;
   readonly maxPathLength: number;
   readonly headersTimeoutMs: number;
-}
-
-/** Writes a minimal HTTP error on a socket that asked to upgrade, then closes it. */
-export function rejectUpgrade(socket: Socket, status: number, message: string): void {
-  const body = JSON.stringify({ error: { message } });
-  const reason = status === 404 ? 'Not Found' : status === 400 ? 'Bad Request' : status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Error';
-  if (!socket.destroyed) {
-    socket.end(
-      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
 }
 
 /**
@@ -114,12 +105,13 @@ export class HttpServer {
   /** Registered after every route: JSON 404 and error handlers. */
   finish(): void {
     this.app.use((req: Request, res: Response) => {
-      res.status(404).json({ error: { code: 'SG_ERR_NOT_FOUND', message: `nothing at ${req.method} ${req.path}` } });
+      sendError(res, new NotFoundError(`nothing at ${req.method} ${req.path}`));
     });
-    this.app.use((error: Error & { status?: number; code?: string }, req: Request, res: Response, _next: NextFunction) => {
-      const status = error.status && error.status >= 400 && error.status < 600 ? error.status : 500;
+    this.app.use((error: Error, req: Request, res: Response, _next: NextFunction) => {
+      const status = httpStatusOf(error);
       if (status >= 500) this.log.error({ err: error, path: req.path }, 'request failed');
-      if (!res.headersSent) res.status(status).json({ error: { code: error.code ?? 'SG_ERR_INTERNAL', message: error.message } });
+      // express's own errors (a body over the parser's limit: 413) keep their status; their code is SG_ERR_INVALID_REQUEST.
+      if (!res.headersSent) sendError(res, error, status < 500 ? 'SG_ERR_INVALID_REQUEST' : 'SG_ERR_INTERNAL');
       else res.end();
     });
   }
@@ -130,17 +122,17 @@ export class HttpServer {
     try {
       pathname = new URL(req.url ?? '/', 'http://x').pathname;
     } catch {
-      rejectUpgrade(socket, 400, 'bad request URL');
+      rejectUpgrade(socket, new InvalidRequestError('bad request URL'));
       return;
     }
     if ((req.url ?? '').length > this.options.maxPathLength) {
-      rejectUpgrade(socket, 400, 'request path too long');
+      rejectUpgrade(socket, new InvalidRequestError('request path too long'));
       return;
     }
     for (const handler of this.upgradeHandlers) {
       if (handler(req, socket, head, pathname)) return;
     }
-    rejectUpgrade(socket, 404, `no WebSocket endpoint at ${pathname}`);
+    rejectUpgrade(socket, new NotFoundError(`no WebSocket endpoint at ${pathname}`));
   }
 
   async listen(port: number, host: string): Promise<number> {

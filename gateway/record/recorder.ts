@@ -9,7 +9,9 @@ import { statfs, unlink } from 'node:fs/promises';
 import { isAbsolute, resolve, sep } from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
+import { InvalidPathError, InvalidRequestError } from '../core/errors.js';
 import { isValidPath, matchPathPattern } from '../core/path.js';
+import { sendError as sendHttpError } from '../http/errors.js';
 import type { StreamRegistry } from '../core/registry.js';
 import type { Stream } from '../core/stream.js';
 import type { RecordConfig, ResolvedRule } from './config.js';
@@ -28,6 +30,7 @@ export interface RecorderDeps {
 /** How often free space is checked against record.minFreeBytes. */
 const SPACE_CHECK_MS = 10_000;
 
+/** A literal answer where the code's own status or class message does not fit (recording disabled: 409). */
 function sendError(res: Response, status: number, code: string, message: string): void {
   if (!res.headersSent) res.status(status).json({ error: { code, message } });
 }
@@ -261,7 +264,7 @@ export class Recorder implements SessionHost {
       const from = timeParam(req.query.from);
       const to = timeParam(req.query.to);
       if (Number.isNaN(from) || Number.isNaN(to)) {
-        return sendError(res, 400, 'SG_ERR_INVALID_REQUEST', 'from and to must be ISO 8601 times or Unix milliseconds');
+        return sendHttpError(res, new InvalidRequestError('from and to must be ISO 8601 times or Unix milliseconds'));
       }
       const path = typeof req.query.path === 'string' && req.query.path !== '' ? req.query.path : undefined;
       res.json({
@@ -279,7 +282,7 @@ export class Recorder implements SessionHost {
       } catch {
         path = '';
       }
-      if (!isValidPath(path)) return sendError(res, 400, 'SG_ERR_INVALID_PATH', `invalid stream path ${JSON.stringify(m[1]!.slice(0, 200))}`);
+      if (!isValidPath(path)) return sendHttpError(res, new InvalidPathError(m[1]!));
       if (req.method === 'GET') return void res.json(this.status(path));
       if (req.method === 'POST') {
         if (!this.deps.config.enabled) return sendError(res, 409, 'SG_ERR_RECORD_WRITE', 'recording is disabled (record.enabled: false)');
@@ -305,8 +308,7 @@ export class Recorder implements SessionHost {
     const id = Array.isArray(parts) ? parts.join('/') : String(parts ?? '');
     const entry = this.entries.get(id);
     if (!entry || !parseId(id)) {
-      const error = new RecordingNotFoundError(id);
-      return sendError(res, 404, error.code, error.message);
+      return sendHttpError(res, new RecordingNotFoundError(id));
     }
     const file = resolve(entry.file);
     if (!file.startsWith(this.dir + sep)) return next(new RecordingNotFoundError(id));
@@ -317,15 +319,14 @@ export class Recorder implements SessionHost {
       if (error && !res.headersSent) {
         const status = (error as { status?: number }).status ?? 500;
         if (status === 404) {
-          const e = new RecordingNotFoundError(id);
-          sendError(res, 404, e.code, e.message);
+          sendHttpError(res, new RecordingNotFoundError(id));
         } else if (status === 416) {
           res.setHeader('Content-Range', `bytes */${entry.size}`);
-          sendError(res, 416, 'SG_ERR_INVALID_REQUEST', `range not satisfiable: the recording has ${entry.size} bytes`);
+          sendHttpError(res, new InvalidRequestError(`range not satisfiable: the recording has ${entry.size} bytes`, { status: 416 }));
         } else if (status >= 500) {
           next(error);
         } else {
-          sendError(res, status, 'SG_ERR_INVALID_REQUEST', error.message);
+          sendHttpError(res, new InvalidRequestError(error.message, { status }));
         }
       }
     });

@@ -10,6 +10,7 @@
  */
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import { StreamgateError } from '../core/errors.js';
+import { sendError as sendHttpError } from '../http/errors.js';
 import { isValidPath } from '../core/path.js';
 import type { Stream } from '../core/stream.js';
 import { streamEntry } from '../api/streams.js';
@@ -44,14 +45,10 @@ export function roomEntry(room: Room, streams: Stream[], detailed: boolean) {
   };
 }
 
+/** Answers a refusal; anything not ours is rethrown to the HTTP server's error handler. */
 function sendError(res: Response, error: unknown): void {
-  if (error instanceof RoomError) {
-    res.status(error.status).json({ error: { code: error.code, message: error.message } });
-  } else if (error instanceof StreamgateError) {
-    res.status(400).json({ error: { code: error.code, message: error.message } });
-  } else {
-    throw error;
-  }
+  if (!(error instanceof StreamgateError)) throw error;
+  sendHttpError(res, error);
 }
 
 function notFound(path: string): RoomError {

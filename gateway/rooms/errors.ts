@@ -1,4 +1,4 @@
-import { StreamgateError } from '../core/errors.js';
+import { ERRORS, StreamgateError } from '../core/errors.js';
 
 /**
  * Refusals a room sends as `{"type":"error","code":..,"message":..}`. Codes are stable (clients
@@ -26,27 +26,26 @@ export const ROOM_ERROR_CODES = [
 export type RoomErrorCode = (typeof ROOM_ERROR_CODES)[number];
 
 /**
- * WebSocket close codes the gateway uses after a final error frame (4000-4999 is the
- * application range of RFC 6455 §7.4.2; the last three digits echo the HTTP status).
+ * WebSocket close codes of closes that carry no error frame. Refusals close with their code's
+ * `wsCloseCode` (ERRORS in core/errors.ts: 4400 invalid join, 4403 kicked or banned, 4408 slow
+ * consumer, 4409 full, 4429 abuse; RFC 6455 §7.4.2 application range, the last three digits
+ * echo the HTTP status).
  */
 export const CloseCode = {
   normal: 1000,
   goingAway: 1001,
-  invalidJoin: 4400,
-  kicked: 4403,
-  slowConsumer: 4408,
-  full: 4409,
-  roomClosed: 4410,
-  abuse: 4429,
+  /** The room was closed (host `close`, API DELETE): same as SG_ERR_ROOM_CLOSED's. */
+  roomClosed: ERRORS.SG_ERR_ROOM_CLOSED.ws,
 } as const;
 
+/** A room refusal; its HTTP status and close code come from the code (ERRORS in core/errors.ts). */
 export class RoomError extends StreamgateError {
   constructor(
     override readonly code: RoomErrorCode,
     message: string,
-    /** HTTP status when the refusal happens on the REST API. */
-    readonly status = 400,
+    /** HTTP status on the REST API where this refusal differs from the code's. */
+    status?: number,
   ) {
-    super(code, message);
+    super(code, message, { status });
   }
 }

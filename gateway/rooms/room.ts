@@ -331,8 +331,9 @@ export class Room {
     if (banMs > 0) this.bans.set(target.name, Date.now() + banMs);
     const why = reason ? ` (${reason})` : '';
     const rejoin = banMs > 0 ? `; you can rejoin in ${Math.ceil(banMs / 1000)} s` : '';
-    this.sendError(target, new RoomError('SG_ERR_ROOM_KICKED', `${by.name} removed you from room ${this.path}${why}${rejoin}`));
-    target.connection.close(CloseCode.kicked, 'kicked');
+    const kicked = new RoomError('SG_ERR_ROOM_KICKED', `${by.name} removed you from room ${this.path}${why}${rejoin}`);
+    this.sendError(target, kicked);
+    target.connection.close(kicked.wsCloseCode, 'kicked');
     this.leave(target, 'kicked');
     this.log.info({ room: this.path, participant: target.id, name: target.name, by: by.name, banMs }, 'participant kicked');
   }
@@ -391,8 +392,9 @@ export class Room {
       p.refusals = 0;
     }
     if (++p.refusals >= this.config.maxRefusals) {
-      this.sendError(p, new RoomError('SG_ERR_ROOM_ABUSE', `disconnected after ${p.refusals} refused messages in ${this.config.refusalWindowMs / 1000} s`));
-      p.connection.close(CloseCode.abuse, 'too many refused messages');
+      const abuse = new RoomError('SG_ERR_ROOM_ABUSE', `disconnected after ${p.refusals} refused messages in ${this.config.refusalWindowMs / 1000} s`);
+      this.sendError(p, abuse);
+      p.connection.close(abuse.wsCloseCode, 'too many refused messages');
       this.log.info({ room: this.path, participant: p.id, name: p.name, refusals: p.refusals }, 'participant disconnected for repeated refusals');
       this.leave(p, 'abuse');
     }
@@ -423,7 +425,7 @@ export class Room {
       if (p.left) continue;
       const error = new RoomError('SG_ERR_ROOM_SLOW_CONSUMER', `disconnected: over ${this.config.maxBufferedBytes} bytes waiting to be sent; reconnect and read the history`);
       p.connection.send(encode({ type: 'error', code: error.code, message: error.message }), false);
-      p.connection.close(CloseCode.slowConsumer, 'too slow');
+      p.connection.close(error.wsCloseCode, 'too slow');
       this.log.info({ room: this.path, participant: p.id, name: p.name }, 'participant disconnected: its connection cannot keep up');
       this.leave(p, 'too slow');
     }

@@ -11,15 +11,15 @@ import type { Router } from 'express';
 import type { Logger } from 'pino';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { z } from 'zod';
-import { InvalidPathError, StreamgateError } from '../core/errors.js';
+import { errorCode, InvalidPathError, StreamgateError, wsCloseCodeOf } from '../core/errors.js';
 import { validatePath } from '../core/path.js';
 import type { AccessControl } from '../auth/index.js';
 import type { StreamRegistry } from '../core/registry.js';
 import type { Stream } from '../core/stream.js';
-import { rejectUpgrade } from '../http/server.js';
+import { rejectUpgrade } from '../http/errors.js';
 import { type RoomDirectory, roomsRouter } from './api.js';
 import type { roomsConfigSchema } from './config.js';
-import { CloseCode, RoomError } from './errors.js';
+import { RoomError } from './errors.js';
 import { HistoryFile, historyFileName } from './history.js';
 import { validateName } from './protocol.js';
 import { type Connection, type Participant, Room, type RoomHost } from './room.js';
@@ -35,21 +35,6 @@ export interface RoomsDeps {
 }
 
 const WS_PATH = /^\/api\/v1\/rooms\/(.+)\/ws$/;
-
-/** Close code for a refused join, by error code. */
-function joinCloseCode(code: string): number {
-  switch (code) {
-    case 'SG_ERR_ROOM_BANNED':
-      return CloseCode.kicked;
-    case 'SG_ERR_ROOM_FULL':
-    case 'SG_ERR_ROOM_LIMIT':
-      return CloseCode.full;
-    case 'SG_ERR_ROOM_CLOSED':
-      return CloseCode.roomClosed;
-    default:
-      return CloseCode.invalidJoin;
-  }
-}
 
 function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
@@ -151,7 +136,7 @@ export class Rooms implements RoomHost, RoomDirectory {
     const match = WS_PATH.exec(pathname);
     if (!match || !this.config.enabled) return false;
     if (this.closed) {
-      rejectUpgrade(socket, 503, 'the gateway is stopping');
+      rejectUpgrade(socket, new RoomError('SG_ERR_ROOM_CLOSED', 'the gateway is stopping', 503));
       return true;
     }
     const access = this.deps.access;
@@ -172,12 +157,13 @@ export class Rooms implements RoomHost, RoomDirectory {
         if (socket.destroyed) return;
         this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, socket, match[1]!, grant.via === 'open' ? undefined : grant.role));
       },
-      (error: Error & { status?: number; code?: string }) => {
+      (error: unknown) => {
         if (socket.destroyed) return;
         // Browsers cannot read a refused handshake's status: accept, say why, close with 4401/4403.
+        const code = errorCode(error, 'SG_ERR_FORBIDDEN');
         this.wss.handleUpgrade(req, socket, head, (ws) => {
-          ws.send(JSON.stringify({ type: 'error', code: error.code ?? 'SG_ERR_FORBIDDEN', message: error.message }));
-          ws.close(error.status === 401 ? 4401 : 4403, (error.code ?? 'SG_ERR_FORBIDDEN').slice(0, 120));
+          ws.send(JSON.stringify({ type: 'error', code, message: (error as Error).message }));
+          ws.close(wsCloseCodeOf(error), code);
         });
       },
     );
@@ -220,7 +206,7 @@ export class Rooms implements RoomHost, RoomDirectory {
       }
       this.log.info({ conn, url: (req.url ?? '').slice(0, 256), code: error.code }, `room join refused: ${error.message}`);
       ws.send(JSON.stringify({ type: 'error', code: error.code, message: error.message }));
-      ws.close(joinCloseCode(error.code), error.code);
+      ws.close(error.wsCloseCode, error.code);
       return;
     }
     this.alive.set(ws, true);

@@ -7,9 +7,11 @@ import type { Socket } from 'node:net';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { errorCode, InvalidPathError, StreamNotFoundError } from '../../core/errors.js';
+import { httpStatusOf, InvalidPathError, wsCloseCodeOf } from '../../core/errors.js';
+import { rejectUpgrade, sendError } from '../../http/errors.js';
 import { splitQuery, validatePath } from '../../core/path.js';
-import { type Admission, type PlayTicket, ReaderLimitError } from '../../core/admission.js';
+import type { Admission, PlayTicket } from '../../core/admission.js';
+import { isAccessRefusal } from '../../auth/index.js';
 import type { ReaderOutput } from '../../core/reader.js';
 import type { Stream } from '../../core/stream.js';
 import { endSocket, socketCorking, writeToSocket } from '../../net/socket-writer.js';
@@ -33,14 +35,6 @@ function headersFor(stream: Stream, initial: boolean): readonly Buffer[] {
   const tags = stream.cachedHeaders('flv', () => flvHeaderTags(stream));
   if (!initial) return tags;
   return [flvFileHeader(stream.audioTrack !== undefined, stream.videoTrack !== undefined), ...tags];
-}
-
-function errorStatus(error: unknown): number {
-  if (error instanceof InvalidPathError) return 400;
-  if (error instanceof StreamNotFoundError) return 404;
-  const status = (error as { status?: unknown }).status;
-  if (typeof status === 'number' && status >= 400 && status < 600) return status;
-  return 502;
 }
 
 export class FlvServer {
@@ -69,12 +63,9 @@ export class FlvServer {
       const path = this.streamPath('flv', req.path);
       ticket = await this.admission.play({ path, protocol: 'flv', remoteAddress, query });
     } catch (error) {
-      const status = errorStatus(error);
       const message = error instanceof Error ? error.message : String(error);
-      this.log.info({ conn: remoteAddress, url: maskSecrets(req.originalUrl.slice(0, 256)), status }, `HTTP-FLV request refused: ${message}`);
-      if (!res.headersSent) {
-        res.status(status).json({ error: { code: errorCode(error), message } });
-      }
+      this.log.info({ conn: remoteAddress, url: maskSecrets(req.originalUrl.slice(0, 256)), status: httpStatusOf(error) }, `HTTP-FLV request refused: ${message}`);
+      sendError(res, error);
       this.claimed.delete(req.socket); // a keep-alive connection may ask again
       return;
     }
@@ -131,10 +122,10 @@ export class FlvServer {
       ticket = await this.admission.play({ path, protocol: 'ws-flv', remoteAddress, query });
     } catch (error) {
       if (socket.destroyed) return;
-      const status = errorStatus(error);
-      if (status === 401 || (status === 403 && !(error instanceof ReaderLimitError))) {
-        // Browsers cannot read the status of a failed handshake: accept, then close with 4401/4403.
-        this.wss.handleUpgrade(req, socket, head, (ws) => ws.close(status === 401 ? 4401 : 4403, (error as Error).message.slice(0, 120)));
+      // Browsers cannot read the status of a failed handshake: an access refusal is accepted and
+      // closed with 4401/4403; anything else (bad path, no stream, reader limit) is an HTTP answer.
+      if (isAccessRefusal(error)) {
+        this.wss.handleUpgrade(req, socket, head, (ws) => ws.close(wsCloseCodeOf(error), (error as Error).message.slice(0, 120)));
         return;
       }
       this.refuseUpgrade(req, socket, remoteAddress, error);
@@ -177,13 +168,9 @@ export class FlvServer {
   }
 
   private refuseUpgrade(req: IncomingMessage, socket: Socket, remoteAddress: string, error: unknown): void {
-    const status = errorStatus(error);
     const message = error instanceof Error ? error.message : String(error);
-    this.log.info({ conn: remoteAddress, url: (req.url ?? '').slice(0, 256), status }, `WS-FLV request refused: ${message}`);
-    const body = JSON.stringify({ error: { code: errorCode(error), message } });
-    if (!socket.destroyed) {
-      socket.end(`HTTP/1.1 ${status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-    }
+    this.log.info({ conn: remoteAddress, url: (req.url ?? '').slice(0, 256), status: httpStatusOf(error) }, `WS-FLV request refused: ${message}`);
+    rejectUpgrade(socket, error);
   }
 
   close(): void {

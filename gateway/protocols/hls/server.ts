@@ -6,7 +6,8 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
 import type { Admission } from '../../core/admission.js';
-import { errorCode, InvalidPathError, StreamNotFoundError } from '../../core/errors.js';
+import { httpStatusOf, InvalidPathError, NotFoundError, StreamNotFoundError } from '../../core/errors.js';
+import { sendError } from '../../http/errors.js';
 import { validatePath } from '../../core/path.js';
 import type { Stream } from '../../core/stream.js';
 import type { HlsConfig } from './config.js';
@@ -49,8 +50,8 @@ function parseFile(m: RegExpExecArray): HlsRequest {
   return { kind: 'part', msn: Number(m[6]), part: Number(m[7]), ext: m[8]! };
 }
 
-function sendError(res: Response, status: number, code: string, message: string): void {
-  if (!res.headersSent) res.status(status).json({ error: { code, message } });
+function sendNotFound(res: Response, message: string): void {
+  sendError(res, new NotFoundError(message));
 }
 
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
@@ -78,7 +79,7 @@ export class HlsServer {
       try {
         path = validatePath(decodeURIComponent(m[1]!));
       } catch {
-        return sendError(res, 400, 'SG_ERR_INVALID_PATH', new InvalidPathError(m[1]!).message);
+        return sendError(res, new InvalidPathError(m[1]!));
       }
       this.handle(req, res, path, parseFile(m)).catch((error: unknown) => this.fail(req, res, error));
     });
@@ -100,18 +101,10 @@ export class HlsServer {
 
   private fail(req: Request, res: Response, error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
-    let status = 500;
-    if (error instanceof StreamNotFoundError) status = 404;
-    else if (error instanceof InvalidPathError || error instanceof HlsBadRequestError) status = 400;
-    else if (error instanceof HlsTimeoutError) status = 503;
-    else {
-      // Errors that carry their own HTTP status (a camera source that cannot be played: 502).
-      const own = (error as { status?: unknown }).status;
-      if (typeof own === 'number' && own >= 400 && own < 600) status = own;
-    }
+    const status = httpStatusOf(error);
     if (status === 500) this.deps.log.error({ err: error, url: maskSecrets(req.originalUrl.slice(0, 256)) }, 'HLS request failed');
     else this.deps.log.debug({ url: maskSecrets(req.originalUrl.slice(0, 256)), status }, `HLS request refused: ${message}`);
-    sendError(res, status, errorCode(error), message);
+    sendError(res, error);
   }
 
   private muxerFor(path: string, create: boolean): Promise<HlsMuxer> | undefined {
@@ -157,7 +150,7 @@ export class HlsServer {
       else await this.deps.admission.authorize(request, 'play');
     }
     const pending = this.muxerFor(path, isPlaylist);
-    if (!pending) return sendError(res, 404, 'SG_ERR_NOT_FOUND', `no HLS muxer for ${path}; request index.m3u8 first`);
+    if (!pending) return sendNotFound(res, `no HLS muxer for ${path}; request index.m3u8 first`);
     const muxer = await pending;
     muxer.lastAccess = Date.now();
     muxer.requestsInFlight++;
@@ -178,7 +171,7 @@ export class HlsServer {
         return this.media(req, res, muxer, query);
       case 'init': {
         const init = muxer.inits.get(r.id);
-        if (!init || muxer.config.container !== 'fmp4') return sendError(res, 404, 'SG_ERR_NOT_FOUND', `no init segment ${r.id} for ${path}`);
+        if (!init || muxer.config.container !== 'fmp4') return sendNotFound(res, `no init segment ${r.id} for ${path}`);
         return this.sendMedia(res, muxer, 'video/mp4', [init]);
       }
       case 'segment':
@@ -238,28 +231,28 @@ export class HlsServer {
   }
 
   private async segment(res: Response, muxer: HlsMuxer, msn: number, ext: string): Promise<void> {
-    if (ext !== muxer.extension) return sendError(res, 404, 'SG_ERR_NOT_FOUND', `this stream's segments are .${muxer.extension}`);
+    if (ext !== muxer.extension) return sendNotFound(res, `this stream's segments are .${muxer.extension}`);
     let s: HlsSegment | undefined = muxer.segment(msn);
     if (s && !s.complete) {
       await muxer.waitUntil(() => s!.complete, this.blockTimeout(muxer));
       s = muxer.segment(msn);
     }
-    if (!s || !s.complete) return sendError(res, 404, 'SG_ERR_NOT_FOUND', `segment ${msn} of ${muxer.path} is not in the playlist window`);
+    if (!s || !s.complete) return sendNotFound(res, `segment ${msn} of ${muxer.path} is not in the playlist window`);
     this.sendMedia(res, muxer, ext === 'ts' ? 'video/mp2t' : 'video/mp4', s.parts.map((p) => p.bytes));
   }
 
   private async part(res: Response, muxer: HlsMuxer, msn: number, index: number, ext: string): Promise<void> {
-    if (ext !== muxer.extension) return sendError(res, 404, 'SG_ERR_NOT_FOUND', `this stream's parts are .${muxer.extension}`);
+    if (ext !== muxer.extension) return sendNotFound(res, `this stream's parts are .${muxer.extension}`);
     const find = () => muxer.segment(msn)?.parts[index];
     if (!find()) {
       // A preload hint: hold the request until the part exists (§6.2.6), or its segment ended without it.
       const next = nextPart(muxer);
       const ahead = msn > next.msn || (msn === next.msn && index >= next.part);
-      if (!ahead || msn > next.msn + 1) return sendError(res, 404, 'SG_ERR_NOT_FOUND', `part ${msn}.${index} of ${muxer.path} is not available`);
+      if (!ahead || msn > next.msn + 1) return sendNotFound(res, `part ${msn}.${index} of ${muxer.path} is not available`);
       await muxer.waitUntil(() => find() !== undefined || (muxer.segment(msn)?.complete ?? false) || nextPart(muxer).msn > msn + 1, this.blockTimeout(muxer));
     }
     const p = find();
-    if (!p) return sendError(res, 404, 'SG_ERR_NOT_FOUND', `part ${msn}.${index} of ${muxer.path} is not available`);
+    if (!p) return sendNotFound(res, `part ${msn}.${index} of ${muxer.path} is not available`);
     this.sendMedia(res, muxer, ext === 'ts' ? 'video/mp2t' : 'video/mp4', [p.bytes]);
   }
 

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Admission, PlayTicket } from '../../core/admission.js';
-import { ProtocolError, StreamgateError, StreamNotFoundError } from '../../core/errors.js';
+import { ProtocolError, rtmpStatusOf, StreamgateError } from '../../core/errors.js';
 import type { WireFormat } from '../../core/media.js';
 import type { Reader } from '../../core/reader.js';
 import type { PublishSession } from '../../core/stream.js';
@@ -202,7 +202,7 @@ export class RtmpSession {
       // The connection went while access was being decided: the publish ends at once (on_unpublish fires).
       if (this.socket.destroyed) return this.endPublish('publisher disconnected');
     } catch (error) {
-      if (!this.socket.destroyed) this.refuse(streamId, 'NetStream.Publish.BadName', path, 'publish', error);
+      if (!this.socket.destroyed) this.refuse(streamId, rtmpStatusOf(error, 'publish'), path, 'publish', error);
       return;
     }
     this.role = 'publisher';
@@ -228,8 +228,7 @@ export class RtmpSession {
       ticket = await this.admission.play({ path, protocol: 'rtmp', remoteAddress: this.remoteAddress, query });
     } catch (error) {
       if (this.socket.destroyed) return;
-      const code = error instanceof StreamNotFoundError ? 'NetStream.Play.StreamNotFound' : 'NetStream.Play.Failed';
-      this.refuse(streamId, code, path, 'play', error);
+      this.refuse(streamId, rtmpStatusOf(error, 'play'), path, 'play', error);
       return;
     }
     this.playTicket = ticket;

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { StreamgateError } from '../../core/errors.js';
 import { isValidPath } from '../../core/path.js';
+import { sendError } from '../../http/errors.js';
 import type { StreamRegistry } from '../../core/registry.js';
 import type { Stream } from '../../core/stream.js';
 import { type RtspConfig, sourceConfigSchema, type sourcesConfigSchema } from './config.js';
@@ -89,7 +90,7 @@ export class RtspServer {
         this.deps.log.info({ source: path }, 'source added through the API');
         res.status(201).json(source.info());
       } catch (e) {
-        if (e instanceof StreamgateError) return error(res, 409, e.code, e.message);
+        if (e instanceof StreamgateError) return sendError(res, e);
         throw e;
       }
     });

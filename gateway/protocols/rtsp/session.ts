@@ -12,10 +12,9 @@ import { matchDigest, parseDigestAuthorization } from './auth.js';
 import {
   InvalidPathError,
   ProtocolError,
-  PublisherConflictError,
+  rtspStatusOf,
   StreamgateError,
   StreamNotFoundError,
-  UnsupportedCodecError,
 } from '../../core/errors.js';
 import type { Track } from '../../core/media.js';
 import { validatePath } from '../../core/path.js';
@@ -608,14 +607,5 @@ function sameLayout(a: readonly Track[], b: readonly Track[]): boolean {
 }
 
 function statusOf(error: unknown): number {
-  if (error instanceof RtspStatusError) return error.status;
-  if (error instanceof PublisherConflictError) return 409;
-  if (error instanceof StreamNotFoundError) return 404;
-  if (error instanceof InvalidPathError) return 400;
-  if (error instanceof UnsupportedCodecError) return 415;
-  if (error instanceof ProtocolError) return 400;
-  if (error instanceof StreamgateError && error.code === 'SG_ERR_UNAUTHORIZED') return 401;
-  if (error instanceof StreamgateError && error.code === 'SG_ERR_FORBIDDEN') return 403;
-  if (error instanceof StreamgateError) return 503;
-  return 500;
+  return error instanceof RtspStatusError ? error.status : rtspStatusOf(error);
 }

@@ -6,7 +6,7 @@
  * after the last one leaves; `onDemand: false` sources run from start to stop.
  */
 import type { Logger } from 'pino';
-import { PublisherConflictError, StreamgateError, StreamNotFoundError } from '../../core/errors.js';
+import { PublisherConflictError, StreamEndedError, StreamgateError, StreamNotFoundError } from '../../core/errors.js';
 import type { DemandHandler } from '../../core/registry.js';
 import type { PublishSession, Stream } from '../../core/stream.js';
 import type { RtspConfig, SourceConfig } from './config.js';
@@ -44,7 +44,6 @@ const RECONNECT_GAP_MS = 40;
 
 /** A reader asked for a camera source that could not be played. */
 export class SourceUnavailableError extends StreamgateError {
-  readonly status = 502;
   constructor(path: string, detail: string) {
     super('SG_ERR_SOURCE_UNAVAILABLE', `camera source ${path} is not available: ${detail}`);
   }
@@ -56,7 +55,7 @@ export class SourceUnavailableError extends StreamgateError {
  * (refused connection, timeout, a 5xx from a camera still booting) is retried while they wait.
  */
 function isPermanent(error: Error): boolean {
-  if (error instanceof StreamgateError && error.code === 'SG_ERR_PATH_BUSY') return true;
+  if (error instanceof PublisherConflictError) return true;
   return error instanceof RtspClientError && (error.status === 401 || error.status === 403 || error.status === 404);
 }
 
@@ -216,7 +215,7 @@ export class Source {
       const e = error instanceof Error ? error : new Error(String(error));
       if (error instanceof PublisherConflictError) {
         // Someone publishes this path already: retrying will not help until they stop.
-        this.retry(new StreamgateError(error.code, `cannot pull ${this.path}: ${error.message}`));
+        this.retry(new PublisherConflictError(this.path, `cannot pull ${this.path}: ${error.message}`));
         return;
       }
       this.retry(e);
@@ -312,7 +311,7 @@ export class Source {
       const client = this.client;
       this.client = undefined;
       client?.close();
-      this.retry(new StreamgateError('SG_ERR_STREAM_ENDED', `publish session ended: ${reason}`));
+      this.retry(new StreamEndedError(this.path, `publish session ended: ${reason}`));
     }
   }
 
@@ -331,7 +330,7 @@ export class Source {
     this.unwatchStream();
     session?.close(reason);
     this.state = state;
-    this.settle(new StreamgateError('SG_ERR_STREAM_ENDED', `source ${this.path} ${reason}`));
+    this.settle(new StreamEndedError(this.path, reason));
   }
 
   info(): SourceInfo {
@@ -385,7 +384,7 @@ export class SourceManager implements DemandHandler {
 
   /** Adds a source; always-on sources start at once when the manager runs. */
   add(path: string, config: SourceConfig): Source {
-    if (this.sources.has(path)) throw new StreamgateError('SG_ERR_PATH_BUSY', `a source for ${path} exists already; DELETE /api/v1/sources/${path} first`);
+    if (this.sources.has(path)) throw new PublisherConflictError(path, `a source for ${path} exists already; DELETE /api/v1/sources/${path} first`);
     const source = new Source(path, config, this.rtsp, this.paths, this.log);
     this.sources.set(path, source);
     if (this.started && !config.onDemand) this.startAlways(source);

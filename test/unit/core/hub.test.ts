@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { PublisherConflictError, StreamNotFoundError } from '../../../gateway/core/errors.js';
 import { GopCache } from '../../../gateway/core/gop-cache.js';
 import { FrameKind, MediaFrame, type VideoTrack, type AudioTrack, type WireFormat } from '../../../gateway/core/media.js';
@@ -216,6 +216,38 @@ describe('StreamRegistry and Stream', () => {
     r.publish('live/md', publisher());
     expect(r.get('live/md')!.metadata).toBeUndefined();
     r.close();
+  });
+
+  it('warns about a slow reader once per 10 s with the drops since the last line, never per frame', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const lines: Record<string, unknown>[] = [];
+      const capture = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+      const r = new StreamRegistry({ ...options, readerStallTimeoutMs: 1e9 }, capture);
+      const s = r.publish('live/slow', publisher());
+      s.setVideoTrack(video);
+      s.writeVideo(0, 0, true, Buffer.alloc(100));
+      const reader = s.stream.addReader(sink(() => false).output);
+      const start = Date.now();
+      // 35 s of 25 fps video, a keyframe a second, to a reader that never drains.
+      for (let t = 40; t < 35_000; t += 40) {
+        vi.setSystemTime(start + t);
+        s.writeVideo(t, t, t % 1000 === 0, Buffer.alloc(100));
+      }
+      expect(reader.droppedFrames).toBeGreaterThan(500);
+      const warnings = lines.filter((l) => typeof l.msg === 'string' && (l.msg as string).includes('too slow'));
+      expect(warnings).toHaveLength(4); // at the first drop, then after 10, 20 and 30 s
+      for (const w of warnings) expect(w).toMatchObject({ reader: reader.id, protocol: 'test', conn: '127.0.0.1:1', path: 'live/slow' });
+      expect(warnings[0]!.msg).toBe(`reader ${reader.id} (test from 127.0.0.1:1) is too slow: discarded ${warnings[0]!.dropped as number} frames`);
+      expect(warnings[1]!.msg).toMatch(/discarded \d+ frames in the last 10 s$/);
+      // Every drop is in exactly one line, except those since the last one.
+      const reported = warnings.reduce((sum, w) => sum + (w.dropped as number), 0);
+      expect(reported).toBeLessThanOrEqual(reader.droppedFrames);
+      expect(reader.droppedFrames - reported).toBeLessThan(10_000 / 40);
+      r.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('closes a reader whose transport never drains', () => {
