@@ -1,12 +1,13 @@
 /**
  * On-demand renditions: `{app}/{name}_{profile}` starts an ffmpeg job on its first reader (the
- * hub's DemandHandler), stops it idleCloseMs after its last reader leaves, and refuses new jobs
+ * hub's DemandHandler), stops it idleCloseMs after its last reader leaves (core/idle.ts), and refuses new jobs
  * past maxJobs. The job reads the source from the gateway's own RTSP server and publishes back
  * over RTMP, so the hub treats a rendition like any other publisher (readers survive restarts).
  */
 import type { Logger } from 'pino';
 import { StreamEndedError } from '../gateway/core/errors.js';
 import type { DemandHandler, StreamRegistry } from '../gateway/core/registry.js';
+import { closeWhenUnread, type IdleCloser } from '../gateway/core/idle.js';
 import type { Stream } from '../gateway/core/stream.js';
 import type { Profile, TranscodeConfig } from './config.js';
 import { TranscodeLimitError } from './errors.js';
@@ -42,12 +43,11 @@ interface Entry {
   readonly source: string;
   job: TranscodeJob | undefined;
   readonly ready: Promise<void>;
-  idleTimer: NodeJS.Timeout | undefined;
+  idle: IdleCloser | undefined;
 }
 
 export class Renditions implements DemandHandler {
   private readonly entries = new Map<string, Entry>();
-  private readonly watched = new WeakSet<Stream>();
   private closed = false;
 
   constructor(private readonly options: RenditionsOptions) {
@@ -79,7 +79,7 @@ export class Renditions implements DemandHandler {
     // The slot is taken synchronously, so concurrent first readers share one job.
     let entry!: Entry;
     const ready = this.launch(path, source, profile, () => entry);
-    entry = { source, job: undefined, ready, idleTimer: undefined };
+    entry = { source, job: undefined, ready, idle: undefined };
     this.entries.set(path, entry);
     ready.catch(() => {
       if (this.entries.get(path) === entry) this.remove(path, entry);
@@ -141,26 +141,26 @@ export class Renditions implements DemandHandler {
 
   private remove(path: string, entry: Entry, reason?: string): void {
     this.entries.delete(path);
-    if (entry.idleTimer) clearTimeout(entry.idleTimer);
-    entry.idleTimer = undefined;
+    entry.idle?.dispose();
+    entry.idle = undefined;
     entry.job?.close(reason ? new StreamEndedError(path, reason) : undefined);
   }
 
   private readonly onPublish = (stream: Stream): void => {
     const entry = this.entries.get(stream.path);
     if (!entry) return;
-    if (!this.watched.has(stream)) {
-      this.watched.add(stream);
-      stream.on('readerAdded', () => this.cancelIdle(stream.path));
-      stream.on('readerRemoved', () => {
-        if (stream.readers.size === 0) this.armIdle(stream.path);
-      });
-    }
     const onReady = () => {
       const current = this.entries.get(stream.path);
-      current?.job?.published();
-      // Nobody may come (the waiting reader gave up): the idle timer covers that too.
-      if (current && stream.readers.size === 0) this.armIdle(stream.path);
+      if (!current) return;
+      current.job?.published();
+      // Nobody may come (the waiting reader gave up): an unread rendition closes like any other.
+      current.idle?.dispose();
+      const ms = this.options.config.idleCloseMs;
+      current.idle = closeWhenUnread(stream, ms, () => {
+        if (this.entries.get(stream.path) !== current) return;
+        this.options.log.info({ path: stream.path, idleCloseMs: ms }, `rendition ${stream.path} idle: stopping its job`);
+        this.stop(stream.path, `no readers for ${ms} ms`);
+      });
     };
     if (stream.ready) onReady();
     else stream.once('ready', onReady);
@@ -177,24 +177,4 @@ export class Renditions implements DemandHandler {
     const own = this.entries.get(stream.path);
     if (own?.job && !own.job.updating && own.job.state !== 'starting') this.remove(stream.path, own, 'rendition stream ended');
   };
-
-  private armIdle(path: string): void {
-    const entry = this.entries.get(path);
-    if (!entry || entry.idleTimer) return;
-    entry.idleTimer = setTimeout(() => {
-      entry.idleTimer = undefined;
-      if (this.entries.get(path) !== entry) return;
-      const stream = this.options.registry.get(path);
-      if (stream && stream.readers.size > 0) return;
-      this.options.log.info({ path, idleCloseMs: this.options.config.idleCloseMs }, `rendition ${path} idle: stopping its job`);
-      this.stop(path, `no readers for ${this.options.config.idleCloseMs} ms`);
-    }, this.options.config.idleCloseMs);
-    entry.idleTimer.unref();
-  }
-
-  private cancelIdle(path: string): void {
-    const entry = this.entries.get(path);
-    if (entry?.idleTimer) clearTimeout(entry.idleTimer);
-    if (entry) entry.idleTimer = undefined;
-  }
 }

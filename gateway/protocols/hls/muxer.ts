@@ -4,6 +4,7 @@
  * window. Created by the first playlist request, closed after `closeAfterMs` without requests or
  * when the stream ends.
  */
+import { IdleCloser } from '../../core/idle.js';
 import type { Logger } from 'pino';
 import type { Reader } from '../../core/reader.js';
 import type { Stream } from '../../core/stream.js';
@@ -50,9 +51,11 @@ export class HlsMuxer {
   tracks: SegmentTracks | undefined;
   codecs: string[] = [];
   audioOmitted: string | undefined;
-  lastAccess = Date.now();
-  /** Requests being answered (a blocking reload is activity too: no idle close under it). */
-  requestsInFlight = 0;
+  /**
+   * Requests being answered hold it (a blocking reload is activity too); hls.closeAfterMs after
+   * the last one ended the muxer closes (it starts again on demand).
+   */
+  readonly idle: IdleCloser;
   closed = false;
   /** Discontinuities that slid out of the window (EXT-X-DISCONTINUITY-SEQUENCE). */
   discontinuitySequence = 0;
@@ -75,6 +78,8 @@ export class HlsMuxer {
     private readonly log: Logger,
     private readonly onClose: (muxer: HlsMuxer) => void,
   ) {
+    this.idle = new IdleCloser(config.closeAfterMs, () => this.close());
+    this.idle.arm();
     this.segmenter = new Segmenter({ segmentMs: config.segmentMs, partMs: config.lowLatency ? config.partMs : config.segmentMs }, {
       segmentStart: (s) => this.segmentStart(s),
       part: (p) => this.part(p),
@@ -268,6 +273,7 @@ export class HlsMuxer {
   close(error?: Error): void {
     if (this.closed) return;
     this.closed = true;
+    this.idle.dispose();
     this.stream.off('unpublish', this.onUnpublish);
     this.reader.close();
     for (const w of this.waiters) {

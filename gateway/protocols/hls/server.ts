@@ -58,14 +58,11 @@ const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 
 export class HlsServer {
   private readonly muxers = new Map<string, Promise<HlsMuxer>>();
-  private readonly idleTimer: NodeJS.Timeout;
   private closed = false;
   readonly sessions: HlsSessions;
 
   constructor(readonly deps: HlsDeps) {
     this.sessions = new HlsSessions(deps.config.sessionTimeoutMs);
-    this.idleTimer = setInterval(() => this.closeIdle(), Math.min(5000, Math.max(100, deps.config.closeAfterMs / 4)));
-    this.idleTimer.unref();
   }
 
   /** Routes for /{app}/{name}/index.m3u8 and its segments. */
@@ -152,13 +149,11 @@ export class HlsServer {
     const pending = this.muxerFor(path, isPlaylist);
     if (!pending) return sendNotFound(res, `no HLS muxer for ${path}; request index.m3u8 first`);
     const muxer = await pending;
-    muxer.lastAccess = Date.now();
-    muxer.requestsInFlight++;
+    muxer.idle.hold();
     try {
       await this.answer(req, res, muxer, r, carriedQuery(session ? { ...query, [SESSION_PARAM]: session } : query));
     } finally {
-      muxer.requestsInFlight--;
-      muxer.lastAccess = Date.now();
+      muxer.idle.release();
     }
   }
 
@@ -213,7 +208,6 @@ export class HlsServer {
       const ok = await muxer.waitUntil(() => this.satisfied(muxer, msn, part), this.blockTimeout(muxer));
       if (muxer.closed) throw new StreamNotFoundError(muxer.path);
       if (!ok) throw new HlsTimeoutError(`segment ${msn}${part === undefined ? '' : ` part ${part}`} of ${muxer.path} did not appear in time`);
-      muxer.lastAccess = Date.now();
     }
     this.sendText(res, mediaPlaylist(muxer, query));
   }
@@ -256,21 +250,8 @@ export class HlsServer {
     this.sendMedia(res, muxer, ext === 'ts' ? 'video/mp2t' : 'video/mp4', [p.bytes]);
   }
 
-  private closeIdle(): void {
-    const now = Date.now();
-    for (const entry of this.muxers.values()) {
-      entry.then(
-        (muxer) => {
-          if (muxer.requestsInFlight === 0 && now - muxer.lastAccess > this.deps.config.closeAfterMs) muxer.close();
-        },
-        () => {},
-      );
-    }
-  }
-
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.idleTimer);
     this.sessions.close();
     for (const entry of this.muxers.values()) entry.then((muxer) => muxer.close(), () => {});
     this.muxers.clear();
