@@ -13,6 +13,9 @@ import { streamsRouter } from './api/streams.js';
 import { tokensRouter } from './api/tokens.js';
 import type { Config } from './config.js';
 import { Admission } from './core/admission.js';
+import { sourcesRouter } from './sources/api.js';
+import { SourceManager } from './sources/manager.js';
+import { rtspPullKind } from './protocols/rtsp/pull.js';
 import { StreamRegistry } from './core/registry.js';
 import { HttpServer } from './http/server.js';
 import { playerDir } from './http/static.js';
@@ -50,6 +53,8 @@ export class Gateway {
   readonly auth: Authorizer;
   /** The one admission path every protocol goes through (auth, limits, readiness, stop hooks). */
   readonly admission: Admission;
+  /** Supervised camera pulls (GET/POST/DELETE /api/v1/sources). */
+  readonly sources: SourceManager;
   readonly recorder: Recorder;
   readonly transcoder: Transcoder;
   private readonly flv: FlvServer;
@@ -83,9 +88,13 @@ export class Gateway {
     this.metrics = new Metrics(this.registry);
     this.auth = new Authorizer(config.auth, this.log.child({ component: 'auth' }), (p, r) => this.metrics.refused(p, r));
     this.admission = new Admission(this.registry, this.auth, (p, r) => this.metrics.refused(p, r));
+    // Camera pulls, whatever the listeners: rtsp.enabled turns the RTSP server off, not the pulls.
+    this.sources = new SourceManager([rtspPullKind(config.rtsp, this.log.child({ component: 'sources' }))], this.admission, this.log.child({ component: 'sources' }));
+    for (const [path, source] of Object.entries(config.sources)) this.sources.add(path, source);
+    this.registry.addDemandHandler(this.sources);
     this.http = new HttpServer(config.http, this.log.child({ component: 'http' }));
     this.rtsp = config.rtsp.enabled
-      ? new RtspServer({ registry: this.registry, config: config.rtsp, sources: config.sources, log: this.log.child({ component: 'rtsp' }), access: this.auth })
+      ? new RtspServer({ registry: this.registry, config: config.rtsp, log: this.log.child({ component: 'rtsp' }), access: this.auth })
       : undefined;
     this.transcoder = new Transcoder({ registry: this.registry, config: config.transcode, log: this.log.child({ component: 'transcode' }), ports: () => this.ports, auth: this.auth });
     this.hls = new HlsServer({ registry: this.registry, config: config.hls, log: this.log.child({ component: 'hls' }), admission: this.admission });
@@ -119,7 +128,7 @@ export class Gateway {
     app.use(streamsRouter(this.registry, this.transcoder.streamExtras));
     app.use(tokensRouter(config, this.auth));
     app.use(this.metrics.router());
-    if (this.rtsp) app.use(this.rtsp.router());
+    app.use(sourcesRouter(this.sources, this.log.child({ component: 'sources' })));
     if (config.rooms.enabled) app.use(this.rooms.router());
     app.use(this.hls.router());
     app.use((req, res, next) => {
@@ -129,10 +138,7 @@ export class Gateway {
       }
       next();
     });
-    if (this.rtsp) {
-      const sources = this.rtsp.sources;
-      this.metrics.addSources(() => sources.list().map((source) => source.info()));
-    }
+    this.metrics.addSources(() => this.sources.list().map((source) => source.info()));
     const renditions = this.transcoder.renditions;
     this.metrics.addGauge('streamgate_transcode_jobs', 'Transcode jobs by state', ['state'], () => {
       const counts = new Map<string, number>();
@@ -183,6 +189,8 @@ export class Gateway {
         this.ports.rtsp = await this.rtsp.listen(this.config.rtsp.port, host);
         this.log.info({ listener: 'rtsp', port: this.ports.rtsp }, `RTSP listening on rtsp://${host}:${this.ports.rtsp}`);
       }
+      // Always-on camera pulls start once everything listens (renditions of them need the listeners).
+      this.sources.run();
       await this.transcoder.start();
     } catch (error) {
       await this.stop();
@@ -212,6 +220,7 @@ export class Gateway {
 
   /** Stops listeners, ends every stream and closes every connection. Idempotent. */
   async stop(): Promise<void> {
+    this.sources.close();
     this.transcoder.close();
     this.registry.close();
     this.flv.close();

@@ -298,6 +298,30 @@ async function dropsAfterPlay(): Promise<{ server: Server; port: number; connect
   return { server, port: (server.address() as { port: number }).port, connections: () => connections };
 }
 
+describe.skipIf(!hasTool('ffprobe') || !hasRtspCamera())('camera pulls without the RTSP server', () => {
+  it('rtsp.enabled: false keeps camera pulls (gateway/sources) and their API', async () => {
+    const camera = await startRtspCamera();
+    const gw = await startGateway({
+      rtsp: { enabled: false, pull: { idleCloseMs: 500 } },
+      sources: { 'cams/norstsp': { url: camera.url('/h264') } },
+    });
+    try {
+      expect(gw.gw.rtsp, 'no RTSP listener').toBeUndefined();
+      const reader = readFlv(`${gw.http}/cams/norstsp.flv`);
+      expect(await reader.status).toBe(200);
+      await waitFor('video frames from the pull', () => reader.tags.filter((t) => t.type === 9 && !isSequenceHeaderTag(t)).length > 10, 20_000);
+      expect(await sourceInfo(gw, 'cams/norstsp')).toMatchObject({ state: 'running', onDemand: true });
+      // The pull published through the admission path: the hub knows it as an rtsp-pull publisher.
+      expect(gw.gw.registry.get('cams/norstsp')?.publisher?.protocol).toBe('rtsp-pull');
+      reader.close();
+      await waitFor('idle close', async () => (await sourceInfo(gw, 'cams/norstsp')).state === 'idle', 10_000);
+    } finally {
+      await gw.stop();
+      await camera.stop();
+    }
+  });
+});
+
 describe('RTSP camera pull, camera down', () => {
   let gw: TestGateway;
   let dead: Server;

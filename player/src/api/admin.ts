@@ -1,7 +1,7 @@
 /**
  * The admin console's calls beyond streams: server ports, camera pulls (sources), recordings and
  * rendition (transcode) jobs. The JSON types mirror gateway/gateway.ts (`/api/v1/server`),
- * gateway/protocols/rtsp/source.ts (`SourceInfo`), gateway/record/recorder.ts and transcode/job.ts
+ * gateway/sources/source.ts (`SourceInfo`), gateway/record/recorder.ts and transcode/job.ts
  * (`JobInfo`). Every failure is an `ApiError` carrying the gateway's stable error code.
  */
 import { encodePath } from './urls.js';

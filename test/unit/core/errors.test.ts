@@ -19,7 +19,7 @@ import {
 } from '../../../gateway/core/errors.js';
 import { rejectUpgrade } from '../../../gateway/http/errors.js';
 import { HlsBadRequestError, HlsTimeoutError } from '../../../gateway/protocols/hls/errors.js';
-import { SourceUnavailableError } from '../../../gateway/protocols/rtsp/source.js';
+import { SourceUnavailableError } from '../../../gateway/sources/source.js';
 import { RecordDiskFullError } from '../../../gateway/record/errors.js';
 import { RoomError } from '../../../gateway/rooms/errors.js';
 import { SnapshotError, TranscodeLimitError, TranscodeStartError } from '../../../transcode/errors.js';
