@@ -94,7 +94,7 @@ export class Gateway {
     this.registry.addDemandHandler(this.sources);
     this.http = new HttpServer(config.http, this.log.child({ component: 'http' }));
     this.rtsp = config.rtsp.enabled
-      ? new RtspServer({ registry: this.registry, config: config.rtsp, log: this.log.child({ component: 'rtsp' }), access: this.auth })
+      ? new RtspServer({ admission: this.admission, config: config.rtsp, log: this.log.child({ component: 'rtsp' }), access: this.auth })
       : undefined;
     this.transcoder = new Transcoder({ registry: this.registry, config: config.transcode, log: this.log.child({ component: 'transcode' }), ports: () => this.ports, auth: this.auth });
     this.hls = new HlsServer({ registry: this.registry, config: config.hls, log: this.log.child({ component: 'hls' }), admission: this.admission });

@@ -7,8 +7,6 @@ export { Authorizer, ForbiddenError, UnauthorizedError, clientIp, isAccessRefusa
 export interface AccessControl {
   /** Resolves with a grant, or rejects with UnauthorizedError / ForbiddenError. */
   check(req: AccessRequest): Promise<AccessGrant>;
-  /** Throws ForbiddenError when the path already has its maximum of readers. */
-  checkReaderLimit(path: string, readers: number): void;
   /** Static secrets usable for RTSP Digest auth on this path (keys mode); empty otherwise. */
   digestSecrets?(action: 'publish' | 'play', path: string): string[];
   /** Asynchronous notifications (on_unpublish, on_stop); never block media. */
@@ -18,6 +16,5 @@ export interface AccessControl {
 /** Everyone may do everything: for embedders and tests that do not configure auth. */
 export const OPEN_ACCESS: AccessControl = {
   check: async () => ({ role: 'viewer', via: 'open' }),
-  checkReaderLimit: () => {},
   notify: () => {},
 };

@@ -59,9 +59,9 @@ export class ReaderLimitError extends StreamgateError {
 export interface PlayTicket {
   readonly stream: Stream;
   readonly grant: AdmissionGrant;
-  /** Attaches the protocol's output as a hub reader; closing the reader releases the ticket. */
+  /** Attaches the protocol's output as a hub reader; `release()` closes it. */
   addReader(output: ReaderOutput): Reader;
-  /** Ends the play: fires on_stop once, frees the reader slot. Idempotent. */
+  /** Ends the play (call it when the connection ends): closes the reader, fires on_stop once, frees the slot. Idempotent. */
   release(): void;
   readonly released: boolean;
 }
@@ -189,14 +189,9 @@ export class Admission {
         return released;
       },
       addReader: (output) => {
-        const close = output.close;
-        reader = stream.addReader({
-          ...output,
-          close: (error) => {
-            close(error);
-            release();
-          },
-        });
+        // The protocol releases the ticket when its connection ends (every reader close ends it,
+        // except an RTSP PAUSE, which keeps the session and its slot).
+        reader = stream.addReader(output);
         return reader;
       },
       release,

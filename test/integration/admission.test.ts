@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publish, type Publisher } from '../helpers/ffmpeg.js';
+import { probe, publish, type Publisher } from '../helpers/ffmpeg.js';
 import { readFlv } from '../helpers/flv-client.js';
 import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
 import { hasTool } from '../helpers/tools.js';
@@ -56,6 +56,21 @@ describe.skipIf(!hasTool('ffmpeg'))('admission: stop hooks and one reader limit 
     await waitFor('published', () => g.gw.registry.get('live/rtmppub')?.ready, 20_000);
     await pub.stop();
     await waitFor('on_unpublish for RTMP', () => called('on_unpublish', 'rtmppub', 'rtmp'));
+  });
+
+  it('RTSP record (ANNOUNCE/RECORD push): on_unpublish when the pusher leaves', async () => {
+    const pub = publish(`${g.rtsp}/live/rtsppub`, { format: 'rtsp', size: '160x120', duration: 30 });
+    await waitFor('published', () => g.gw.registry.get('live/rtsppub')?.ready, 20_000);
+    expect(g.gw.registry.get('live/rtsppub')?.publisher?.protocol).toBe('rtsp');
+    await pub.stop();
+    await waitFor('on_unpublish for RTSP', () => called('on_unpublish', 'rtsppub', 'rtsp'));
+  });
+
+  it('RTSP play (DESCRIBE/SETUP/PLAY): on_stop when the player leaves', async () => {
+    const result = await probe(`${g.rtsp}/live/cam`, 1, ['-rtsp_transport', 'tcp']);
+    expect(result.streams.some((s) => s.codec_type === 'video')).toBe(true);
+    await waitFor('on_stop for RTSP', () => called('on_stop', 'cam', 'rtsp'));
+    await waitFor('slot freed', () => g.gw.admission.readersOf('live/cam') === 0);
   });
 
   it('HTTP-FLV and WS-FLV: on_stop when the reader leaves', async () => {

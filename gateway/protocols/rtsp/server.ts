@@ -4,7 +4,7 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { StreamRegistry } from '../../core/registry.js';
+import type { Admission } from '../../core/admission.js';
 import type { Stream } from '../../core/stream.js';
 import type { RtspConfig } from './config.js';
 import { RtspStreamFormat } from './from-stream.js';
@@ -14,10 +14,11 @@ import { admit, type ConnectionGate, listenOn } from '../../net/listen.js';
 import { type AccessControl, OPEN_ACCESS } from '../../auth/index.js';
 
 export interface RtspDeps {
-  readonly registry: StreamRegistry;
+  /** Every ANNOUNCE and DESCRIBE goes through it. */
+  readonly admission: Admission;
   readonly config: RtspConfig;
-  /** Who may publish and play; absent means open. */
-  readonly access?: AccessControl;
+  /** Static keys for RTSP Digest (keys mode); absent means none. */
+  readonly access?: Pick<AccessControl, 'digestSecrets'>;
   readonly log: Logger;
 }
 
@@ -32,10 +33,10 @@ export class RtspServer {
   connectionGate: ConnectionGate | undefined;
 
   constructor(readonly deps: RtspDeps) {
-    const { registry, config } = deps;
+    const { admission, config } = deps;
     const self = this;
     this.context = {
-      paths: registry,
+      admission,
       config,
       access: deps.access ?? OPEN_ACCESS,
       get udp() {

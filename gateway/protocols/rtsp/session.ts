@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { AccessControl } from '../../auth/index.js';
+import type { Admission, AdmissionRequest, PlayTicket } from '../../core/admission.js';
 import { matchDigest, parseDigestAuthorization } from './auth.js';
 import {
   InvalidPathError,
@@ -19,7 +20,7 @@ import {
 import type { Track } from '../../core/media.js';
 import { validatePath } from '../../core/path.js';
 import type { Reader } from '../../core/reader.js';
-import type { PublisherInfo, PublishSession, Stream } from '../../core/stream.js';
+import type { PublishSession, Stream } from '../../core/stream.js';
 import type { RtspConfig } from './config.js';
 import { forEachInterleaved, NOT_SET_UP, playTracks, remapChannels, type RtspStreamFormat } from './from-stream.js';
 import { encodeResponse, parseTransport, type RtspMessage, RtspParser, type RtspRequest, type TransportSpec } from './message.js';
@@ -30,16 +31,12 @@ import { RtpToStream } from './to-stream.js';
 import type { UdpServerPair } from './udp.js';
 import { maskSecrets } from '../../log.js';
 
-/** What an RTSP session needs from the hub (declared here, implemented by the registry). */
-export interface RtspPathManager {
-  publish(path: string, info: PublisherInfo): PublishSession;
-  waitReady(path: string): Promise<Stream>;
-}
-
 export interface RtspSessionContext {
-  readonly paths: RtspPathManager;
+  /** Every publish and play goes through it (access, limits, readiness, stop hooks). */
+  readonly admission: Admission;
   readonly config: RtspConfig;
-  readonly access: AccessControl;
+  /** For Digest: the static keys a response may be computed from. */
+  readonly access: Pick<AccessControl, 'digestSecrets'>;
   readonly udp: UdpServerPair | undefined;
   formatFor(stream: Stream): RtspStreamFormat;
 }
@@ -126,6 +123,8 @@ export class RtspConnection {
   private announced: MediaTrack[] = [];
   private publishSession: PublishSession | undefined;
   private toStream: RtpToStream | undefined;
+  /** A player's admission, from DESCRIBE (or SETUP) until the connection ends; PAUSE keeps it. */
+  private playTicket: PlayTicket | undefined;
   private recording = false;
   /** Interleaved channel → track index (RTP on even, RTCP on odd channels of a pair). */
   private readonly channelTrack = new Int16Array(256).fill(-1);
@@ -284,10 +283,11 @@ export class RtspConnection {
   }
 
   /**
-   * Access control for DESCRIBE/ANNOUNCE: `?token=` in the URL, or RTSP Basic auth whose password
-   * is the same token or key (any user name), so cameras and VMS that only know user:password work.
+   * Who asks, for DESCRIBE/ANNOUNCE/SETUP: `?token=` in the URL, or RTSP Basic auth whose password
+   * is the same token or key (any user name), so cameras and VMS that only know user:password
+   * work, or Digest against the path's static keys.
    */
-  private async authorize(req: RtspRequest, action: 'publish' | 'play', path: string): Promise<void> {
+  private admissionRequest(req: RtspRequest, action: 'publish' | 'play', path: string): AdmissionRequest {
     let credential: string | undefined;
     const header = req.headers.get('authorization');
     const secrets = this.ctx.access.digestSecrets?.(action, path) ?? [];
@@ -300,20 +300,30 @@ export class RtspConnection {
       const digest = parseDigestAuthorization(header);
       if (digest) credential = matchDigest(digest, req.method, DIGEST_REALM, this.nonce, secrets) ?? 'invalid digest response';
     }
-    const request = { action, path, protocol: 'rtsp', remoteAddress: this.remoteAddress, query: this.query };
-    await this.ctx.access.check(credential === undefined ? request : { ...request, credential });
+    const request = { path, protocol: 'rtsp', remoteAddress: this.remoteAddress, query: this.query };
+    return credential === undefined ? request : { ...request, credential };
+  }
+
+  /** DESCRIBE, or SETUP without DESCRIBE: admits this connection as a reader of `path`. */
+  private async admitPlayer(req: RtspRequest, path: string): Promise<boolean> {
+    const ticket = await this.ctx.admission.play(this.admissionRequest(req, 'play', path));
+    if (this.isClosed) {
+      ticket.release();
+      return false;
+    }
+    // A second DESCRIBE on the connection replaces the first (its slot and hooks end).
+    this.playTicket?.release();
+    this.playTicket = ticket;
+    this.path = path;
+    this.stream = ticket.stream;
+    this.described = playTracks(ticket.stream);
+    return true;
   }
 
   private async onDescribe(req: RtspRequest, cseq: string): Promise<void> {
     if (this.role === 'publisher') throw new RtspStatusError(455, 'DESCRIBE on a publishing session');
     const path = this.resolveStreamPath(req.url, false);
-    await this.authorize(req, 'play', path);
-    const stream = await this.ctx.paths.waitReady(path);
-    this.ctx.access.checkReaderLimit(path, stream.readers.size);
-    if (this.isClosed) return;
-    this.path = path;
-    this.stream = stream;
-    this.described = playTracks(stream);
+    if (!(await this.admitPlayer(req, path))) return;
     const sdp = buildSdp(this.described, path, plainAddress(this.socket.localAddress));
     const base = req.url.split('?')[0]!.replace(/\/+$/, '');
     this.respond(req, cseq, 200, { 'Content-Base': `${base}/`, 'Content-Type': 'application/sdp' }, sdp);
@@ -324,18 +334,22 @@ export class RtspConnection {
     const type = (req.headers.get('content-type') ?? '').toLowerCase();
     if (!type.startsWith('application/sdp')) throw new RtspStatusError(415, `ANNOUNCE body must be application/sdp, got ${JSON.stringify(type.slice(0, 60))}`, true);
     const path = this.resolveStreamPath(req.url, false);
-    await this.authorize(req, 'publish', path);
+    const request = this.admissionRequest(req, 'publish', path);
+    const grant = await this.ctx.admission.authorize(request, 'publish');
     if (this.isClosed) return;
     const tracks = mediaTracks(parseSdp(req.body.toString('utf8'), this.ctx.config.maxBodyBytes));
-    this.publishSession = this.ctx.paths.publish(path, {
-      protocol: 'rtsp',
-      remoteAddress: this.remoteAddress,
-      query: this.query,
-      close: (reason) => {
-        this.log.info({ path }, `publisher closed by the gateway: ${reason}`);
-        this.close();
+    const { session } = await this.ctx.admission.publish(
+      request,
+      {
+        close: (reason) => {
+          this.log.info({ path }, `publisher closed by the gateway: ${reason}`);
+          this.close();
+        },
       },
-    });
+      { authenticated: grant },
+    );
+    this.publishSession = session;
+    if (this.isClosed) return this.cleanup();
     this.role = 'publisher';
     this.path = path;
     this.announced = tracks;
@@ -382,13 +396,7 @@ export class RtspConnection {
         // SETUP without DESCRIBE: resolve the stream from the URL minus its control, with the
         // same checks as DESCRIBE.
         const path = this.resolveStreamPath(req.url, true);
-        await this.authorize(req, 'play', path);
-        const stream = await this.ctx.paths.waitReady(path);
-        this.ctx.access.checkReaderLimit(path, stream.readers.size);
-        if (this.isClosed) return;
-        this.stream = stream;
-        this.path = path;
-        this.described = playTracks(stream);
+        if (!(await this.admitPlayer(req, path))) return;
       }
       if (this.reader) throw new RtspStatusError(455, 'SETUP while playing');
       index = this.trackIndex(req.url, this.described.map((_, i) => `trackID=${i}`));
@@ -456,7 +464,6 @@ export class RtspConnection {
     // After a PAUSE, or a slow DESCRIBE -> PLAY, the publisher may have changed codecs: the SDP
     // this player holds would no longer describe the RTP it gets.
     if (!sameLayout(this.described, playTracks(stream))) throw new RtspStatusError(455, 'the stream changed codecs since DESCRIBE; DESCRIBE again', true);
-    this.ctx.access.checkReaderLimit(this.path, stream.readers.size);
     const format = this.ctx.formatFor(stream);
     // Channel map for TCP readers that did not take the default 2i/2i+1 pairs.
     let identity = true;
@@ -488,7 +495,7 @@ export class RtspConnection {
     const rtpInfo = this.described.map((_, i) => `url=${base}/trackID=${i}`).join(',');
     this.respond(req, cseq, 200, { Range: 'npt=0.000-', 'RTP-Info': rtpInfo });
     const described = this.described;
-    this.reader = stream.addReader({
+    this.reader = this.playTicket!.addReader({
       protocol: 'rtsp',
       remoteAddress: this.remoteAddress,
       format,
@@ -562,7 +569,7 @@ export class RtspConnection {
   }
 
   private cleanup(): void {
-    if (this.role === 'closed' && !this.publishSession && !this.reader) {
+    if (this.role === 'closed' && !this.publishSession && !this.reader && !this.playTicket) {
       clearInterval(this.watchdog);
       return;
     }
@@ -578,6 +585,9 @@ export class RtspConnection {
     const reader = this.reader;
     this.reader = undefined;
     reader?.close();
+    const ticket = this.playTicket;
+    this.playTicket = undefined;
+    ticket?.release();
     this.onClosed(this);
   }
 
