@@ -73,7 +73,12 @@ export const transcodeConfigSchema = z.strictObject({
     .array(z.strictObject({ paths: pathPattern, profile: profileName, tileProfile: profileName.optional() }))
     .default([{ paths: '**', profile: 'h264', tileProfile: 'wall' }]),
   /** Most ffmpeg jobs at once; a rendition past it is refused (HTTP 503) instead of overloading the machine. */
-  maxJobs: z.number().int().min(0).default(4),
+  maxJobs: z.number().int().min(0).default(16),
+  /**
+   * A new job is also refused while the running jobs use this share of all cores (measured from
+   * /proc); 0 turns the check off. 16 sub-stream cameras fit where 16 1080p ones would not.
+   */
+  maxCpuPercent: z.number().min(0).max(100).default(80),
   /** A job stops this long after its last reader left. */
   idleCloseMs: z.number().int().min(0).default(10000),
   /** A job that has not published its first keyframe by then is killed and its readers fail. */

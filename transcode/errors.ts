@@ -18,10 +18,10 @@ export class TranscodeStartError extends TranscodeError {
   }
 }
 
-/** transcode.maxJobs jobs are running already. */
+/** transcode.maxJobs jobs are running already, or they use transcode.maxCpuPercent of the machine. */
 export class TranscodeLimitError extends TranscodeError {
-  constructor(path: string, max: number) {
-    super('SG_ERR_TRANSCODE_LIMIT', `rendition ${path} refused: ${max} transcode jobs are running already (transcode.maxJobs); stop one or raise the limit`);
+  constructor(path: string, reason: string) {
+    super('SG_ERR_TRANSCODE_LIMIT', `rendition ${path} refused: ${reason}`);
   }
 }
 

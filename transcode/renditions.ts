@@ -4,6 +4,7 @@
  * past maxJobs. The job reads the source from the gateway's own RTSP server and publishes back
  * over RTMP, so the hub treats a rendition like any other publisher (readers survive restarts).
  */
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { StreamEndedError } from '../gateway/core/errors.js';
 import type { DemandHandler, StreamRegistry } from '../gateway/core/registry.js';
@@ -37,6 +38,15 @@ export interface RenditionsOptions {
   readonly urls: LoopbackUrls;
   /** The ffmpeg binary, or the error that says why there is none. */
   readonly binary: () => FfmpegBinary;
+  /** Cores the CPU budget is a share of (default: os.availableParallelism()). */
+  readonly cores?: number;
+}
+
+/** The share (%) of `cores` that jobs using `perJob` % of one core each take together (unknowns count 0). */
+export function cpuShare(perJob: readonly (number | null)[], cores: number): number {
+  let sum = 0;
+  for (const p of perJob) sum += p ?? 0;
+  return sum / Math.max(1, cores);
 }
 
 interface Entry {
@@ -71,10 +81,10 @@ export class Renditions implements DemandHandler {
     const existing = this.entries.get(path);
     if (existing) return existing.ready;
     const { source, profile } = parseRenditionPath(path)!;
-    const max = this.options.config.maxJobs;
-    if (this.entries.size >= max) {
-      this.options.log.warn({ path, maxJobs: max }, `rendition ${path} refused: job limit reached`);
-      return Promise.reject(new TranscodeLimitError(path, max));
+    const refusal = this.overLimit();
+    if (refusal) {
+      this.options.log.warn({ path }, `rendition ${path} refused: ${refusal}`);
+      return Promise.reject(new TranscodeLimitError(path, refusal));
     }
     // The slot is taken synchronously, so concurrent first readers share one job.
     let entry!: Entry;
@@ -85,6 +95,18 @@ export class Renditions implements DemandHandler {
       if (this.entries.get(path) === entry) this.remove(path, entry);
     });
     return ready;
+  }
+
+  /** Why a new job may not start now (job count, or the CPU the running jobs use), if it may not. */
+  private overLimit(): string | undefined {
+    const { maxJobs, maxCpuPercent } = this.options.config;
+    if (this.entries.size >= maxJobs) return `${maxJobs} transcode jobs are running already (transcode.maxJobs); stop one or raise the limit`;
+    const cores = this.options.cores ?? availableParallelism();
+    const used = cpuShare(this.jobs().map((j) => j.info().cpuPercent), cores);
+    if (maxCpuPercent > 0 && used >= maxCpuPercent) {
+      return `the running transcode jobs use ${Math.round(used)} % of ${cores} cores (transcode.maxCpuPercent ${maxCpuPercent}); lower their resolution (the wall profile, camera sub-streams) or raise the limit`;
+    }
+    return undefined;
   }
 
   private async launch(path: string, source: string, profileName: string, entry: () => Entry): Promise<void> {

@@ -80,7 +80,7 @@ export async function benchTranscode(o: TranscodeBenchOptions): Promise<Transcod
   const { profile, seconds, warmup, jobs } = o;
   const media = process.env.BENCH_MEDIA ?? ensureHevcPcmaMedia(o.size, o.fps);
   const gw = new Gateway(
-    configWith({ bind: '127.0.0.1', http: { port: 0 }, rtmp: { port: 0 }, rtsp: { port: 0 }, transcode: { idleCloseMs: 1000, maxJobs: Math.max(4, jobs) } }),
+    configWith({ bind: '127.0.0.1', http: { port: 0 }, rtmp: { port: 0 }, rtsp: { port: 0 }, transcode: { idleCloseMs: 1000, maxJobs: Math.max(4, jobs), maxCpuPercent: 0 } }),
     { logger: pino({ level: 'warn' }) },
   );
   const ports = await gw.start();

@@ -40,7 +40,7 @@ describe('one status table for every protocol', () => {
     [new HlsBadRequestError('too far'), 400, 400, 4400],
     [new RecordDiskFullError('live/a', 'full'), 507, 503, 4507],
     [new TranscodeStartError('live/a_h264', 'exit 1'), 502, 503, 4502],
-    [new TranscodeLimitError('live/a_h264', 2), 503, 503, 4503],
+    [new TranscodeLimitError('live/a_h264', '2 transcode jobs are running already'), 503, 503, 4503],
     [new RoomError('SG_ERR_ROOM_FULL', 'full'), 409, 503, 4409],
     [new RoomError('SG_ERR_ROOM_LIMIT', 'limit'), 503, 503, 4409],
     [new RoomError('SG_ERR_ROOM_BANNED', 'banned'), 403, 403, 4403],

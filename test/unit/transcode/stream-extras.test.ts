@@ -55,3 +55,14 @@ describe('streamExtras', () => {
     expect(extrasFor('live/cam2', { video: hevc }, { enabled: false }).browserUrl).toBe('/live/cam2.flv');
   });
 });
+
+describe('the CPU budget of rendition jobs', () => {
+  it('adds up the jobs CPU as a share of all cores (unknown CPU counts 0)', async () => {
+    const { cpuShare } = await import('../../../transcode/renditions.js');
+    // 16 sub-stream cameras at 9 % of a core each on 2 cores: 72 % (under the default 80).
+    expect(cpuShare(Array(16).fill(9), 2)).toBe(72);
+    // 4 1080p cameras at 48 %: 96 % of 2 cores, over the budget.
+    expect(cpuShare([48, 48, 48, 48], 2)).toBe(96);
+    expect(cpuShare([null, 50], 1)).toBe(50);
+  });
+});
