@@ -7,6 +7,9 @@ export interface GopCacheLimits {
   readonly maxDurationMs: number;
 }
 
+/** What code outside the hub may do with a stream's cache: read it (stats, snapshots). */
+export type GopCacheView = Pick<GopCache, 'snapshot' | 'byteSize' | 'frameCount'>;
+
 /**
  * The frames (audio and video) since the last video keyframe, so a joining reader starts
  * decoding at once instead of waiting for the publisher's next keyframe.

@@ -1,18 +1,24 @@
+/**
+ * Stream: the state of one path (publishing, waiting out a publisher's grace period, ended), its
+ * tracks, metadata, readers, counters and lifecycle events. The jobs around it have their own
+ * files: publish-session.ts (media in, timestamps rebased), fanout.ts (media out to readers:
+ * merge windows, audio hold), gop-cache.ts (where a joining reader starts).
+ *
+ * PublishSession and AUDIO_HOLD_MAX_MS are re-exported here on purpose and are imported from
+ * here: protocols take the hub's API from this one module (their imports did not change when
+ * the session and the fan-out moved out).
+ */
 import type { Logger } from 'pino';
 import { StreamEndedError, type StreamgateError } from './errors.js';
 import { TypedEmitter } from './events.js';
-import { GopCache, type GopCacheLimits } from './gop-cache.js';
-import {
-  type AudioTrack,
-  FrameKind,
-  MediaFrame,
-  type StreamMetadata,
-  type VideoTrack,
-  WIRE_SLOTS,
-  type WireFormat,
-  wireBytes,
-} from './media.js';
+import { Fanout, type FanoutLimits } from './fanout.js';
+import { GopCache, type GopCacheLimits, type GopCacheView } from './gop-cache.js';
+import type { AudioTrack, MediaFrame, StreamMetadata, VideoTrack, WireFormat } from './media.js';
+import { PublishSession } from './publish-session.js';
 import { Reader, type ReaderHost, type ReaderLimits, type ReaderOutput, type ReaderStats } from './reader.js';
+
+export { AUDIO_HOLD_MAX_MS } from './fanout.js';
+export { PublishSession } from './publish-session.js';
 
 /** Who is publishing, as the API shows it; `close` is how the hub kicks them. */
 export interface PublisherInfo {
@@ -24,24 +30,10 @@ export interface PublisherInfo {
   close(reason: string): void;
 }
 
-export interface StreamLimits extends GopCacheLimits, ReaderLimits {
+export interface StreamLimits extends GopCacheLimits, ReaderLimits, FanoutLimits {
   /** How long readers wait for a publisher that dropped before the stream ends. */
   readonly publisherGraceMs: number;
-  /**
-   * Write-merge window. 0: frames delivered in the same event-loop turn go out in one write per
-   * reader (no added delay). >0: frames are gathered for that many ms, then go out in one write.
-   */
-  readonly writeMergeMs: number;
-  /**
-   * With writeMergeMs 0: audio frames of a stream with video wait for the next video frame and
-   * leave with it in one write per reader (video is never delayed; audio at most
-   * AUDIO_HOLD_MAX_MS). Optional, off by default.
-   */
-  readonly holdAudioForVideo?: boolean;
 }
-
-/** Held audio leaves after this long even when no video frame comes (video paused or lost). */
-export const AUDIO_HOLD_MAX_MS = 100;
 
 export type StreamState = 'publishing' | 'waiting' | 'ended';
 
@@ -81,25 +73,7 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
   private session: PublishSession | undefined;
   /** Highest dts written, across publish sessions: the next session continues after it. */
   lastDts = -1;
-  /** Readers over byte-stream transports: they get each merge window's frames in one write. */
-  private readonly batchedReaders = new Set<Reader>();
-  /** Readers that take frame by frame (segmenters, UDP): written at once in deliver(). */
-  private readonly directReaders = new Set<Reader>();
-  /** Frames of the current merge window (the event-loop turn when writeMergeMs is 0). */
-  private batch: MediaFrame[] = [];
-  private spareBatch: MediaFrame[] = [];
-  /** The batch being flushed and its bytes per wire format (slot), built once for all readers. */
-  private flushing: readonly MediaFrame[] = [];
-  private readonly flushingBytes: (Buffer | undefined)[] = new Array<Buffer | undefined>(WIRE_SLOTS);
-  /** holdAudioForVideo applies (it does only without a merge window). */
-  private readonly holdsAudio: boolean;
-  /** Readers that corked their transport for a join burst; uncorked when the window ends. */
-  private corkedReaders: Reader[] = [];
-  private mergeTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
-  /** mergeTimer is a setTimeout (merge window or audio hold), not a setImmediate. */
-  private mergeTimerIsTimeout = false;
-  /** The batch holds audio waiting for the next video frame (holdAudioForVideo). */
-  private holdingAudio = false;
+  private readonly fanout: Fanout;
   /** Per-format cache of header bytes (sequence headers, metadata), cleared when tracks change. */
   private readonly headerCache = new Map<string, readonly Buffer[]>();
 
@@ -120,7 +94,7 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
   ) {
     super();
     this.gop = new GopCache(limits);
-    this.holdsAudio = limits.holdAudioForVideo === true && limits.writeMergeMs === 0;
+    this.fanout = new Fanout(limits);
   }
 
   get app(): string {
@@ -135,7 +109,8 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
     return this.videoTrack !== undefined;
   }
 
-  get gopCache(): GopCache {
+  /** The cache as the API and snapshots read it; only the hub changes it. */
+  get gopCache(): GopCacheView {
     return this.gop;
   }
 
@@ -200,7 +175,7 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
       publisher.close(error.message);
       this.safeEmit('unpublish', publisher);
     }
-    this.flushNow();
+    this.fanout.flushNow();
     for (const reader of [...this.readers]) reader.close(error);
     this.gop.clear();
     this.safeEmit('ended', error);
@@ -211,22 +186,14 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
     const reader = new Reader(this.nextReaderId++, this, output, this.limits);
     this.readers.add(reader);
     const gop = this.gop.snapshot();
-    if (output.cork) {
-      this.batchedReaders.add(reader);
-      // Frames gathered so far in this window came before the join: the GOP snapshot holds
-      // them, or (audio only, no cache) they are older than this reader, as with direct readers.
-      reader.skipInNextBatch = this.batch.length;
-    } else {
-      this.directReaders.add(reader);
-    }
+    this.fanout.add(reader, output.cork !== undefined);
     reader.start(gop);
     this.safeEmit('readerAdded', reader);
     return reader;
   }
 
   removeReader(reader: Reader): void {
-    this.batchedReaders.delete(reader);
-    this.directReaders.delete(reader);
+    this.fanout.remove(reader);
     if (this.readers.delete(reader)) this.safeEmit('readerRemoved', reader);
   }
 
@@ -248,72 +215,15 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
     this.droppedFrames += frames;
   }
 
-  /** A reader corked its transport for its join burst: uncork it when the window ends. */
+  /** A reader corked its transport for its join burst: the fan-out uncorks it when the window ends. */
   corked(reader: Reader): void {
-    this.corkedReaders.push(reader);
-    if (this.mergeTimer === undefined) this.scheduleFlush();
+    this.fanout.corked(reader);
   }
 
-  /**
-   * Bytes of the batch being flushed in one wire format: the frames' cached bytes back to back,
-   * concatenated once per stream and window, then written to every reader in step.
-   */
+  /** Bytes of the batch being flushed in one wire format (built once for all readers). */
   batchBytes(format: WireFormat): Buffer {
-    const frames = this.flushing;
-    if (frames.length === 1) return wireBytes(frames[0]!, format);
-    let bytes = this.flushingBytes[format.slot];
-    if (bytes === undefined) {
-      const parts: Buffer[] = [];
-      for (const frame of frames) parts.push(wireBytes(frame, format));
-      bytes = Buffer.concat(parts);
-      this.flushingBytes[format.slot] = bytes;
-    }
-    return bytes;
+    return this.fanout.batchBytes(format);
   }
-
-  private scheduleFlush(): void {
-    const ms = this.limits.writeMergeMs > 0 ? this.limits.writeMergeMs : this.holdingAudio ? AUDIO_HOLD_MAX_MS : 0;
-    this.mergeTimerIsTimeout = ms > 0;
-    this.mergeTimer = ms > 0 ? setTimeout(this.flushMerged, ms) : setImmediate(this.flushMerged);
-  }
-
-  private cancelMergeTimer(): void {
-    const timer = this.mergeTimer;
-    if (timer === undefined) return;
-    if (this.mergeTimerIsTimeout) clearTimeout(timer as NodeJS.Timeout);
-    else clearImmediate(timer as NodeJS.Immediate);
-    this.mergeTimer = undefined;
-  }
-
-  /** Ends the window now: before headers change, and when the stream ends. */
-  private flushNow(): void {
-    this.cancelMergeTimer();
-    this.flushMerged();
-  }
-
-  /**
-   * End of a merge window: one write per batched reader carrying every frame of the window
-   * (a reader out of step, congested or waiting for a keyframe, takes them one by one).
-   */
-  private readonly flushMerged = (): void => {
-    this.mergeTimer = undefined;
-    this.holdingAudio = false;
-    const frames = this.batch;
-    if (frames.length > 0) {
-      this.batch = this.spareBatch;
-      this.flushing = frames;
-      for (const reader of this.batchedReaders) reader.pushBatch(frames);
-      this.flushing = [];
-      this.flushingBytes.fill(undefined);
-      frames.length = 0;
-      this.spareBatch = frames;
-    }
-    if (this.corkedReaders.length > 0) {
-      const readers = this.corkedReaders;
-      this.corkedReaders = [];
-      for (const reader of readers) reader.uncork();
-    }
-  };
 
   /**
    * Header bytes for a wire format, built once per track change and shared by all its readers.
@@ -342,26 +252,19 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
   deliver(frame: MediaFrame): void {
     if (frame.dts > this.lastDts) this.lastDts = frame.dts;
     this.gop.push(frame, this.hasVideo);
-    for (const reader of this.directReaders) reader.push(frame);
-    if (this.batchedReaders.size === 0) return;
-    this.batch.push(frame);
-    if (this.holdsAudio && this.videoTrack !== undefined) {
-      if (frame.kind !== FrameKind.Video) {
-        if (this.mergeTimer === undefined) this.holdingAudio = true; // else it leaves with this turn's frames
-      } else if (this.holdingAudio) {
-        // The held audio leaves with this video frame, at the end of this turn as usual.
-        this.holdingAudio = false;
-        this.cancelMergeTimer();
-      }
-    }
-    if (this.mergeTimer === undefined) this.scheduleFlush();
+    this.fanout.write(frame, this.hasVideo);
+  }
+
+  /** @internal the publisher's feed broke (PublishSession.feedInterrupted): joiners wait for the next keyframe. */
+  dropCachedGop(): void {
+    this.gop.clear();
   }
 
   /** @internal the first decodable frame of a session arrived: readers kept through a reconnect get the new headers. */
   markReady(): void {
     this.ready = true;
     this.headerCache.clear();
-    this.flushNow();
+    this.fanout.flushNow();
     for (const reader of this.readers) reader.restart();
     this.safeEmit('ready');
   }
@@ -370,110 +273,9 @@ export class Stream extends TypedEmitter<StreamEvents> implements ReaderHost {
   tracksChanged(): void {
     this.headerCache.clear();
     if (this.ready) {
-      this.flushNow();
+      this.fanout.flushNow();
       for (const reader of this.readers) reader.restart();
     }
     this.safeEmit('tracks');
-  }
-}
-
-/**
- * A publisher's handle on a stream. Protocols call these with the wire's own timestamps; the
- * session rebases them onto the stream's timeline (starting at 0, continuing after the previous
- * session on reconnect) and keeps them monotonic per track.
- */
-export class PublishSession {
-  private active = true;
-  private offset: number | undefined;
-  /** Per track; start at the session's base, so no frame lands before the first one (or before the previous session's). */
-  private lastVideoDts: number;
-  private lastAudioDts: number;
-
-  constructor(
-    readonly stream: Stream,
-    private readonly base: number,
-  ) {
-    this.lastVideoDts = base;
-    this.lastAudioDts = base;
-  }
-
-  setVideoTrack(track: VideoTrack): void {
-    if (!this.active) return;
-    this.stream.videoTrack = track;
-    this.announce();
-  }
-
-  setAudioTrack(track: AudioTrack): void {
-    if (!this.active) return;
-    this.stream.audioTrack = track;
-    this.announce();
-  }
-
-  setMetadata(metadata: StreamMetadata): void {
-    if (!this.active) return;
-    this.stream.metadata = metadata;
-    this.announce();
-  }
-
-  private announce(): void {
-    // Before the first keyframe of this session, readers get headers when it arrives.
-    if (this.stream.ready) this.stream.tracksChanged();
-  }
-
-  /** Video access unit; `payload` is 4-byte length-prefixed NAL units. */
-  writeVideo(dts: number, pts: number, keyframe: boolean, payload: Buffer): void {
-    if (!this.active) return;
-    const stream = this.stream;
-    const track = stream.videoTrack;
-    if (track === undefined) return;
-    let d = this.rebase(dts);
-    if (d < this.lastVideoDts) d = this.lastVideoDts;
-    this.lastVideoDts = d;
-    let p = pts - dts + d;
-    if (p < d) p = d;
-    stream.bytesIn += payload.length;
-    stream.videoFramesIn++;
-    this.deliver(new MediaFrame(FrameKind.Video, d, p, keyframe, payload, Date.now(), track));
-  }
-
-  /** Audio access unit (raw AAC or G.711 samples). */
-  writeAudio(dts: number, payload: Buffer): void {
-    if (!this.active) return;
-    const stream = this.stream;
-    const track = stream.audioTrack;
-    if (track === undefined) return;
-    let d = this.rebase(dts);
-    if (d < this.lastAudioDts) d = this.lastAudioDts;
-    this.lastAudioDts = d;
-    stream.bytesIn += payload.length;
-    stream.audioFramesIn++;
-    this.deliver(new MediaFrame(FrameKind.Audio, d, d, true, payload, Date.now(), track));
-  }
-
-  private deliver(frame: MediaFrame): void {
-    const stream = this.stream;
-    if (!stream.ready) {
-      // Nothing before the first keyframe is decodable; audio-only streams start at once.
-      if (frame.kind === FrameKind.Video ? !frame.keyframe : stream.hasVideo) return;
-      stream.markReady();
-    }
-    stream.deliver(frame);
-  }
-
-  private rebase(dts: number): number {
-    if (this.offset === undefined) this.offset = this.base - dts;
-    return dts + this.offset;
-  }
-
-  /** The publisher's connection ended. */
-  close(reason = 'publisher disconnected'): void {
-    if (!this.active) return;
-    this.active = false;
-    this.stream.detachPublisher(this, reason);
-  }
-
-  /** @internal the stream replaced or ended this session. */
-  detach(): void {
-    this.active = false;
   }
 }

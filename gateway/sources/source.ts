@@ -256,7 +256,7 @@ export class Source {
       return;
     }
     // Readers joining during the outage must not get a GOP from before it.
-    this.stream?.gopCache.clear();
+    this.publishSession?.feedInterrupted();
     const wait = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, this.settings.retryMaxMs);
     this.log.warn({ retryInMs: wait, reconnects: this.reconnects }, `camera pull ${wasRunning ? 'lost' : 'failed'}: ${error.message}`);

@@ -250,6 +250,36 @@ describe('StreamRegistry and Stream', () => {
     }
   });
 
+  it('starts a reader joining after the publisher\'s feed was interrupted at the next keyframe, not the old GOP', () => {
+    const r = new StreamRegistry(options, log);
+    const s = r.publish('live/fi', publisher());
+    s.setVideoTrack(video);
+    s.writeVideo(0, 0, true, Buffer.alloc(1));
+    s.writeVideo(40, 40, false, Buffer.alloc(1));
+    const before = sink();
+    s.stream.addReader(before.output);
+    s.feedInterrupted();
+    expect(s.stream.gopCache.frameCount).toBe(0);
+    const after = sink();
+    s.stream.addReader(after.output);
+    s.writeVideo(80, 80, false, Buffer.alloc(1));
+    s.writeVideo(120, 120, true, Buffer.alloc(1));
+    expect(after.written).toEqual(['HDR', '0:120:K']);
+    expect(before.written).toEqual(['HDR', '0:0:K', '0:40:', '0:80:', '0:120:K']); // joined readers are not touched
+    r.close();
+  });
+
+  it('ignores feedInterrupted from a session the stream replaced', () => {
+    const r = new StreamRegistry(options, log);
+    const old = r.publish('take/fi', publisher());
+    const current = r.publish('take/fi', publisher());
+    current.setVideoTrack(video);
+    current.writeVideo(0, 0, true, Buffer.alloc(1));
+    old.feedInterrupted();
+    expect(current.stream.gopCache.frameCount).toBe(1);
+    r.close();
+  });
+
   it('closes a reader whose transport never drains', () => {
     const r = new StreamRegistry({ ...options, readerStallTimeoutMs: 0 }, log);
     const s = r.publish('live/g', publisher());
