@@ -8,8 +8,8 @@
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packetizeVideo } from '../../gateway/protocols/rtsp/rtp-video.js';
-import { buildRtp, RTCP_SR_SIZE, writeRtcpSenderReport } from '../../gateway/protocols/rtsp/rtp.js';
+import { packetizeVideo } from '../../gateway/formats/rtp/video.js';
+import { buildRtp, RTCP_SR_SIZE, writeRtcpSenderReport } from '../../gateway/formats/rtp/rtp.js';
 import { isSequenceHeaderTag, readFlv } from '../helpers/flv-client.js';
 import { sleep, startGateway, type TestGateway, waitFor } from '../helpers/gateway.js';
 import { rawRtsp, type RawRtsp, type RtspAnswer } from '../helpers/rtsp-client.js';

@@ -9,8 +9,8 @@ import type { Logger } from 'pino';
 import { StreamgateError } from '../../core/errors.js';
 import { RtspAuthenticator } from './auth.js';
 import { encodeRequest, parseSession, parseTransport, type RtspLimits, type RtspMessage, RtspParser, type RtspResponse } from './message.js';
-import { buildRtcpReceiverReport, parseRtcpSenderReports, parseRtp, RtpReorderer, type RtpPacket, type SenderReport } from './rtp.js';
-import { type MediaTrack, mediaTracks, parseSdp } from './sdp.js';
+import { buildRtcpReceiverReport, parseRtcpSenderReports, parseRtp, RtpReorderer, type RtpPacket, type SenderReport } from '../../formats/rtp/rtp.js';
+import { type MediaTrack, mediaTracks, parseSdp } from '../../formats/rtp/sdp.js';
 import { bindUdpPair } from './udp.js';
 import { peerAddress } from '../../net/listen.js';
 

@@ -13,10 +13,10 @@
 import { splitLengthPrefixed } from '../../codecs/annexb.js';
 import { FrameKind, type MediaFrame, type Track, type VideoCodec, type WireFormat } from '../../core/media.js';
 import type { Stream } from '../../core/stream.js';
-import { AAC_PT, parameterSetsOf, VIDEO_PT } from './sdp.js';
-import { packetizeAac, packetizeG711 } from './rtp-audio.js';
-import { packetizeVideo } from './rtp-video.js';
-import { DEFAULT_MAX_PAYLOAD, RTCP_SR_SIZE, RTP_HEADER_SIZE, writeRtcpSenderReport, writeRtpHeader } from './rtp.js';
+import { AAC_PT, parameterSetsOf, VIDEO_PT } from '../../formats/rtp/sdp.js';
+import { packetizeAac, packetizeG711 } from '../../formats/rtp/audio.js';
+import { packetizeVideo } from '../../formats/rtp/video.js';
+import { DEFAULT_MAX_PAYLOAD, RTCP_SR_SIZE, RTP_HEADER_SIZE, writeRtcpSenderReport, writeRtpHeader } from '../../formats/rtp/rtp.js';
 
 /** MediaFrame.wire slot of RTSP (0 = FLV, 1 = RTMP). */
 export const RTSP_WIRE_SLOT = 2;

@@ -6,21 +6,14 @@
  */
 import { nalusToLengthPrefixed } from '../../codecs/annexb.js';
 import { CodecError } from '../../codecs/errors.js';
-import { H264_NAL_AUD, H264_NAL_IDR, H264_NAL_PPS, H264_NAL_SPS } from '../../codecs/h264.js';
-import {
-  H265_NAL_AUD,
-  H265_NAL_PPS,
-  H265_NAL_SPS,
-  H265_NAL_VPS,
-  h265IsIrap,
-} from '../../codecs/h265.js';
+import { AccessUnitScanner } from '../../codecs/access-unit.js';
 import type { VideoCodec, VideoTrack } from '../../core/media.js';
 import type { PublishSession } from '../../core/stream.js';
 import { sameConfig } from '../../formats/tracks.js';
-import { AAC_HBR, AacDepacketizer, G711Depacketizer } from './rtp-audio.js';
-import { VideoDepacketizer } from './rtp-video.js';
-import { type RtpPacket, TimestampUnwrapper } from './rtp.js';
-import { type MediaTrack, parameterSetsOf, videoTrackFromParameterSets } from './sdp.js';
+import { AAC_HBR, AacDepacketizer, G711Depacketizer } from '../../formats/rtp/audio.js';
+import { VideoDepacketizer } from '../../formats/rtp/video.js';
+import { type RtpPacket, TimestampUnwrapper } from '../../formats/rtp/rtp.js';
+import { type MediaTrack, parameterSetsOf, videoTrackFromParameterSets } from '../../formats/rtp/sdp.js';
 
 /** Counters for the API and tests; the per-packet path never logs. */
 export interface IngestStats {
@@ -109,9 +102,8 @@ export class RtpToStream {
   /** Highest dts written (ms): where a follow-up session should continue. */
   lastDts = -1;
   private waitKeyframe = true;
-  private vps: Buffer[] = [];
-  private sps: Buffer[] = [];
-  private pps: Buffer[] = [];
+  /** Keyframes and in-band parameter sets of the video track (one video track per session). */
+  private scanner: AccessUnitScanner | undefined;
   private readonly dts = new DtsExtractor();
   private videoClock = 90000;
 
@@ -233,7 +225,8 @@ export class RtpToStream {
     if (m.codec === 'H264' || m.codec === 'H265') {
       const codec = m.codec;
       this.videoClock = m.clockRate;
-      if (m.track?.kind === 'video') this.seedParameterSets(codec, m.track);
+      this.scanner = new AccessUnitScanner(codec);
+      if (m.track?.kind === 'video') this.seedParameterSets(this.scanner, m.track);
       const d = new VideoDepacketizer(codec, {
         accessUnit: (nalus, ts) => this.videoAccessUnit(state, codec, nalus, ts),
         lost: () => (this.waitKeyframe = true),
@@ -255,13 +248,10 @@ export class RtpToStream {
     return state;
   }
 
-  private seedParameterSets(codec: VideoCodec, track: VideoTrack): void {
+  private seedParameterSets(scanner: AccessUnitScanner, track: VideoTrack): void {
     try {
       // Parameter sets from the SDP's track, so in-band repeats of the same sets change nothing.
-      const { vps, sps, pps } = parameterSetsOf(codec, track.config);
-      this.vps = vps;
-      this.sps = sps;
-      this.pps = pps;
+      scanner.seed(parameterSetsOf(scanner.codec, track.config));
     } catch (error) {
       if (!(error instanceof CodecError)) throw error;
     }
@@ -274,28 +264,12 @@ export class RtpToStream {
   }
 
   private videoAccessUnit(t: TrackState, codec: VideoCodec, nalus: Buffer[], timestamp: number): void {
-    let keyframe = false;
-    let paramsChanged = false;
-    let aud = false;
-    for (const nal of nalus) {
-      if (codec === 'H264') {
-        const type = nal[0]! & 0x1f;
-        if (type === H264_NAL_IDR) keyframe = true;
-        else if (type === H264_NAL_SPS) paramsChanged = replaceSet(this.sps, nal) || paramsChanged;
-        else if (type === H264_NAL_PPS) paramsChanged = replaceSet(this.pps, nal) || paramsChanged;
-        else if (type === H264_NAL_AUD) aud = true;
-      } else {
-        const type = (nal[0]! >> 1) & 0x3f;
-        if (h265IsIrap(type)) keyframe = true;
-        else if (type === H265_NAL_VPS) paramsChanged = replaceSet(this.vps, nal) || paramsChanged;
-        else if (type === H265_NAL_SPS) paramsChanged = replaceSet(this.sps, nal) || paramsChanged;
-        else if (type === H265_NAL_PPS) paramsChanged = replaceSet(this.pps, nal) || paramsChanged;
-        else if (type === H265_NAL_AUD) aud = true;
-      }
-    }
+    const scanner = this.scanner!;
+    nalus = scanner.scan(nalus);
+    const keyframe = scanner.keyframe;
     const ptsTicksMs = this.toMs(t, timestamp);
-    if (paramsChanged || this.session.stream.videoTrack?.codec !== codec) {
-      const track = videoTrackFromParameterSets(codec, this.vps, this.sps, this.pps);
+    if (scanner.paramsChanged || this.session.stream.videoTrack?.codec !== codec) {
+      const track = videoTrackFromParameterSets(codec, scanner.vps, scanner.sps, scanner.pps);
       if (track && !sameConfig(this.session.stream.videoTrack, codec, track.config)) this.session.setVideoTrack(track);
     }
     if (this.session.stream.videoTrack?.codec !== codec) {
@@ -309,7 +283,6 @@ export class RtpToStream {
       }
       this.waitKeyframe = false;
     }
-    if (aud) nalus = nalus.filter((n) => (codec === 'H264' ? (n[0]! & 0x1f) !== H264_NAL_AUD : ((n[0]! >> 1) & 0x3f) !== H265_NAL_AUD));
     // dts in clock ticks relative to this track's first packet, then to ms like pts.
     const ticks = ((ptsTicksMs - t.baseMs!) * this.videoClock) / 1000;
     const dtsTicks = this.dts.next(ticks, keyframe);
@@ -317,14 +290,4 @@ export class RtpToStream {
     if (dts > this.lastDts) this.lastDts = dts;
     this.session.writeVideo(dts, ptsTicksMs, keyframe, nalusToLengthPrefixed(nalus));
   }
-}
-
-/** Adds or replaces the parameter set with the same id position; true when the set is new. */
-function replaceSet(sets: Buffer[], nal: Buffer): boolean {
-  // Cameras repeat identical sets before every keyframe: compare before copying.
-  for (const s of sets) if (s.equals(nal)) return false;
-  // One set of each kind is what cameras send; a different one replaces it.
-  sets.length = 0;
-  sets.push(Buffer.from(nal));
-  return true;
 }

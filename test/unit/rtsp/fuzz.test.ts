@@ -5,10 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { StreamgateError } from '../../../gateway/core/errors.js';
 import { parseTransport, RtspParser } from '../../../gateway/protocols/rtsp/message.js';
-import { AAC_HBR, AacDepacketizer, packetizeAac } from '../../../gateway/protocols/rtsp/rtp-audio.js';
-import { packetizeVideo, VideoDepacketizer } from '../../../gateway/protocols/rtsp/rtp-video.js';
-import { buildRtp, parseRtp } from '../../../gateway/protocols/rtsp/rtp.js';
-import { mediaTracks, parseSdp } from '../../../gateway/protocols/rtsp/sdp.js';
+import { AAC_HBR, AacDepacketizer, packetizeAac } from '../../../gateway/formats/rtp/audio.js';
+import { packetizeVideo, VideoDepacketizer } from '../../../gateway/formats/rtp/video.js';
+import { buildRtp, parseRtp } from '../../../gateway/formats/rtp/rtp.js';
+import { mediaTracks, parseSdp } from '../../../gateway/formats/rtp/sdp.js';
 
 /** Small deterministic PRNG (mulberry32) so failures reproduce. */
 function rng(seed: number): () => number {

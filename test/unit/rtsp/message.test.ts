@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAvcDecoderConfig } from '../../../gateway/codecs/h264.js';
 import { parseChallenges, RtspAuthenticator } from '../../../gateway/protocols/rtsp/auth.js';
 import { parseSession, parseTransport, RtspParser, type RtspMessage } from '../../../gateway/protocols/rtsp/message.js';
-import { buildSdp, mediaTracks, parseSdp } from '../../../gateway/protocols/rtsp/sdp.js';
+import { buildSdp, mediaTracks, parseSdp } from '../../../gateway/formats/rtp/sdp.js';
 import { aacTrackFromConfig, g711Track, videoTrackFromConfig } from '../../../gateway/formats/tracks.js';
 import { FFMPEG_AVCC, hex } from '../codecs/vectors.js';
 

@@ -9,9 +9,9 @@ import type { StreamRegistry } from '../../../gateway/core/registry.js';
 import { configWith } from '../../../gateway/config.js';
 import { Gateway } from '../../../gateway/gateway.js';
 import { g711Track } from '../../../gateway/formats/tracks.js';
-import { packetizeVideo } from '../../../gateway/protocols/rtsp/rtp-video.js';
-import { buildRtp, parseRtp } from '../../../gateway/protocols/rtsp/rtp.js';
-import type { MediaTrack } from '../../../gateway/protocols/rtsp/sdp.js';
+import { packetizeVideo } from '../../../gateway/formats/rtp/video.js';
+import { buildRtp, parseRtp } from '../../../gateway/formats/rtp/rtp.js';
+import type { MediaTrack } from '../../../gateway/formats/rtp/sdp.js';
 import { RtpToStream } from '../../../gateway/protocols/rtsp/to-stream.js';
 import { H264_SPS_CASES, hex } from '../codecs/vectors.js';
 

@@ -23,12 +23,12 @@ export interface RtpPacket {
  * when the packet is not RTP version 2 or is truncated.
  */
 export function parseRtp(buf: Buffer): RtpPacket {
-  if (buf.length < RTP_HEADER_SIZE) throw new ProtocolError('rtsp', `truncated RTP packet: ${buf.length} bytes, the header alone is 12`);
+  if (buf.length < RTP_HEADER_SIZE) throw new ProtocolError('rtp', `truncated RTP packet: ${buf.length} bytes, the header alone is 12`);
   const b0 = buf[0]!;
-  if (b0 >> 6 !== 2) throw new ProtocolError('rtsp', `not an RTP packet: version ${b0 >> 6}, expected 2`);
+  if (b0 >> 6 !== 2) throw new ProtocolError('rtp', `not an RTP packet: version ${b0 >> 6}, expected 2`);
   let offset = RTP_HEADER_SIZE + (b0 & 0x0f) * 4;
   if (b0 & 0x10) {
-    if (buf.length < offset + 4) throw new ProtocolError('rtsp', 'truncated RTP packet: header extension cut off');
+    if (buf.length < offset + 4) throw new ProtocolError('rtp', 'truncated RTP packet: header extension cut off');
     offset += 4 + buf.readUInt16BE(offset + 2) * 4;
   }
   let end = buf.length;
@@ -36,7 +36,7 @@ export function parseRtp(buf: Buffer): RtpPacket {
     const padding = buf[buf.length - 1]!;
     end -= padding;
   }
-  if (offset > end) throw new ProtocolError('rtsp', `truncated RTP packet: ${buf.length} bytes, header and padding need ${offset + buf.length - end}`);
+  if (offset > end) throw new ProtocolError('rtp', `truncated RTP packet: ${buf.length} bytes, header and padding need ${offset + buf.length - end}`);
   return {
     marker: (buf[1]! & 0x80) !== 0,
     payloadType: buf[1]! & 0x7f,

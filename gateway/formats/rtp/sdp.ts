@@ -39,10 +39,10 @@ const STATIC_TYPES: Record<number, { encoding: string; clockRate: number; channe
 
 /** Parses SDP text; throws ProtocolError on anything that is not SDP. */
 export function parseSdp(text: string, maxBytes = 65536): SdpSession {
-  if (text.length > maxBytes) throw new ProtocolError('rtsp', `SDP of ${text.length} bytes exceeds ${maxBytes}`);
+  if (text.length > maxBytes) throw new ProtocolError('sdp', `SDP of ${text.length} bytes exceeds ${maxBytes}`);
   const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
-  if (lines.length > MAX_LINES) throw new ProtocolError('rtsp', `SDP has ${lines.length} lines, more than ${MAX_LINES}`);
-  if (!lines[0]?.startsWith('v=0')) throw new ProtocolError('rtsp', 'bad SDP: it must start with v=0');
+  if (lines.length > MAX_LINES) throw new ProtocolError('sdp', `SDP has ${lines.length} lines, more than ${MAX_LINES}`);
+  if (!lines[0]?.startsWith('v=0')) throw new ProtocolError('sdp', 'bad SDP: it must start with v=0');
   let sessionControl = '';
   const media: {
     type: string;
@@ -54,7 +54,7 @@ export function parseSdp(text: string, maxBytes = 65536): SdpSession {
     control: string;
   }[] = [];
   for (const line of lines) {
-    if (line.length < 2 || line[1] !== '=') throw new ProtocolError('rtsp', `bad SDP line ${JSON.stringify(line.slice(0, 60))}`);
+    if (line.length < 2 || line[1] !== '=') throw new ProtocolError('sdp', `bad SDP line ${JSON.stringify(line.slice(0, 60))}`);
     const type = line[0]!;
     const value = line.slice(2).trim();
     const current = media[media.length - 1];
@@ -62,9 +62,9 @@ export function parseSdp(text: string, maxBytes = 65536): SdpSession {
       const parts = value.split(/\s+/);
       const pt = Number(parts[3]);
       if (parts.length < 4 || !Number.isInteger(pt) || pt < 0 || pt > 127) {
-        throw new ProtocolError('rtsp', `bad SDP media line ${JSON.stringify(line.slice(0, 80))}`);
+        throw new ProtocolError('sdp', `bad SDP media line ${JSON.stringify(line.slice(0, 80))}`);
       }
-      if (media.length >= MAX_MEDIA) throw new ProtocolError('rtsp', `SDP has more than ${MAX_MEDIA} media`);
+      if (media.length >= MAX_MEDIA) throw new ProtocolError('sdp', `SDP has more than ${MAX_MEDIA} media`);
       const st = STATIC_TYPES[pt];
       media.push({
         type: parts[0]!.toLowerCase(),
@@ -102,7 +102,7 @@ export function parseSdp(text: string, maxBytes = 65536): SdpSession {
       }
     }
   }
-  if (media.length === 0) throw new ProtocolError('rtsp', 'bad SDP: no media (m=) line');
+  if (media.length === 0) throw new ProtocolError('sdp', 'bad SDP: no media (m=) line');
   return { control: sessionControl, media };
 }
 
@@ -191,7 +191,7 @@ export function mediaTracks(sdp: SdpSession): MediaTrack[] {
         try {
           track = aacTrackFromConfig(Buffer.from(config, 'hex'));
         } catch (error) {
-          throw new ProtocolError('rtsp', `bad AAC config in SDP: ${(error as Error).message}`);
+          throw new ProtocolError('sdp', `bad AAC config in SDP: ${(error as Error).message}`);
         }
         const num = (k: string, d: number) => {
           const v = Number(media.fmtp.get(k) ?? d);
