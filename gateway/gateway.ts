@@ -3,10 +3,10 @@
  * several gateways can run side by side in one process (tests start them on port 0).
  */
 import { readFileSync } from 'node:fs';
-import express from 'express';
+import express, { type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { Metrics } from './api/metrics.js';
-import { Authorizer } from './auth/index.js';
+import { Authorizer, ConnectionLimiter, adminMiddleware, contentMiddleware } from './auth/index.js';
 import { ConfigError } from './core/errors.js';
 import { contentOf } from './api/content.js';
 import { streamsRouter } from './api/streams.js';
@@ -51,6 +51,8 @@ export class Gateway {
   readonly hls: HlsServer;
   readonly metrics: Metrics;
   readonly auth: Authorizer;
+  private readonly limiter: ConnectionLimiter;
+  private readonly apiGate: RequestHandler;
   /** The one admission path every protocol goes through (auth, limits, readiness, stop hooks). */
   readonly admission: Admission;
   /** Supervised camera pulls (GET/POST/DELETE /api/v1/sources). */
@@ -86,7 +88,11 @@ export class Gateway {
     this.registry.on('listenerError', (error, event) => this.log.error({ err: error, event }, 'hub listener failed'));
 
     this.metrics = new Metrics(this.registry);
-    this.auth = new Authorizer(config.auth, this.log.child({ component: 'auth' }), (p, r) => this.metrics.refused(p, r));
+    const refused = (protocol: string, reason: string) => this.metrics.refused(protocol, reason);
+    const authLog = this.log.child({ component: 'auth' });
+    this.auth = new Authorizer(config.auth, authLog, refused);
+    this.limiter = new ConnectionLimiter(config.auth.limits, authLog, refused);
+    this.apiGate = adminMiddleware(this.auth, authLog, refused);
     this.admission = new Admission(this.registry, this.auth, (p, r) => this.metrics.refused(p, r));
     // Camera pulls, whatever the listeners: rtsp.enabled turns the RTSP server off, not the pulls.
     this.sources = new SourceManager([rtspPullKind(config.rtsp, this.log.child({ component: 'sources' }))], this.admission, this.log.child({ component: 'sources' }));
@@ -115,10 +121,10 @@ export class Gateway {
     }
     app.get('/', (_req, res) => res.redirect(302, '/player/admin.html'));
     app.use('/player', express.static(playerDir(), { index: 'index.html', fallthrough: true, maxAge: 0 }));
-    app.use('/api/v1', this.auth.adminMiddleware());
+    app.use('/api/v1', this.apiGate);
     // Metrics name every path: they are an API read (open unless admin.publicReads is false).
-    app.use('/metrics', this.auth.adminMiddleware());
-    app.use('/api/v1', this.auth.contentMiddleware(contentOf));
+    app.use('/metrics', this.apiGate);
+    app.use('/api/v1', contentMiddleware(this.auth, contentOf));
     // What a console needs to build URLs: the listeners' ports (0 = not listening).
     app.get('/api/v1/server', (_req, res) => {
       res.json({ name: 'streamgate', startedAt: new Date(this.startedAt).toISOString(), ports: this.ports });
@@ -126,7 +132,13 @@ export class Gateway {
     app.use(this.recorder.router());
     app.use(this.transcoder.router());
     app.use(streamsRouter(this.registry, this.transcoder.streamExtras));
-    app.use(tokensRouter(config, this.auth));
+    app.use(
+      tokensRouter(this.auth, config.auth.activeKeyId, () => ({
+        http: this.ports.http,
+        rtmp: this.ports.rtmp ?? config.rtmp.port,
+        rtsp: this.ports.rtsp ?? config.rtsp.port,
+      })),
+    );
     app.use(this.metrics.router());
     app.use(sourcesRouter(this.sources, this.log.child({ component: 'sources' })));
     if (config.rooms.enabled) app.use(this.rooms.router());
@@ -163,9 +175,9 @@ export class Gateway {
     if (this.started) return this.ports;
     this.started = true;
     const host = this.config.bind;
-    this.http.connectionGate = (address) => this.auth.acquireConnection(address, 'http');
-    if (this.rtmp) this.rtmp.connectionGate = (address) => this.auth.acquireConnection(address, 'rtmp');
-    if (this.rtsp) this.rtsp.connectionGate = (address) => this.auth.acquireConnection(address, 'rtsp');
+    this.http.connectionGate = (address) => this.limiter.acquire(address, 'http');
+    if (this.rtmp) this.rtmp.connectionGate = (address) => this.limiter.acquire(address, 'rtmp');
+    if (this.rtsp) this.rtsp.connectionGate = (address) => this.limiter.acquire(address, 'rtsp');
     try {
       // Recordings are indexed (and crash leftovers trimmed) before anything listens, so the
       // first API answer already lists them.

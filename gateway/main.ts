@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { type ConfigOverrides, loadConfig } from './config.js';
 import { ConfigError } from './core/errors.js';
 import { Gateway } from './gateway.js';
-import { hashPasswordCommand, tokenCommand } from './auth/cli.js';
+import { hashPasswordCommand, tokenCommand } from './cli.js';
 
 const USAGE = `usage: streamgate token --publish|--play|--room PATH | --admin [--ttl 1h] [--config FILE] [--host H]
        streamgate hash-password PASSWORD

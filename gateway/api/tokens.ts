@@ -1,14 +1,16 @@
 import express, { type Router } from 'express';
-import type { Config } from '../config.js';
 import type { Authorizer } from '../auth/index.js';
 import { ACTIONS, type Action, createToken } from '../auth/tokens.js';
-import { parseTtl, tokenUrls } from '../auth/urls.js';
+import { type UrlPorts, parseTtl, tokenUrls } from '../auth/urls.js';
 import { ConfigError, InvalidRequestError } from '../core/errors.js';
 import { pathPatternProblem } from '../core/path.js';
 import { sendError } from '../http/errors.js';
 
-/** `POST /api/v1/tokens {"action":"play","path":"live/cam1","ttl":"1h"}` (admin only, like every API change). */
-export function tokensRouter(config: Config, auth: Authorizer): Router {
+/**
+ * `POST /api/v1/tokens {"action":"play","path":"live/cam1","ttl":"1h"}` (admin only, like every
+ * API change). New tokens are signed with `activeKeyId`; URLs point at `ports()`.
+ */
+export function tokensRouter(auth: Authorizer, activeKeyId: string, ports: () => UrlPorts): Router {
   const router = express.Router();
   router.post('/api/v1/tokens', express.json({ limit: '4kb' }), (req, res) => {
     const body = (req.body ?? {}) as { action?: unknown; path?: unknown; ttl?: unknown };
@@ -27,9 +29,9 @@ export function tokensRouter(config: Config, auth: Authorizer): Router {
     } catch (error) {
       return bad((error as Error).message);
     }
-    const token = createToken(auth.signingKeys, config.auth.activeKeyId, action, path, ttl);
+    const token = createToken(auth.signingKeys, activeKeyId, action, path, ttl);
     const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
-    res.status(201).json({ token, action, path, expiresInSeconds: ttl, urls: tokenUrls(config, host, action, path, token) });
+    res.status(201).json({ token, action, path, expiresInSeconds: ttl, urls: tokenUrls(ports(), host, action, path, token) });
   });
   return router;
 }

@@ -1,7 +1,11 @@
 import type { AccessGrant, AccessRequest } from './authorizer.js';
 
 export type { AccessGrant, AccessRequest } from './authorizer.js';
-export { Authorizer, ForbiddenError, UnauthorizedError, clientIp, isAccessRefusal, plainIp } from './authorizer.js';
+export { Authorizer } from './authorizer.js';
+export { ForbiddenError, UnauthorizedError, isAccessRefusal } from './errors.js';
+export { clientIp, plainIp } from './address.js';
+export { ConnectionLimiter } from './limiter.js';
+export { adminMiddleware, contentMiddleware } from './middleware.js';
 
 /** What protocols need from access control (declared once, implemented by Authorizer). */
 export interface AccessControl {

@@ -1,20 +1,26 @@
-import type { Config } from '../config.js';
 import type { Action } from './tokens.js';
 
+/** The ports URLs point at: the listening ones for the API, the configured ones for the CLI. */
+export interface UrlPorts {
+  readonly http: number;
+  readonly rtmp: number;
+  readonly rtsp: number;
+}
+
 /** Ready-to-use URLs carrying `token` for an action on a path. */
-export function tokenUrls(config: Config, host: string, action: Action, path: string, token: string): Record<string, string> {
+export function tokenUrls(ports: UrlPorts, host: string, action: Action, path: string, token: string): Record<string, string> {
   const q = `token=${encodeURIComponent(token)}`;
-  const http = `http://${host}:${config.http.port}`;
-  const ws = `ws://${host}:${config.http.port}`;
+  const http = `http://${host}:${ports.http}`;
+  const ws = `ws://${host}:${ports.http}`;
   const slash = path.indexOf('/');
   const app = path.slice(0, slash);
   const name = path.slice(slash + 1);
   if (action === 'publish') {
     return {
-      rtmp: `rtmp://${host}:${config.rtmp.port}/${path}?${q}`,
-      obsServer: `rtmp://${host}:${config.rtmp.port}/${app}`,
+      rtmp: `rtmp://${host}:${ports.rtmp}/${path}?${q}`,
+      obsServer: `rtmp://${host}:${ports.rtmp}/${app}`,
       obsStreamKey: `${name}?${q}`,
-      rtsp: `rtsp://${host}:${config.rtsp.port}/${path}?${q}`,
+      rtsp: `rtsp://${host}:${ports.rtsp}/${path}?${q}`,
       room: `${ws}/api/v1/rooms/${path}/ws?name=host&${q}`,
     };
   }
@@ -23,8 +29,8 @@ export function tokenUrls(config: Config, host: string, action: Action, path: st
       flv: `${http}/${path}.flv?${q}`,
       wsFlv: `${ws}/${path}.flv?${q}`,
       hls: `${http}/${path}/index.m3u8?${q}`,
-      rtmp: `rtmp://${host}:${config.rtmp.port}/${path}?${q}`,
-      rtsp: `rtsp://${host}:${config.rtsp.port}/${path}?${q}`,
+      rtmp: `rtmp://${host}:${ports.rtmp}/${path}?${q}`,
+      rtsp: `rtsp://${host}:${ports.rtsp}/${path}?${q}`,
       player: `${http}/player/?stream=${path}&${q}`,
     };
   }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { hashPassword } from '../../gateway/auth/authorizer.js';
+import { hashPassword } from '../../gateway/auth/passwords.js';
 import { createToken } from '../../gateway/auth/tokens.js';
 import { encodeAmf0 } from '../../gateway/formats/amf0.js';
 import { publish, probe, type Publisher } from '../helpers/ffmpeg.js';

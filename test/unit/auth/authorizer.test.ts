@@ -1,8 +1,13 @@
 import type { Request, Response } from 'express';
 import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
-import { Authorizer, checkPassword, clientIp, ForbiddenError, hashPassword, plainIp } from '../../../gateway/auth/authorizer.js';
-import { hashPasswordCommand } from '../../../gateway/auth/cli.js';
+import { clientIp, plainIp } from '../../../gateway/auth/address.js';
+import { Authorizer } from '../../../gateway/auth/authorizer.js';
+import { ForbiddenError } from '../../../gateway/auth/errors.js';
+import { ConnectionLimiter } from '../../../gateway/auth/limiter.js';
+import { adminMiddleware } from '../../../gateway/auth/middleware.js';
+import { checkPassword, hashPassword } from '../../../gateway/auth/passwords.js';
+import { hashPasswordCommand } from '../../../gateway/cli.js';
 import { authConfigSchema, SCRYPT_HASH } from '../../../gateway/auth/config.js';
 
 const log = pino({ level: 'silent' });
@@ -42,10 +47,10 @@ describe('client addresses', () => {
   }
 
   it('counts connections per IPv6 client, not per /112', () => {
-    const auth = authorizer({ limits: { maxConnectionsPerIp: 1 } });
-    expect(auth.acquireConnection('2001:db8::1:2:51234', 'rtmp')).toBeDefined();
-    expect(auth.acquireConnection('2001:db8::1:2:51235', 'rtmp')).toBeUndefined();
-    expect(auth.acquireConnection('2001:db8::1:3:51236', 'rtmp')).toBeDefined();
+    const limiter = new ConnectionLimiter(authConfigSchema.parse({ limits: { maxConnectionsPerIp: 1 } }).limits, log);
+    expect(limiter.acquire('2001:db8::1:2:51234', 'rtmp')).toBeDefined();
+    expect(limiter.acquire('2001:db8::1:2:51235', 'rtmp')).toBeUndefined();
+    expect(limiter.acquire('2001:db8::1:3:51236', 'rtmp')).toBeDefined();
   });
 
   it('applies play deny lists to IPv6 clients given as address:port', async () => {
@@ -119,7 +124,7 @@ describe('admin API middleware', () => {
       json: () => res,
     } as unknown as Response;
     let passed = false;
-    auth.adminMiddleware()(req, res, () => (passed = true));
+    adminMiddleware(auth, log)(req, res, () => (passed = true));
     return passed ? 'next' : status;
   }
 

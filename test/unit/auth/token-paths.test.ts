@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokensRouter } from '../../../gateway/api/tokens.js';
 import { Authorizer } from '../../../gateway/auth/authorizer.js';
-import { tokenCommand } from '../../../gateway/auth/cli.js';
+import { tokenCommand } from '../../../gateway/cli.js';
 import { verifyToken } from '../../../gateway/auth/tokens.js';
 import { configWith } from '../../../gateway/config.js';
 import { InvalidPathPatternError } from '../../../gateway/core/errors.js';
@@ -42,7 +42,7 @@ describe('POST /api/v1/tokens: path patterns', () => {
   beforeAll(async () => {
     const config = configWith({ auth: { keys } });
     const app = express();
-    app.use(tokensRouter(config, new Authorizer(config.auth, pino({ level: 'silent' }))));
+    app.use(tokensRouter(new Authorizer(config.auth, pino({ level: 'silent' })), config.auth.activeKeyId, () => ({ http: config.http.port, rtmp: config.rtmp.port, rtsp: config.rtsp.port })));
     server = await new Promise((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });

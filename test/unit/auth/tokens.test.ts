@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createToken, verifyToken } from '../../../gateway/auth/tokens.js';
-import { clientIp } from '../../../gateway/auth/authorizer.js';
+import { clientIp } from '../../../gateway/auth/address.js';
 import { parseTtl } from '../../../gateway/auth/urls.js';
 
 const keys = { k1: 'secret-one', k2: 'secret-two' };

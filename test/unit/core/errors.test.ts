@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ForbiddenError, UnauthorizedError } from '../../../gateway/auth/authorizer.js';
+import { ForbiddenError, UnauthorizedError } from '../../../gateway/auth/errors.js';
 import { CodecError } from '../../../gateway/codecs/errors.js';
 import {
   ERRORS,

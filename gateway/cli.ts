@@ -5,11 +5,12 @@
  */
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { loadConfig } from '../config.js';
-import { validatePathPattern } from '../core/path.js';
-import { Authorizer, hashPassword } from './authorizer.js';
-import { type Action, createToken } from './tokens.js';
-import { parseTtl, tokenUrls } from './urls.js';
+import { loadConfig } from './config.js';
+import { validatePathPattern } from './core/path.js';
+import { Authorizer } from './auth/authorizer.js';
+import { hashPassword } from './auth/passwords.js';
+import { type Action, createToken } from './auth/tokens.js';
+import { parseTtl, tokenUrls } from './auth/urls.js';
 
 export function tokenCommand(argv: string[], out: (line: string) => void = (l) => process.stdout.write(l + '\n')): void {
   const { values } = parseArgs({
@@ -40,7 +41,7 @@ export function tokenCommand(argv: string[], out: (line: string) => void = (l) =
   }
   const token = createToken(auth.signingKeys, kid, action, pattern, parseTtl(values.ttl!));
   const host = values.host ?? (config.bind === '0.0.0.0' || config.bind === '::' ? 'HOST' : config.bind);
-  const urls = tokenUrls(config, host, action, pattern, token);
+  const urls = tokenUrls({ http: config.http.port, rtmp: config.rtmp.port, rtsp: config.rtsp.port }, host, action, pattern, token);
   if (values.json) {
     out(JSON.stringify({ token, action, path: pattern, urls }));
     return;
