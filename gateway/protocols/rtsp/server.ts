@@ -8,7 +8,7 @@ import type { Admission } from '../../core/admission.js';
 import type { Stream } from '../../core/stream.js';
 import type { RtspConfig } from './config.js';
 import { RtspStreamFormat } from './from-stream.js';
-import { RtspConnection, type RtspSessionContext } from './session.js';
+import { RtspConnection, type RtspSessionContext } from './connection.js';
 import { UdpServerPair } from './udp.js';
 import { admit, type ConnectionGate, listenOn } from '../../net/listen.js';
 import { type AccessControl, OPEN_ACCESS } from '../../auth/index.js';

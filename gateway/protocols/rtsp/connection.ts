@@ -1,35 +1,32 @@
 /**
- * One RTSP connection on the server (RFC 2326): a pusher (ANNOUNCE, SETUP, RECORD; RTP mapped
- * into the hub by RtpToStream) or a player (DESCRIBE, SETUP, PLAY; a hub Reader writing the
- * stream's shared RTP bytes). TCP interleaved or UDP through the server's shared port pair.
- * A session lives as long as its control connection.
+ * One RTSP control connection on the server (RFC 2326): requests in order, CSeq, credentials,
+ * Session ids, transports (TCP interleaved or UDP through the server's shared port pair). It
+ * becomes a pusher (ANNOUNCE, SETUP, RECORD: a RecordSession) or a player (DESCRIBE, SETUP, PLAY:
+ * a PlaySession), as gortsplib cuts ServerConn from ServerSession. A session lives as long as its
+ * control connection.
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { AccessControl } from '../../auth/index.js';
-import type { Admission, AdmissionRequest, PlayTicket } from '../../core/admission.js';
-import { matchDigest, parseDigestAuthorization } from './auth.js';
-import {
-  InvalidPathError,
-  ProtocolError,
-  rtspStatusOf,
-  StreamgateError,
-  StreamNotFoundError,
-} from '../../core/errors.js';
-import type { Track } from '../../core/media.js';
+import type { Admission, AdmissionRequest } from '../../core/admission.js';
+import { ProtocolError, rtspStatusOf, StreamgateError } from '../../core/errors.js';
 import { validatePath } from '../../core/path.js';
-import type { Reader } from '../../core/reader.js';
-import type { PublishSession, Stream } from '../../core/stream.js';
-import type { RtspConfig } from './config.js';
-import { forEachInterleaved, NOT_SET_UP, playTracks, remapChannels, type RtspStreamFormat } from './from-stream.js';
-import { encodeResponse, parseTransport, type RtspMessage, RtspParser, type RtspRequest, type TransportSpec } from './message.js';
-import { parseRtcpSenderReports, parseRtp, RtpReorderer } from '../../formats/rtp/rtp.js';
-import { socketCorking, writeToSocket } from '../../net/socket-writer.js';
-import { buildSdp, type MediaTrack, mediaTracks, parseSdp } from '../../formats/rtp/sdp.js';
-import { RtpToStream } from './to-stream.js';
-import type { UdpServerPair } from './udp.js';
+import type { Stream } from '../../core/stream.js';
+import { parseRtp, RtpReorderer } from '../../formats/rtp/rtp.js';
+import { buildSdp, mediaTracks, parseSdp } from '../../formats/rtp/sdp.js';
 import { maskSecrets } from '../../log.js';
+import { writeToSocket } from '../../net/socket-writer.js';
+import { matchDigest, parseDigestAuthorization } from './auth.js';
+import type { RtspConfig } from './config.js';
+import type { RtspStreamFormat } from './from-stream.js';
+import { encodeResponse, parseTransport, type RtspMessage, RtspParser, type RtspRequest, type TransportSpec } from './message.js';
+import { PlaySession, type PlayHost, type TrackTransport } from './play-session.js';
+import { RecordSession } from './record-session.js';
+import type { UdpServerPair } from './udp.js';
+import { CONTROL, plainAddress, RtspStatusError, splitRtspUrl, trackIndex } from './urls.js';
+
+export { RtspStatusError } from './urls.js';
 
 export interface RtspSessionContext {
   /** Every publish and play goes through it (access, limits, readiness, stop hooks). */
@@ -41,74 +38,16 @@ export interface RtspSessionContext {
   formatFor(stream: Stream): RtspStreamFormat;
 }
 
-/** A refusal with an RTSP status; `fatal` ones also close the connection (malformed input). */
-export class RtspStatusError extends StreamgateError {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly fatal = false,
-  ) {
-    super('SG_ERR_PROTOCOL', `rtsp: ${message}`);
-  }
-}
-
 const PUBLIC = 'OPTIONS, DESCRIBE, ANNOUNCE, SETUP, PLAY, PAUSE, RECORD, TEARDOWN, GET_PARAMETER, SET_PARAMETER';
 const SERVER = 'Streamgate';
 
 type Role = 'none' | 'publisher' | 'player' | 'closed';
 
-interface TrackTransport {
-  readonly spec: TransportSpec;
-  /** UDP: the client's RTP/RTCP ports and the route registrations to undo. */
-  unregister?: () => void;
-}
-
-/** Strips the IPv4-mapped prefix so TCP and UDP addresses compare equal. */
-export function plainAddress(address: string | undefined): string {
-  if (!address) return '';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
-}
-
-/** `rtsp://host:port/app/name[/control]?query` → decoded path components and query. */
-/**
- * Clients build SETUP URLs by appending the track's control to the whole DESCRIBE/ANNOUNCE URL,
- * query included (`.../live/cam?token=x/streamid=0`): move such a trailing path segment back in
- * front of the query so the path, the control and the query each parse as themselves.
- */
-export function normalizeRtspUrl(url: string): string {
-  const q = url.indexOf('?');
-  if (q < 0) return url;
-  const rest = url.slice(q + 1);
-  const slash = rest.indexOf('/');
-  if (slash < 0) return url;
-  return `${url.slice(0, q)}${rest.slice(slash)}?${rest.slice(0, slash)}`;
-}
-
-export function splitRtspUrl(url: string): { parts: string[]; query: Record<string, string> } {
-  let u: URL;
-  try {
-    u = new URL(normalizeRtspUrl(url));
-  } catch {
-    throw new RtspStatusError(400, `bad request URL ${JSON.stringify(url.slice(0, 200))}`, true);
-  }
-  if (u.protocol !== 'rtsp:' && u.protocol !== 'rtspt:') throw new RtspStatusError(400, `not an rtsp:// URL: ${JSON.stringify(url.slice(0, 200))}`, true);
-  const query: Record<string, string> = {};
-  for (const [k, v] of u.searchParams) query[k] = v;
-  let parts: string[];
-  try {
-    parts = u.pathname.split('/').filter((p) => p.length > 0).map((p) => decodeURIComponent(p));
-  } catch {
-    throw new InvalidPathError(u.pathname);
-  }
-  return { parts, query };
-}
-
-const CONTROL = /^(?:trackID|streamid|track)=(\d+)$/i;
 const DIGEST_REALM = 'streamgate';
 
-export class RtspConnection {
+export class RtspConnection implements PlayHost {
   readonly remoteAddress: string;
-  private readonly remoteIp: string;
+  readonly remoteIp: string;
   readonly log: Logger;
   private readonly parser: RtspParser;
   private role: Role = 'none';
@@ -119,32 +58,19 @@ export class RtspConnection {
   private chain: Promise<void> = Promise.resolve();
   private lastActivity = Date.now();
   private readonly watchdog: NodeJS.Timeout;
-  // Publisher state.
-  private announced: MediaTrack[] = [];
-  private publishSession: PublishSession | undefined;
-  private toStream: RtpToStream | undefined;
-  /** A player's admission, from DESCRIBE (or SETUP) until the connection ends; PAUSE keeps it. */
-  private playTicket: PlayTicket | undefined;
-  private recording = false;
+  private record: RecordSession | undefined;
+  /** A player's admission and reader, from DESCRIBE (or SETUP) until the connection ends; PAUSE keeps it. */
+  private play: PlaySession | undefined;
   /** Interleaved channel → track index (RTP on even, RTCP on odd channels of a pair). */
   private readonly channelTrack = new Int16Array(256).fill(-1);
-  private readonly transports = new Map<number, TrackTransport>();
-  // Player state.
-  private stream: Stream | undefined;
-  private described: Track[] = [];
-  private reader: Reader | undefined;
-  /** Set while PAUSE closes the hub reader, so its close does not end the RTSP session. */
-  private pausing = false;
-  /** For TCP players: default channel → the channel this client chose; identity when undefined. */
-  private channelMap: Uint8Array | undefined;
-  private udpPlay = false;
+  readonly transports = new Map<number, TrackTransport>();
   badPackets = 0;
   /** Digest nonce for this connection (RFC 2617 §3.2.1). */
   private readonly nonce = randomBytes(16).toString('hex');
   private offerDigest = false;
 
   constructor(
-    private readonly socket: Socket,
+    readonly socket: Socket,
     private readonly ctx: RtspSessionContext,
     parentLog: Logger,
     private readonly onClosed: (c: RtspConnection) => void,
@@ -163,12 +89,12 @@ export class RtspConnection {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('close', () => this.cleanup());
     socket.on('error', (error) => this.log.debug({ err: error.message }, 'socket error'));
-    socket.on('drain', () => this.reader?.drain());
+    socket.on('drain', () => this.play?.drain());
     const timeout = ctx.config.sessionTimeoutMs;
     this.watchdog = setInterval(() => {
       // A TCP player needs no keepalive: its connection says when it is gone (and players
       // like ffmpeg send nothing while they read). UDP sessions and idle connections time out.
-      if (this.reader && !this.udpPlay) return;
+      if (this.play?.playing && !this.play.udp) return;
       if (Date.now() - this.lastActivity > timeout) this.fail(new ProtocolError('rtsp', `no request or media for ${timeout} ms (session timeout)`));
     }, Math.min(5000, Math.max(250, timeout / 4)));
     this.watchdog.unref();
@@ -206,7 +132,11 @@ export class RtspConnection {
     this.chain = this.chain.then(() => this.handle(message)).catch((error: unknown) => this.fail(error));
   }
 
-  private send(bytes: Buffer): boolean {
+  get udp(): UdpServerPair | undefined {
+    return this.ctx.udp;
+  }
+
+  send(bytes: Buffer): boolean {
     if (this.role === 'closed' || this.socket.destroyed) return true;
     return writeToSocket(this.socket, bytes);
   }
@@ -312,11 +242,9 @@ export class RtspConnection {
       return false;
     }
     // A second DESCRIBE on the connection replaces the first (its slot and hooks end).
-    this.playTicket?.release();
-    this.playTicket = ticket;
+    this.play?.close();
+    this.play = new PlaySession(this, ticket, path);
     this.path = path;
-    this.stream = ticket.stream;
-    this.described = playTracks(ticket.stream);
     return true;
   }
 
@@ -324,7 +252,7 @@ export class RtspConnection {
     if (this.role === 'publisher') throw new RtspStatusError(455, 'DESCRIBE on a publishing session');
     const path = this.resolveStreamPath(req.url, false);
     if (!(await this.admitPlayer(req, path))) return;
-    const sdp = buildSdp(this.described, path, plainAddress(this.socket.localAddress));
+    const sdp = buildSdp(this.play!.described, path, plainAddress(this.socket.localAddress));
     const base = req.url.split('?')[0]!.replace(/\/+$/, '');
     this.respond(req, cseq, 200, { 'Content-Base': `${base}/`, 'Content-Type': 'application/sdp' }, sdp);
   }
@@ -348,27 +276,11 @@ export class RtspConnection {
       },
       { authenticated: grant },
     );
-    this.publishSession = session;
+    this.record = new RecordSession(session, tracks);
     if (this.isClosed) return this.cleanup();
     this.role = 'publisher';
     this.path = path;
-    this.announced = tracks;
-    this.toStream = new RtpToStream(this.publishSession, tracks);
     this.respond(req, cseq, 200);
-  }
-
-  /** Track index of a SETUP URL: its control against the announced/described tracks. */
-  private trackIndex(url: string, controls: string[]): number {
-    const clean = normalizeRtspUrl(url).split('?')[0]!.replace(/\/+$/, '');
-    for (let i = 0; i < controls.length; i++) {
-      const c = controls[i]!;
-      if (c === '' || c === '*') continue;
-      if (c.includes('://') ? clean === c.replace(/\/+$/, '') : clean.endsWith('/' + c)) return i;
-    }
-    const m = CONTROL.exec(clean.slice(clean.lastIndexOf('/') + 1));
-    if (m && Number(m[1]) < controls.length) return Number(m[1]);
-    if (controls.length === 1) return 0;
-    throw new RtspStatusError(404, `SETUP URL ${JSON.stringify(url.slice(0, 200))} names no track of this session`);
   }
 
   private async onSetup(req: RtspRequest, cseq: string): Promise<void> {
@@ -389,17 +301,17 @@ export class RtspConnection {
     }
     let index: number;
     if (this.role === 'publisher') {
-      if (this.recording) throw new RtspStatusError(455, 'SETUP after RECORD');
-      index = this.trackIndex(req.url, this.announced.map((t) => t.media.control));
+      if (this.record!.recording) throw new RtspStatusError(455, 'SETUP after RECORD');
+      index = trackIndex(req.url, this.record!.controls);
     } else {
-      if (!this.stream) {
+      if (!this.play) {
         // SETUP without DESCRIBE: resolve the stream from the URL minus its control, with the
         // same checks as DESCRIBE.
         const path = this.resolveStreamPath(req.url, true);
         if (!(await this.admitPlayer(req, path))) return;
       }
-      if (this.reader) throw new RtspStatusError(455, 'SETUP while playing');
-      index = this.trackIndex(req.url, this.described.map((_, i) => `trackID=${i}`));
+      if (this.play!.playing) throw new RtspStatusError(455, 'SETUP while playing');
+      index = trackIndex(req.url, this.play!.described.map((_, i) => `trackID=${i}`));
       this.role = 'player';
     }
     const previous = this.transports.get(index);
@@ -416,7 +328,7 @@ export class RtspConnection {
       const udp = this.ctx.udp!;
       const [cRtp, cRtcp] = spec.clientPort!;
       // UDP may reorder: RTP goes through a reorderer into the hub, RTCP straight to sync.
-      const reorderer = new RtpReorderer((pkt) => this.toStream?.push(index, pkt));
+      const reorderer = new RtpReorderer((pkt) => this.record?.push(index, pkt));
       const handler = (packet: Buffer, rtcp: boolean) => this.onUdp(index, packet, rtcp, reorderer);
       const u1 = udp.register(this.remoteIp, cRtp, handler);
       const u2 = udp.register(this.remoteIp, cRtcp, handler);
@@ -430,136 +342,48 @@ export class RtspConnection {
   }
 
   private async onRecord(req: RtspRequest, cseq: string): Promise<void> {
-    if (this.role !== 'publisher' || !this.toStream) throw new RtspStatusError(455, 'RECORD before ANNOUNCE');
+    if (this.role !== 'publisher' || !this.record) throw new RtspStatusError(455, 'RECORD before ANNOUNCE');
     if (this.transports.size === 0) throw new RtspStatusError(455, 'RECORD before SETUP');
-    this.recording = true;
+    this.record.recording = true;
     this.respond(req, cseq, 200);
-    const kinds = this.announced.map((t) => t.codec).join('+');
     const via = [...this.transports.values()][0]!.spec.protocol;
-    this.log.info({ path: this.path }, `publishing (${kinds} over ${via.toUpperCase()})`);
+    this.log.info({ path: this.path }, `publishing (${this.record.kinds} over ${via.toUpperCase()})`);
   }
 
-  /**
-   * PAUSE (RFC 2326 §10.6) on a live stream: the player stops getting frames but keeps its
-   * session; the next PLAY resumes at the live edge from the GOP cache's keyframe.
-   */
   private onPause(req: RtspRequest, cseq: string): void {
     if (this.role !== 'player') throw new RtspStatusError(455, 'PAUSE is for players; a recording session cannot pause');
-    const reader = this.reader;
-    this.reader = undefined;
-    if (reader) {
-      this.pausing = true;
-      reader.close();
-      this.pausing = false;
-      this.log.info({ path: this.path }, 'player paused');
-    }
+    this.play?.pause();
     this.respond(req, cseq, 200);
   }
 
-  private async onPlay(req: RtspRequest, cseq: string): Promise<void> {
-    if (this.role !== 'player' || !this.stream) throw new RtspStatusError(455, 'PLAY before SETUP');
-    if (this.reader) return this.respond(req, cseq, 200, { Range: 'npt=0.000-' });
-    const stream = this.stream;
-    if (stream.state === 'ended') throw new StreamNotFoundError(this.path);
-    // After a PAUSE, or a slow DESCRIBE -> PLAY, the publisher may have changed codecs: the SDP
-    // this player holds would no longer describe the RTP it gets.
-    if (!sameLayout(this.described, playTracks(stream))) throw new RtspStatusError(455, 'the stream changed codecs since DESCRIBE; DESCRIBE again', true);
-    const format = this.ctx.formatFor(stream);
-    // Channel map for TCP readers that did not take the default 2i/2i+1 pairs.
-    let identity = true;
-    const map = new Uint8Array(256);
-    for (let i = 0; i < 256; i++) map[i] = i;
-    let udp = false;
-    for (const [index, t] of this.transports) {
-      if (t.spec.protocol === 'udp') {
-        udp = true;
-        continue;
-      }
-      const [rtp, rtcp] = t.spec.interleaved!;
-      map[index * 2] = rtp;
-      map[index * 2 + 1] = rtcp;
-      if (rtp !== index * 2 || rtcp !== index * 2 + 1) identity = false;
-    }
-    // Tracks the client did not set up are not sent: route their channels nowhere.
-    for (let i = 0; i < this.described.length; i++) {
-      if (this.transports.has(i)) continue;
-      map[i * 2] = NOT_SET_UP;
-      map[i * 2 + 1] = NOT_SET_UP;
-      identity = false;
-    }
-    this.channelMap = identity ? undefined : map;
-    this.udpPlay = udp;
+  private onPlay(req: RtspRequest, cseq: string): void {
+    const play = this.play;
+    if (this.role !== 'player' || !play) throw new RtspStatusError(455, 'PLAY before SETUP');
+    if (play.playing) return this.respond(req, cseq, 200, { Range: 'npt=0.000-' });
     // RTP-Info without seq/rtptime (both optional, RFC 2326 §12.33): the first packets a player
     // gets are the GOP cache, serialized earlier with older numbers when other players exist.
     const base = req.url.split('?')[0]!.replace(/\/+$/, '');
-    const rtpInfo = this.described.map((_, i) => `url=${base}/trackID=${i}`).join(',');
-    this.respond(req, cseq, 200, { Range: 'npt=0.000-', 'RTP-Info': rtpInfo });
-    const described = this.described;
-    this.reader = this.playTicket!.addReader({
-      protocol: 'rtsp',
-      remoteAddress: this.remoteAddress,
-      format,
-      headers: (initial) => {
-        // RTP carries no stream header. A publisher that came back with other codecs cannot be
-        // followed without a new DESCRIBE: end this reader so the player reconnects.
-        if (!initial && !sameLayout(described, playTracks(stream))) {
-          setImmediate(() => this.fail(new ProtocolError('rtsp', 'the stream changed codecs; reconnect to get the new description')));
-        }
-        return [];
-      },
-      write: (bytes) => this.writeMedia(bytes),
-      // TCP: frames of one event-loop turn leave in one segment (the hub's write-merge window).
-      ...(udp ? {} : socketCorking(this.socket)),
-      close: (error) => {
-        if (this.pausing) return; // PAUSE detached the reader; the session stays
-        if (error) this.log.info({ path: this.path }, `player closed: ${error.message}`);
-        this.socket.end();
-        this.cleanup();
-      },
-    });
-    this.log.info({ path: this.path }, `playing over ${udp ? 'UDP' : 'TCP'}`);
+    const rtpInfo = play.described.map((_, i) => `url=${base}/trackID=${i}`).join(',');
+    play.play(this.ctx.formatFor(play.stream), () => this.respond(req, cseq, 200, { Range: 'npt=0.000-', 'RTP-Info': rtpInfo }));
   }
 
-  /** Per-reader write of shared bytes: as they are, remapped (other channels), or as UDP datagrams. */
-  private writeMedia(bytes: Buffer): boolean {
-    if (this.udpPlay) {
-      const udp = this.ctx.udp!;
-      forEachInterleaved(bytes, (channel, offset, length) => {
-        const t = this.transports.get(channel >> 1);
-        if (!t) return;
-        if (t.spec.protocol === 'udp') {
-          const [rtp, rtcp] = t.spec.clientPort!;
-          udp.send((channel & 1) === 1, bytes, offset, length, (channel & 1) === 1 ? rtcp : rtp, this.remoteIp);
-        } else {
-          // A mixed session (one track TCP, one UDP): rare, so a copy of just this packet.
-          const [rtpCh, rtcpCh] = t.spec.interleaved!;
-          const frame = Buffer.from(bytes.subarray(offset - 4, offset + length));
-          frame[1] = (channel & 1) === 1 ? rtcpCh : rtpCh;
-          this.send(frame);
-        }
-      });
-      return true;
-    }
-    return this.send(this.channelMap ? remapChannels(bytes, this.channelMap) : bytes);
+  /** The player's reader ended (stream ended, kicked, too slow): so does the connection. */
+  ended(): void {
+    this.socket.end();
+    this.cleanup();
   }
 
   private onInterleaved(channel: number, payload: Buffer): void {
     const index = this.channelTrack[channel]!;
-    if (index < 0 || !this.recording) return; // an unknown channel, or RTCP receiver reports from a player
-    if ((channel & 1) === 1) this.onRtcp(index, payload);
-    else this.toStream!.push(index, parseRtp(payload));
-  }
-
-  /** A pusher's sender reports line its tracks up by its own clock. */
-  private onRtcp(index: number, payload: Buffer): void {
-    for (const report of parseRtcpSenderReports(payload)) this.toStream!.senderReport(index, report.ntpMs, report.rtpTimestamp);
+    // An unknown channel, or RTCP receiver reports from a player.
+    if (index >= 0) this.record?.interleaved(index, channel, payload);
   }
 
   private onUdp(index: number, packet: Buffer, rtcp: boolean, reorderer: RtpReorderer): void {
     if (this.isClosed) return;
     this.lastActivity = Date.now();
-    if (!this.recording) return;
-    if (rtcp) return this.onRtcp(index, packet);
+    if (!this.record?.recording) return;
+    if (rtcp) return this.record.rtcp(index, packet);
     try {
       reorderer.push(parseRtp(packet), this.lastActivity);
     } catch {
@@ -569,7 +393,7 @@ export class RtspConnection {
   }
 
   private cleanup(): void {
-    if (this.role === 'closed' && !this.publishSession && !this.reader && !this.playTicket) {
+    if (this.role === 'closed' && !this.record && !this.play) {
       clearInterval(this.watchdog);
       return;
     }
@@ -578,16 +402,13 @@ export class RtspConnection {
     clearInterval(this.watchdog);
     for (const t of this.transports.values()) t.unregister?.();
     this.transports.clear();
-    if (wasPublisher && this.publishSession) this.log.info({ path: this.path }, 'publisher disconnected');
-    this.publishSession?.close('publisher disconnected');
-    this.publishSession = undefined;
-    this.toStream = undefined;
-    const reader = this.reader;
-    this.reader = undefined;
-    reader?.close();
-    const ticket = this.playTicket;
-    this.playTicket = undefined;
-    ticket?.release();
+    if (wasPublisher && this.record) this.log.info({ path: this.path }, 'publisher disconnected');
+    const record = this.record;
+    this.record = undefined;
+    record?.close('publisher disconnected');
+    const play = this.play;
+    this.play = undefined;
+    play?.close();
     this.onClosed(this);
   }
 
@@ -603,17 +424,6 @@ export class RtspConnection {
     this.socket.destroy();
     this.cleanup();
   }
-}
-
-function sameLayout(a: readonly Track[], b: readonly Track[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (x.kind !== y.kind || x.codec !== y.codec) return false;
-    if (x.kind === 'audio' && y.kind === 'audio' && (x.sampleRate !== y.sampleRate || x.channels !== y.channels || !x.config.equals(y.config))) return false;
-  }
-  return true;
 }
 
 function statusOf(error: unknown): number {
