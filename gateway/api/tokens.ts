@@ -27,7 +27,7 @@ export function tokensRouter(config: Config, auth: Authorizer): Router {
     } catch (error) {
       return bad((error as Error).message);
     }
-    const token = createToken(auth.signingKeys, config.auth.activeKeyId, action, path, ttl);
+    const token = createToken(auth.signingKeys, auth.config.activeKeyId, action, path, ttl);
     const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
     res.status(201).json({ token, action, path, expiresInSeconds: ttl, urls: tokenUrls(config, host, action, path, token) });
   });

@@ -126,33 +126,48 @@ export function checkPassword(password: string, stored: string): boolean {
 type Refused = (protocol: string, reason: string) => void;
 
 export class Authorizer {
-  private readonly keys: Record<string, string> = {};
-  private readonly adminTokens: { token: string; role: 'admin' | 'read' }[];
-  private readonly ipLists: Record<'publish' | 'play' | 'admin', { allow?: BlockList; deny?: BlockList }>;
+  private keys: Record<string, string> = {};
+  private adminTokens: { token: string; role: 'admin' | 'read' }[] = [];
+  private ipLists!: Record<'publish' | 'play' | 'admin', { allow?: BlockList; deny?: BlockList }>;
+  private resolvedRules: AuthRule[] = [];
   private readonly connections = new Map<string, number>();
   private totalConnections = 0;
 
   constructor(
-    readonly config: AuthConfig,
+    public config: AuthConfig,
     private readonly log: Logger,
     private readonly refused: Refused = () => {},
-    env: NodeJS.ProcessEnv = process.env,
+    private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
-    for (const [kid, value] of Object.entries(config.keys)) this.keys[kid] = resolveSecret(value, env, `auth.keys.${kid}`);
-    this.adminTokens = config.admin.tokens.map((t, i) => ({ token: resolveSecret(t.token, env, `auth.admin.tokens.${i}`), role: t.role }));
-    this.resolvedRules = config.rules.map((r, i) => ({
+    this.reload(config);
+  }
+
+  /**
+   * Applies a new auth config (SIGHUP): rules, keys, admin credentials, IP lists, hooks and limits
+   * decide every later request; open connections keep their counts. A bad config (an `env:` secret
+   * that is not set, token rules without a key) throws and leaves the current one in force.
+   */
+  reload(config: AuthConfig): void {
+    const env = this.env;
+    const keys: Record<string, string> = {};
+    for (const [kid, value] of Object.entries(config.keys)) keys[kid] = resolveSecret(value, env, `auth.keys.${kid}`);
+    const adminTokens = config.admin.tokens.map((t, i) => ({ token: resolveSecret(t.token, env, `auth.admin.tokens.${i}`), role: t.role }));
+    const resolvedRules = config.rules.map((r, i) => ({
       ...r,
       publishKey: r.publishKey && resolveSecret(r.publishKey, env, `auth.rules.${i}.publishKey`),
       playKey: r.playKey && resolveSecret(r.playKey, env, `auth.rules.${i}.playKey`),
     }));
     const lists = (k: 'publish' | 'play' | 'admin') => ({ allow: blockList(config.ip[k].allow), deny: blockList(config.ip[k].deny) });
-    this.ipLists = { publish: lists('publish'), play: lists('play'), admin: lists('admin') };
-    if (config.rules.some((r) => r.mode === 'token') && Object.keys(this.keys).length === 0) {
+    const ipLists = { publish: lists('publish'), play: lists('play'), admin: lists('admin') };
+    if (config.rules.some((r) => r.mode === 'token') && Object.keys(keys).length === 0) {
       throw new ConfigError('auth.rules use mode token but auth.keys has no signing key');
     }
+    this.config = config;
+    this.keys = keys;
+    this.adminTokens = adminTokens;
+    this.resolvedRules = resolvedRules;
+    this.ipLists = ipLists;
   }
-
-  private readonly resolvedRules: AuthRule[];
 
   get signingKeys(): Readonly<Record<string, string>> {
     return this.keys;
