@@ -1,12 +1,20 @@
-// `npm start` runs this first: build dist/ when it is missing or older than the sources.
+// `npm start` (prestart) and `npm install` (prepare) run this: build dist/ when it is missing or
+// older than the sources, with the dev tools (tsc, vite) when they are installed. A production
+// install (`npm ci --omit=dev` of a release tarball or offline bundle) has dist/ and no sources:
+// then there is nothing to build, and a missing dist/ is explained instead of failing inside tsc.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = new URL('..', import.meta.url).pathname;
+const root = fileURLToPath(new URL('..', import.meta.url));
+const require = createRequire(join(root, 'package.json'));
 const entry = join(root, 'dist', 'gateway', 'main.js');
+const playerPage = join(root, 'dist', 'player', 'index.html');
 
 function newest(dir) {
+  if (!existsSync(dir)) return 0;
   let t = 0;
   for (const name of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, name.name);
@@ -16,8 +24,46 @@ function newest(dir) {
   return t;
 }
 
-const stale = !existsSync(entry) || newest(join(root, 'gateway')) > statSync(entry).mtimeMs;
-if (stale) {
-  console.log('building streamgate (tsc)...');
-  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+function tool(path) {
+  try {
+    return require.resolve(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function run(script, args) {
+  execFileSync(process.execPath, [script, ...args], { stdio: 'inherit', cwd: root });
+}
+
+const hasSources = existsSync(join(root, 'gateway', 'main.ts'));
+const tsc = tool('typescript/bin/tsc');
+const vite = tool('vite/bin/vite.js');
+const howToInstall =
+  'Either install the dev dependencies and build (npm install && npm run build), or install a release\n' +
+  'tarball / offline bundle, which ships dist/ (README, "Production install").';
+
+if (hasSources) {
+  const sources = Math.max(newest(join(root, 'gateway')), newest(join(root, 'transcode')));
+  const stale = !existsSync(entry) || sources > statSync(entry).mtimeMs;
+  if (stale && tsc) {
+    console.log('building streamgate (tsc)...');
+    run(tsc, ['-p', join(root, 'tsconfig.json')]);
+  } else if (stale && existsSync(entry)) {
+    console.warn('streamgate: dist/ is older than the sources and TypeScript is not installed; running the existing build.');
+  } else if (stale) {
+    console.error(`streamgate: dist/gateway/main.js is missing and TypeScript (a dev dependency) is not installed.\n${howToInstall}`);
+    process.exit(1);
+  }
+  if (!existsSync(playerPage)) {
+    if (vite) {
+      console.log('building the player (vite)...');
+      run(vite, ['build', '--config', join(root, 'player', 'vite.config.ts')]);
+    } else {
+      console.warn('streamgate: the player (dist/player) is not built and vite (a dev dependency) is not installed; /player/ pages will be missing.');
+    }
+  }
+} else if (!existsSync(entry)) {
+  console.error(`streamgate: dist/gateway/main.js is missing from this install.\n${howToInstall}`);
+  process.exit(1);
 }
