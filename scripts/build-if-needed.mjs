@@ -4,12 +4,10 @@
 // then there is nothing to build, and a missing dist/ is explained instead of failing inside tsc.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const require = createRequire(join(root, 'package.json'));
 const entry = join(root, 'dist', 'gateway', 'main.js');
 const playerPage = join(root, 'dist', 'player', 'index.html');
 
@@ -24,18 +22,20 @@ function newest(dir) {
   return t;
 }
 
+/** A dev tool's script in node_modules, if installed (vite's package exports hide its bin from require.resolve). */
 function tool(path) {
-  try {
-    return require.resolve(path);
-  } catch {
-    return undefined;
-  }
+  const file = join(root, 'node_modules', path);
+  return existsSync(file) ? file : undefined;
 }
 
 function run(script, args) {
   execFileSync(process.execPath, [script, ...args], { stdio: 'inherit', cwd: root });
 }
 
+// prepare (`npm install`) only warns: a production install of a source tree must not fail on it;
+// prestart (`npm start`) stops, since there is nothing to run.
+const installing = process.argv.includes('--install');
+const fail = () => process.exit(installing ? 0 : 1);
 const hasSources = existsSync(join(root, 'gateway', 'main.ts'));
 const tsc = tool('typescript/bin/tsc');
 const vite = tool('vite/bin/vite.js');
@@ -53,7 +53,7 @@ if (hasSources) {
     console.warn('streamgate: dist/ is older than the sources and TypeScript is not installed; running the existing build.');
   } else if (stale) {
     console.error(`streamgate: dist/gateway/main.js is missing and TypeScript (a dev dependency) is not installed.\n${howToInstall}`);
-    process.exit(1);
+    fail();
   }
   if (!existsSync(playerPage)) {
     if (vite) {
@@ -65,5 +65,5 @@ if (hasSources) {
   }
 } else if (!existsSync(entry)) {
   console.error(`streamgate: dist/gateway/main.js is missing from this install.\n${howToInstall}`);
-  process.exit(1);
+  fail();
 }
