@@ -3,8 +3,8 @@
  * on a "site" and started with `npm start`, with no dev tool and no registry. Uses the dist/ that
  * `npm test` builds and the npm cache that installing this tree filled (bundle.sh --offline).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,30 @@ describe('npm pack', () => {
       expect(files, f).toContain(f);
     }
     expect(files.filter((f) => f.startsWith('gateway/') || f.startsWith('test/') || f.startsWith('dist/test/') || f.endsWith('.map'))).toEqual([]);
+  });
+});
+
+describe('scripts/build-if-needed.mjs on a source tree without dev dependencies', () => {
+  function tree(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-src-'));
+    mkdirSync(join(dir, 'scripts'));
+    mkdirSync(join(dir, 'gateway'));
+    copyFileSync(join(root, 'scripts', 'build-if-needed.mjs'), join(dir, 'scripts', 'build-if-needed.mjs'));
+    writeFileSync(join(dir, 'gateway', 'main.ts'), '');
+    return dir;
+  }
+
+  it('npm start (prestart) stops with what to do when dist/ is missing', () => {
+    const r = spawnSync(process.execPath, ['scripts/build-if-needed.mjs'], { cwd: tree(), encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('dist/gateway/main.js is missing and TypeScript (a dev dependency) is not installed');
+    expect(r.stderr).toContain('offline bundle');
+  });
+
+  it('npm install (prepare) only warns, so npm ci --omit=dev of a source tree completes', () => {
+    const r = spawnSync(process.execPath, ['scripts/build-if-needed.mjs', '--install'], { cwd: tree(), encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('is missing');
   });
 });
 
