@@ -4,7 +4,7 @@
  * `npm test` builds and the npm cache that installing this tree filled (bundle.sh --offline).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,12 +48,13 @@ describe('scripts/build-if-needed.mjs on a source tree without dev dependencies'
 });
 
 describe('offline bundle (scripts/bundle.sh)', () => {
+  let out: string;
   let site: string;
   let app: string;
   let gateway: ChildProcess | undefined;
 
   beforeAll(() => {
-    const out = mkdtempSync(join(tmpdir(), 'sg-bundle-'));
+    out = mkdtempSync(join(tmpdir(), 'sg-bundle-'));
     const bundle = execFileSync('sh', ['scripts/bundle.sh', '--no-build', '--offline', '--out', out], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
       .trim()
       .split('\n')
@@ -67,6 +68,8 @@ describe('offline bundle (scripts/bundle.sh)', () => {
   afterAll(() => {
     // npm start runs the gateway under npm and sh: stop the whole process group.
     if (gateway?.pid && gateway.exitCode === null) process.kill(-gateway.pid, 'SIGTERM');
+    // About 40 MB of bundle and 150 MB unpacked.
+    for (const dir of [out, site]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('holds the production packages with the bundled ffmpeg, executable by anyone, and no dev tool', () => {
