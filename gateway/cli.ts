@@ -12,6 +12,27 @@ import { hashPassword } from './auth/passwords.js';
 import { type Action, createToken } from './auth/tokens.js';
 import { parseTtl, tokenUrls } from './auth/urls.js';
 
+export const TOKEN_HELP = `usage: streamgate token --publish PATH | --play PATH | --room PATH | --admin [options]
+
+Prints a signed token for PATH (a stream path or pattern like live/* or cams/**) and the ready URLs
+of every protocol carrying it. Signing keys come from auth.keys of the config.
+
+  --publish PATH | --play PATH | --room PATH | --admin   what the token allows (exactly one)
+  --ttl 1h           lifetime: 30s, 10m, 1h, 7d (default 1h)
+  --config FILE      config to read auth.keys from; default: STREAMGATE_CONFIG, else config/default.yaml
+                     of this package
+  --host H           host name to put in the URLs (default: the config's bind address, or HOST)
+  --kid ID           signing key id (default auth.activeKeyId)
+  --json             print {token, action, path, urls} as JSON
+  -h, --help         print this help and exit
+`;
+
+export const HASH_PASSWORD_HELP = `usage: streamgate hash-password PASSWORD
+
+Prints the scrypt hash (salt:hash, hex) of PASSWORD for auth.admin.users[].scrypt in the config.
+  -h, --help         print this help and exit
+`;
+
 export function tokenCommand(argv: string[], out: (line: string) => void = (l) => process.stdout.write(l + '\n')): void {
   const { values } = parseArgs({
     args: argv,

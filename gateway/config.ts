@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -23,6 +23,8 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+      /** json: one JSON object per line; pretty: readable lines; auto: pretty on a terminal, else json. */
+      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
     })
     .prefault({}),
   http: z
@@ -109,11 +111,17 @@ export function parseConfig(raw: unknown, source = 'config'): Config {
   return result.data;
 }
 
+/** config/default.yaml of this package, whether we run from dist/ or from sources, whatever the cwd. */
 export function defaultConfigPath(): string {
   // dist/gateway/config.js or gateway/config.ts -> <root>/config/default.yaml
   const here = dirname(fileURLToPath(import.meta.url));
-  const root = here.includes(`${'/'}dist${'/'}`) ? resolve(here, '..', '..') : resolve(here, '..');
+  const root = basename(dirname(here)) === 'dist' ? resolve(here, '..', '..') : resolve(here, '..');
   return resolve(root, 'config', 'default.yaml');
+}
+
+/** The file loadConfig reads without an explicit one: STREAMGATE_CONFIG, else the package's default. */
+export function configPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.STREAMGATE_CONFIG ? resolve(env.STREAMGATE_CONFIG) : defaultConfigPath();
 }
 
 export function readConfigFile(file: string): unknown {
@@ -152,9 +160,9 @@ function applyOverrides(raw: Record<string, any>, o: ConfigOverrides): void {
   if (o.logLevel !== undefined) section('log').level = o.logLevel;
 }
 
-/** YAML file (or the embedded default), then environment, then flags; validated once. */
+/** YAML file (or STREAMGATE_CONFIG, or the embedded default), then environment, then flags; validated once. */
 export function loadConfig(options: { file?: string; overrides?: ConfigOverrides; env?: NodeJS.ProcessEnv } = {}): Config {
-  const file = options.file ?? defaultConfigPath();
+  const file = options.file ?? configPath(options.env ?? process.env);
   const raw = readConfigFile(file);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(`config file ${file} must be a YAML mapping`);

@@ -19,7 +19,7 @@ import { rtspPullKind } from './protocols/rtsp/pull.js';
 import { StreamRegistry } from './core/registry.js';
 import { HttpServer } from './http/server.js';
 import { playerDir } from './http/static.js';
-import { createLogger } from './log.js';
+import { createLogger, type RootLogger } from './log.js';
 import { FlvServer } from './protocols/flv/server.js';
 import { RtmpServer } from './protocols/rtmp/server.js';
 import { RtspServer } from './protocols/rtsp/server.js';
@@ -34,6 +34,32 @@ export interface GatewayPorts {
   rtsp: number | undefined;
   https: number | undefined;
   rtmps: number | undefined;
+}
+
+/** What a reload (SIGHUP) did with each changed setting. */
+export interface ReloadResult {
+  applied: string[];
+  failed: string[];
+  /** Changed settings the running gateway cannot take over (dotted keys, e.g. `http.port`). */
+  restartNeeded: string[];
+}
+
+/** Dotted keys (two levels deep at most, e.g. `hub.maxReaderLagMs`, `sources`) whose values differ. */
+export function changedSettings(a: Config, b: Config): string[] {
+  const out: string[] = [];
+  const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const x = (a as Record<string, unknown>)[key];
+    const y = (b as Record<string, unknown>)[key];
+    if (same(x, y)) continue;
+    const plain = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (plain(x) && plain(y) && key !== 'sources') {
+      const xs = x as Record<string, unknown>;
+      const ys = y as Record<string, unknown>;
+      for (const sub of new Set([...Object.keys(xs), ...Object.keys(ys)])) if (!same(xs[sub], ys[sub])) out.push(`${key}.${sub}`);
+    } else out.push(key);
+  }
+  return out;
 }
 
 export interface GatewayOptions {
@@ -68,7 +94,7 @@ export class Gateway {
     readonly config: Config,
     options: GatewayOptions = {},
   ) {
-    this.log = options.logger ?? createLogger(config.log.level);
+    this.log = options.logger ?? createLogger(config.log.level, undefined, config.log.format);
     const hub = config.hub;
     this.registry = new StreamRegistry(
       {
@@ -91,7 +117,7 @@ export class Gateway {
     const refused = (protocol: string, reason: string) => this.metrics.refused(protocol, reason);
     const authLog = this.log.child({ component: 'auth' });
     this.auth = new Authorizer(config.auth, authLog, refused);
-    this.limiter = new ConnectionLimiter(config.auth.limits, authLog, refused);
+    this.limiter = new ConnectionLimiter(() => this.auth.config.limits, authLog, refused);
     this.apiGate = adminMiddleware(this.auth, authLog, refused);
     this.admission = new Admission(this.registry, this.auth, (p, r) => this.metrics.refused(p, r));
     // Camera pulls, whatever the listeners: rtsp.enabled turns the RTSP server off, not the pulls.
@@ -133,7 +159,7 @@ export class Gateway {
     app.use(this.transcoder.router());
     app.use(streamsRouter(this.registry, this.transcoder.streamExtras));
     app.use(
-      tokensRouter(this.auth, config.auth.activeKeyId, () => ({
+      tokensRouter(this.auth, () => ({
         http: this.ports.http,
         rtmp: this.ports.rtmp ?? config.rtmp.port,
         rtsp: this.ports.rtsp ?? config.rtsp.port,
@@ -228,6 +254,47 @@ export class Gateway {
     this.http.reloadTls(tls);
     this.rtmp?.reloadTls(tls);
     this.log.info('TLS certificate reloaded');
+  }
+
+  /**
+   * SIGHUP: applies what can change without dropping a stream (log.level, auth, the TLS certificate
+   * re-read from its files) and logs every other changed setting as needing a restart. A part that
+   * fails to apply is logged and the running one kept.
+   */
+  reload(next: Config): ReloadResult {
+    const result: ReloadResult = { applied: [], failed: [], restartNeeded: [] };
+    const changed = changedSettings(this.config, next);
+    const setLevel = (this.log as Partial<RootLogger>).setLevelEverywhere;
+    if (next.log.level !== this.log.level && setLevel) {
+      setLevel(next.log.level);
+      result.applied.push('log.level');
+    }
+    if (JSON.stringify(next.auth) !== JSON.stringify(this.auth.config)) {
+      try {
+        this.auth.reload(next.auth);
+        result.applied.push('auth');
+      } catch (error) {
+        result.failed.push('auth');
+        this.log.error({ err: error }, `reload: auth not applied, keeping the running rules: ${(error as Error).message}`);
+      }
+    }
+    for (const key of changed) {
+      if (key.startsWith('auth.') || (key === 'log.level' && setLevel)) continue;
+      result.restartNeeded.push(key);
+    }
+    if (this.tlsCredentials() && !result.restartNeeded.some((k) => k.startsWith('tls.'))) {
+      try {
+        this.reloadTls();
+        result.applied.push('tls certificate');
+      } catch (error) {
+        result.failed.push('tls certificate');
+        this.log.error({ err: error }, `reload: TLS certificate not reloaded, keeping the current one: ${(error as Error).message}`);
+      }
+    }
+    const applied = result.applied.length ? result.applied.join(', ') : 'nothing changed that applies live';
+    const restart = result.restartNeeded.length ? `; restart to apply: ${result.restartNeeded.join(', ')}` : '';
+    this.log.info({ applied: result.applied, restartNeeded: result.restartNeeded }, `reload: applied ${applied}${restart}`);
+    return result;
   }
 
   /** Stops listeners, ends every stream and closes every connection. Idempotent. */

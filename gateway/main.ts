@@ -4,14 +4,35 @@
  * [--rtsp-port N] [--data-dir DIR] [--log-level L]
  */
 import { parseArgs } from 'node:util';
-import { type ConfigOverrides, loadConfig } from './config.js';
+import { type ConfigOverrides, configPath, loadConfig } from './config.js';
 import { ConfigError } from './core/errors.js';
 import { Gateway } from './gateway.js';
-import { hashPasswordCommand, tokenCommand } from './cli.js';
+import { HASH_PASSWORD_HELP, TOKEN_HELP, hashPasswordCommand, tokenCommand } from './cli.js';
 
-const USAGE = `usage: streamgate token --publish|--play|--room PATH | --admin [--ttl 1h] [--config FILE] [--host H]
+const USAGE = `usage: streamgate [--config FILE] [--bind ADDR] [--http-port N] [--rtmp-port N] [--rtsp-port N]
+                  [--data-dir DIR] [--log-level L]
+       streamgate token --publish PATH | --play PATH | --room PATH | --admin [--ttl 1h] [--config FILE] [--host H]
        streamgate hash-password PASSWORD
-       streamgate [--config FILE] [--bind ADDR] [--http-port N] [--rtmp-port N] [--rtsp-port N] [--data-dir DIR] [--log-level L]`;
+       streamgate --help | token --help | hash-password --help`;
+
+const HELP = `Streamgate: low-latency RTMP/RTSP streaming gateway (HTTP-FLV, WS-FLV, HLS, RTMP, RTSP out).
+
+${USAGE}
+
+Options (each overrides the config file; the environment variable in brackets overrides the file too):
+  --config FILE      YAML config [STREAMGATE_CONFIG]; default: config/default.yaml of this package
+  --bind ADDR        address every listener binds to [STREAMGATE_BIND]
+  --http-port N      HTTP port: FLV, WS-FLV, HLS, API, player, /healthz, /metrics [STREAMGATE_HTTP_PORT]
+  --rtmp-port N      RTMP port [STREAMGATE_RTMP_PORT]
+  --rtsp-port N      RTSP port [STREAMGATE_RTSP_PORT]
+  --data-dir DIR     recordings, room history and other state [STREAMGATE_DATA_DIR]
+  --log-level L      trace|debug|info|warn|error|fatal|silent [STREAMGATE_LOG_LEVEL]
+  -h, --help         print this help and exit
+Port 0 picks a free port; the log says which.
+
+Signals: SIGINT/SIGTERM stop; SIGHUP re-reads the config file and applies log.level, auth and the
+TLS certificate live (the log names every other changed setting as needing a restart).
+`;
 
 function portFlag(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -22,6 +43,10 @@ function portFlag(name: string, value: string | undefined): number | undefined {
 
 export async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'token' || argv[0] === 'hash-password') {
+    if (argv[1] === '--help' || argv[1] === '-h' || (argv[0] === 'token' && argv.slice(1).some((a) => a === '--help' || a === '-h'))) {
+      process.stdout.write(argv[0] === 'token' ? TOKEN_HELP : HASH_PASSWORD_HELP);
+      return;
+    }
     try {
       if (argv[0] === 'token') tokenCommand(argv.slice(1));
       else hashPasswordCommand(argv.slice(1));
@@ -52,10 +77,11 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(2);
   }
   if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(HELP);
     return;
   }
   let gateway: Gateway;
+  let configOptions: Parameters<typeof loadConfig>[0];
   try {
     const overrides: ConfigOverrides = {};
     if (values.bind !== undefined) overrides.bind = values.bind;
@@ -67,7 +93,9 @@ export async function main(argv: string[]): Promise<void> {
     if (httpPort !== undefined) overrides.httpPort = httpPort;
     if (rtmpPort !== undefined) overrides.rtmpPort = rtmpPort;
     if (rtspPort !== undefined) overrides.rtspPort = rtspPort;
-    const config = loadConfig({ ...(values.config ? { file: values.config } : {}), overrides });
+    // The file is resolved once, so a reload reads the same one even if the cwd or env changed.
+    configOptions = { file: values.config ?? configPath(), overrides };
+    const config = loadConfig(configOptions);
     gateway = new Gateway(config);
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -100,12 +128,17 @@ export async function main(argv: string[]): Promise<void> {
       },
     );
   };
+  // systemctl reload / docker kill -s HUP: re-read the same file with the same flags and apply what
+  // can change live (Gateway.reload logs the rest as needing a restart).
   process.on('SIGHUP', () => {
+    let next;
     try {
-      gateway.reloadTls();
+      next = loadConfig(configOptions);
     } catch (error) {
-      gateway.log.error({ err: error }, `TLS reload failed; keeping the current certificate: ${(error as Error).message}`);
+      gateway.log.error({ err: error }, `reload: ${(error as Error).message}; keeping the running config`);
+      return;
     }
+    gateway.reload(next);
   });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -8,9 +8,9 @@ import { sendError } from '../http/errors.js';
 
 /**
  * `POST /api/v1/tokens {"action":"play","path":"live/cam1","ttl":"1h"}` (admin only, like every
- * API change). New tokens are signed with `activeKeyId`; URLs point at `ports()`.
+ * API change). New tokens are signed with the live `auth.activeKeyId`; URLs point at `ports()`.
  */
-export function tokensRouter(auth: Authorizer, activeKeyId: string, ports: () => UrlPorts): Router {
+export function tokensRouter(auth: Authorizer, ports: () => UrlPorts): Router {
   const router = express.Router();
   router.post('/api/v1/tokens', express.json({ limit: '4kb' }), (req, res) => {
     const body = (req.body ?? {}) as { action?: unknown; path?: unknown; ttl?: unknown };
@@ -29,7 +29,7 @@ export function tokensRouter(auth: Authorizer, activeKeyId: string, ports: () =>
     } catch (error) {
       return bad((error as Error).message);
     }
-    const token = createToken(auth.signingKeys, activeKeyId, action, path, ttl);
+    const token = createToken(auth.signingKeys, auth.config.activeKeyId, action, path, ttl);
     const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
     res.status(201).json({ token, action, path, expiresInSeconds: ttl, urls: tokenUrls(ports(), host, action, path, token) });
   });

@@ -46,32 +46,47 @@ export function resolveSecret(value: string, env: NodeJS.ProcessEnv, where: stri
 }
 
 export class Authorizer {
-  private readonly keys: Record<string, string> = {};
-  private readonly adminTokens: { token: string; role: 'admin' | 'read' }[];
-  private readonly ipFilters: Record<'publish' | 'play' | 'admin', IpFilter>;
-  readonly hooks: HookClient;
+  private keys: Record<string, string> = {};
+  private adminTokens: { token: string; role: 'admin' | 'read' }[] = [];
+  private ipFilters!: Record<'publish' | 'play' | 'admin', IpFilter>;
+  private resolvedRules: AuthRule[] = [];
+  hooks!: HookClient;
 
   constructor(
-    readonly config: AuthConfig,
+    public config: AuthConfig,
     private readonly log: Logger,
     private readonly refused: Refused = () => {},
-    env: NodeJS.ProcessEnv = process.env,
+    private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
-    for (const [kid, value] of Object.entries(config.keys)) this.keys[kid] = resolveSecret(value, env, `auth.keys.${kid}`);
-    this.adminTokens = config.admin.tokens.map((t, i) => ({ token: resolveSecret(t.token, env, `auth.admin.tokens.${i}`), role: t.role }));
-    this.resolvedRules = config.rules.map((r, i) => ({
+    this.reload(config);
+  }
+
+  /**
+   * Applies a new auth config (SIGHUP): rules, keys, admin credentials, IP lists, hooks and limits
+   * decide every later request; open connections keep their counts. A bad config (an `env:` secret
+   * that is not set, token rules without a key) throws and leaves the current one in force.
+   */
+  reload(config: AuthConfig): void {
+    const env = this.env;
+    const keys: Record<string, string> = {};
+    for (const [kid, value] of Object.entries(config.keys)) keys[kid] = resolveSecret(value, env, `auth.keys.${kid}`);
+    const adminTokens = config.admin.tokens.map((t, i) => ({ token: resolveSecret(t.token, env, `auth.admin.tokens.${i}`), role: t.role }));
+    const resolvedRules = config.rules.map((r, i) => ({
       ...r,
       publishKey: r.publishKey && resolveSecret(r.publishKey, env, `auth.rules.${i}.publishKey`),
       playKey: r.playKey && resolveSecret(r.playKey, env, `auth.rules.${i}.playKey`),
     }));
-    this.ipFilters = { publish: new IpFilter(config.ip.publish), play: new IpFilter(config.ip.play), admin: new IpFilter(config.ip.admin) };
-    this.hooks = new HookClient(config.hooks, log);
-    if (config.rules.some((r) => r.mode === 'token') && Object.keys(this.keys).length === 0) {
+    const ipFilters = { publish: new IpFilter(config.ip.publish), play: new IpFilter(config.ip.play), admin: new IpFilter(config.ip.admin) };
+    if (config.rules.some((r) => r.mode === 'token') && Object.keys(keys).length === 0) {
       throw new ConfigError('auth.rules use mode token but auth.keys has no signing key');
     }
+    this.config = config;
+    this.keys = keys;
+    this.adminTokens = adminTokens;
+    this.resolvedRules = resolvedRules;
+    this.ipFilters = ipFilters;
+    this.hooks = new HookClient(config.hooks, this.log);
   }
-
-  private readonly resolvedRules: AuthRule[];
 
   get signingKeys(): Readonly<Record<string, string>> {
     return this.keys;

@@ -10,14 +10,15 @@ export class ConnectionLimiter {
   private total = 0;
 
   constructor(
-    private readonly limits: AuthConfig['limits'],
+    /** Read per connection, so a reload (SIGHUP) applies to the next one. */
+    private readonly limits: () => AuthConfig['limits'],
     private readonly log: Logger,
     private readonly refused: Refused = () => {},
   ) {}
 
   /** Counts a new connection; returns a release function, or undefined when a limit refuses it. */
   acquire(remoteAddress: string, protocol: string): (() => void) | undefined {
-    const { maxConnections, maxConnectionsPerIp } = this.limits;
+    const { maxConnections, maxConnectionsPerIp } = this.limits();
     const ip = clientIp(remoteAddress);
     const mine = this.perIp.get(ip) ?? 0;
     const ipFull = maxConnectionsPerIp > 0 && mine >= maxConnectionsPerIp;

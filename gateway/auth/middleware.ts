@@ -14,8 +14,8 @@ import type { Refused } from './limiter.js';
 
 /** /api/v1 and /metrics: read-only vs admin roles, loopback-only until credentials exist. */
 export function adminMiddleware(auth: Authorizer, log: Logger, refused: Refused = () => {}): RequestHandler {
-  const admin = auth.config.admin;
   return (req: Request, res: Response, next: NextFunction) => {
+    const admin = auth.config.admin; // the live one: SIGHUP may change it
     // The socket's address carries no port: clientIp would cut the last group of an IPv6 address.
     const ip = plainIp(req.socket.remoteAddress ?? '');
     const refuse = (error: UnauthorizedError | ForbiddenError) => {

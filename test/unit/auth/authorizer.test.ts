@@ -47,7 +47,7 @@ describe('client addresses', () => {
   }
 
   it('counts connections per IPv6 client, not per /112', () => {
-    const limiter = new ConnectionLimiter(authConfigSchema.parse({ limits: { maxConnectionsPerIp: 1 } }).limits, log);
+    const limiter = new ConnectionLimiter(() => authConfigSchema.parse({ limits: { maxConnectionsPerIp: 1 } }).limits, log);
     expect(limiter.acquire('2001:db8::1:2:51234', 'rtmp')).toBeDefined();
     expect(limiter.acquire('2001:db8::1:2:51235', 'rtmp')).toBeUndefined();
     expect(limiter.acquire('2001:db8::1:3:51236', 'rtmp')).toBeDefined();

@@ -42,7 +42,7 @@ describe('POST /api/v1/tokens: path patterns', () => {
   beforeAll(async () => {
     const config = configWith({ auth: { keys } });
     const app = express();
-    app.use(tokensRouter(new Authorizer(config.auth, pino({ level: 'silent' })), config.auth.activeKeyId, () => ({ http: config.http.port, rtmp: config.rtmp.port, rtsp: config.rtsp.port })));
+    app.use(tokensRouter(new Authorizer(config.auth, pino({ level: 'silent' })), () => ({ http: config.http.port, rtmp: config.rtmp.port, rtsp: config.rtsp.port })));
     server = await new Promise((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });
