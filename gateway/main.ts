@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * CLI: node dist/gateway/main.js [--config FILE] [--bind ADDR] [--http-port N] [--rtmp-port N]
- * [--rtsp-port N] [--data-dir DIR] [--log-level L]
+ * [--rtsp-port N] [--srt-port N] [--data-dir DIR] [--log-level L]
  */
 import { parseArgs } from 'node:util';
 import { type ConfigOverrides, loadConfig } from './config.js';
@@ -11,7 +11,7 @@ import { hashPasswordCommand, tokenCommand } from './auth/cli.js';
 
 const USAGE = `usage: streamgate token --publish|--play|--room PATH | --admin [--ttl 1h] [--config FILE] [--host H]
        streamgate hash-password PASSWORD
-       streamgate [--config FILE] [--bind ADDR] [--http-port N] [--rtmp-port N] [--rtsp-port N] [--data-dir DIR] [--log-level L]`;
+       streamgate [--config FILE] [--bind ADDR] [--http-port N] [--rtmp-port N] [--rtsp-port N] [--srt-port N] [--data-dir DIR] [--log-level L]`;
 
 function portFlag(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -41,6 +41,7 @@ export async function main(argv: string[]): Promise<void> {
         'http-port': { type: 'string' },
         'rtmp-port': { type: 'string' },
         'rtsp-port': { type: 'string' },
+        'srt-port': { type: 'string' },
         'data-dir': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -67,6 +68,8 @@ export async function main(argv: string[]): Promise<void> {
     if (httpPort !== undefined) overrides.httpPort = httpPort;
     if (rtmpPort !== undefined) overrides.rtmpPort = rtmpPort;
     if (rtspPort !== undefined) overrides.rtspPort = rtspPort;
+    const srtPort = portFlag('srt-port', values['srt-port']);
+    if (srtPort !== undefined) overrides.srtPort = srtPort;
     const config = loadConfig({ ...(values.config ? { file: values.config } : {}), overrides });
     gateway = new Gateway(config);
   } catch (error) {
