@@ -46,7 +46,11 @@ describe.skipIf(!SRT)('SRT ingest', () => {
 
   it('publishes H.264 + AAC with the access control streamid, read back over HTTP-FLV and RTMP', async () => {
     pubs.push(srtPublish(srtUrl(g.srt, '#!::r=live/cam1,m=publish')));
-    const stream = await waitFor('live/cam1 ready with audio', () => g.gw.registry.get('live/cam1')?.ready && g.gw.registry.get('live/cam1')?.audioTrack && g.gw.registry.get('live/cam1'), 20_000);
+    const ready = (path: string) => {
+      const s = g.gw.registry.get(path);
+      return s?.ready && s.audioTrack ? s : undefined;
+    };
+    const stream = await waitFor('live/cam1 ready with audio', () => ready('live/cam1'), 20_000);
     expect(stream.videoTrack).toMatchObject({ codec: 'H264', width: 320, height: 240 });
     expect(stream.audioTrack).toMatchObject({ codec: 'AAC', sampleRate: 44100 });
     const flv = await probe(`${g.http}/live/cam1.flv`, 2);
@@ -61,7 +65,10 @@ describe.skipIf(!SRT)('SRT ingest', () => {
 
   it('publishes H.265 + AAC with the plain streamid form, read back over RTSP', async () => {
     pubs.push(srtPublish(srtUrl(g.srt, 'live/cam265'), { video: 'h265' }));
-    const stream = await waitFor('live/cam265 ready with audio', () => g.gw.registry.get('live/cam265')?.ready && g.gw.registry.get('live/cam265')?.audioTrack && g.gw.registry.get('live/cam265'), 20_000);
+    const stream = await waitFor('live/cam265 ready with audio', () => {
+      const s = g.gw.registry.get('live/cam265');
+      return s?.ready && s.audioTrack ? s : undefined;
+    }, 20_000);
     expect(stream.videoTrack).toMatchObject({ codec: 'H265', width: 320, height: 240 });
     const rtsp = await probe(`${g.rtsp}/live/cam265`, 2, ['-rtsp_transport', 'tcp']);
     expect(rtsp.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'hevc']);
@@ -127,8 +134,8 @@ describe.skipIf(!SRT)('SRT passphrase', () => {
   });
 
   it.each([
-    { name: 'a wrong passphrase', extra: { passphrase: 'not-the-secret' }, code: 'SG_ERR_FORBIDDEN', says: /Incorrect passphrase|BADSECRET|reject/i },
-    { name: 'no passphrase', extra: {}, code: 'SG_ERR_UNAUTHORIZED', says: /reject|failed/i },
+    { name: 'a wrong passphrase', extra: { passphrase: 'not-the-secret' } as Record<string, string>, code: 'SG_ERR_FORBIDDEN', says: /Incorrect passphrase|BADSECRET|reject/i },
+    { name: 'no passphrase', extra: {} as Record<string, string>, code: 'SG_ERR_UNAUTHORIZED', says: /reject|failed/i },
   ])('refuses a caller with $name in the handshake', async ({ extra, code, says }) => {
     const p = srtPublish(srtUrl(g.srt, '#!::r=live/wrongkey,m=publish', extra), { duration: 5 });
     pubs.push(p);

@@ -156,6 +156,9 @@ export class SrtConnection {
   /** A UDP packet from the child's libsrt, for the caller. */
   private fromListener(pkt: Buffer): void {
     switch (this.state) {
+      case 'closed':
+        if (this.toStream) this.send(pkt); // a live connection's shutdown
+        return;
       case 'live':
       case 'induction':
         this.send(pkt);
@@ -344,11 +347,18 @@ export class SrtConnection {
     this.state = 'closed';
     clearInterval(this.timer);
     this.child?.stop();
-    try {
-      this.relay?.close();
-    } catch {
-      /* already closed */
-    }
+    // The relay stays until the child is gone: its SIGTERM handling sends the caller libsrt's
+    // shutdown, which must still get through (the caller then stops at once, not after its timeout).
+    const relay = this.relay;
+    const closeRelay = () => {
+      try {
+        relay?.close();
+      } catch {
+        /* already closed */
+      }
+    };
+    if (this.child && !this.child.exited) void this.child.done.then(closeRelay);
+    else closeRelay();
     this.session?.close(reason);
     this.onClosed(this);
     this.resolveClosed();
