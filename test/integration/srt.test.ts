@@ -4,10 +4,11 @@
  * the SRT handshake; a lossy UDP relay in between still plays. Port 0 everywhere.
  */
 import { execFileSync } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
+import { createServer, get as httpGet, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decode, probe, publish, type Publisher } from '../helpers/ffmpeg.js';
-import { startGateway, type TestGateway, waitFor } from '../helpers/gateway.js';
+import { FlvDemuxer } from '../../gateway/protocols/flv/demux.js';
+import { decode, probe, publish, type Publisher, runFfmpeg } from '../helpers/ffmpeg.js';
+import { sleep, startGateway, type TestGateway, waitFor } from '../helpers/gateway.js';
 import { hasTool } from '../helpers/tools.js';
 import { lossyRelay } from '../helpers/udp-relay.js';
 
@@ -220,5 +221,47 @@ describe.skipIf(!SRT)('SRT access control', () => {
     expect(calls.some((c) => c.url === '/on_publish' && c.body.stream === 'deny1')).toBe(true);
     await new Promise((r) => setTimeout(r, 300));
     expect(calls.some((c) => c.url === '/on_unpublish' && c.body.stream === 'deny1')).toBe(false);
+  });
+});
+
+describe.skipIf(!SRT)('SRT latency', () => {
+  /** Arrival time of each video frame at an HTTP-FLV reader, keyed by the frame's last bytes (the same encoded frame on both paths). */
+  function arrivals(url: string): { times: Map<string, number>; close(): void } {
+    const times = new Map<string, number>();
+    const demux = new FlvDemuxer((tag) => {
+      if (tag.type === 9 && tag.body[1] === 1 && tag.body.length > 80) times.set(tag.body.subarray(tag.body.length - 64).toString('hex'), Date.now());
+    });
+    const req = httpGet(url, (res) => res.on('data', (d: Buffer) => demux.push(d)));
+    return { times, close: () => req.destroy() };
+  }
+
+  it('adds the SRT latency and nothing more over RTMP for the same frames (one encoder, both outputs)', async () => {
+    const latencyMs = 20;
+    const g = await startGateway({ srt: { latencyMs } });
+    // One encoder, two outputs: the frames are identical, so arrival times compare directly.
+    const p = runFfmpeg(['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-t', '12',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-bf', '0', '-flags', '+global_header', '-map', '0:v', '-f', 'tee',
+      `[f=flv]${g.rtmp}/live/viartmp|[f=mpegts]${g.srt}?streamid=live/viasrt&latency=${latencyMs * 1000}`]);
+    try {
+      await waitFor('both paths ready', () => g.gw.registry.get('live/viartmp')?.ready && g.gw.registry.get('live/viasrt')?.ready, 20_000);
+      const rtmp = arrivals(`${g.http}/live/viartmp.flv`);
+      const srt = arrivals(`${g.http}/live/viasrt.flv`);
+      await sleep(4000);
+      rtmp.close();
+      srt.close();
+      const extra: number[] = [];
+      for (const [frame, at] of rtmp.times) {
+        const viaSrt = srt.times.get(frame);
+        if (viaSrt !== undefined) extra.push(viaSrt - at);
+      }
+      extra.sort((a, b) => a - b);
+      expect(extra.length).toBeGreaterThan(60);
+      const p50 = extra[extra.length >> 1]!;
+      // Measured here: p50 latency + 1-2 ms (the relay hop and the demuxer add no frame interval).
+      expect(p50).toBeLessThanOrEqual(latencyMs + 25);
+    } finally {
+      await p.stop();
+      await g.stop();
+    }
   });
 });

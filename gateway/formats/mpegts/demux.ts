@@ -11,7 +11,8 @@
  *   MPEG-4 Part 2 video, and Opus (0x06 with a registration descriptor 'Opus', ETSI TS 102 366 /
  *   the Opus-in-TS mapping) are refused with UnsupportedCodecError naming what is supported.
  * - PES packets (§2.4.3.7) are reassembled per PID: bounded ones when complete, unbounded video
- *   ones (PES_packet_length 0) at the next payload_unit_start_indicator. PTS/DTS are 33-bit 90 kHz
+ *   ones (PES_packet_length 0) at the packet padded with adaptation field stuffing that ends them
+ *   (else at the next payload_unit_start_indicator, one frame later). PTS/DTS are 33-bit 90 kHz
  *   values unwrapped onto one timeline in milliseconds (0 = the first timestamp seen).
  * - Continuity counter gaps are counted; the PES they hit is dropped, and video then waits for
  *   the next keyframe. Nothing here logs: callers read `stats`.
@@ -95,6 +96,8 @@ export interface TsDemuxStats {
   droppedPes: number;
   /** Video access units dropped while waiting for parameter sets or a keyframe. */
   droppedFrames: number;
+  /** Unbounded video PES emitted at adaptation field stuffing that turned out not to be their end. */
+  prematurePesEnds: number;
   /** ADTS bytes skipped looking for a frame header. */
   badAudioBytes: number;
   videoFrames: number;
@@ -111,6 +114,8 @@ interface PesState {
   /** A continuity gap hit this PES: drop it when it completes. */
   broken: boolean;
   started: boolean;
+  /** Emitted at adaptation field stuffing, before the next PES started (see pesPayload). */
+  endedEarly: boolean;
 }
 
 interface SectionState {
@@ -136,6 +141,7 @@ export class TsDemuxer {
     badSections: 0,
     droppedPes: 0,
     droppedFrames: 0,
+    prematurePesEnds: 0,
     badAudioBytes: 0,
     videoFrames: 0,
     audioFrames: 0,
@@ -222,11 +228,14 @@ export class TsDemuxer {
     const cc = p[3]! & 0x0f;
     let o = 4;
     let discontinuity = false;
+    let stuffed = false;
     if (afc & 2) {
       const afl = p[4]!;
       if (afl > 0) discontinuity = (p[5]! & 0x80) !== 0;
       o = 5 + afl;
       if (o > TS_PACKET_SIZE) return;
+      // Length 0 is itself one stuffing byte (§2.4.3.5).
+      stuffed = afl === 0 || adaptationFieldStuffing(p, afl);
     }
     const hasPayload = (afc & 1) !== 0;
     if (!hasPayload) return;
@@ -247,7 +256,7 @@ export class TsDemuxer {
       return;
     }
     const pes = pid === this.video?.pid ? this.video : pid === this.audio?.pid ? this.audio : undefined;
-    if (pes) this.pesPayload(pes, pusi, payload, gap);
+    if (pes) this.pesPayload(pes, pusi, payload, gap, stuffed);
   }
 
   // --- PSI ---------------------------------------------------------------------------------
@@ -395,7 +404,15 @@ export class TsDemuxer {
 
   // --- PES ---------------------------------------------------------------------------------
 
-  private pesPayload(pes: PesState, pusi: boolean, payload: Buffer, gap: boolean): void {
+  /**
+   * `stuffed`: the packet is padded with adaptation field stuffing, which a muxer only needs when
+   * a PES ends inside the packet (§2.4.3.5: the next PES must start a new packet). An unbounded
+   * video PES (PES_packet_length 0) is then emitted at once instead of at the next
+   * payload_unit_start_indicator, which would hold every frame back by one frame interval (40 ms
+   * at 25 fps). Should payload continue without a new PES after all, the early end was wrong:
+   * counted in `prematurePesEnds`, and video waits for the next keyframe.
+   */
+  private pesPayload(pes: PesState, pusi: boolean, payload: Buffer, gap: boolean, stuffed = false): void {
     if (gap) {
       pes.broken = true;
       if (pes.kind === 'video') this.waitKeyframe = true;
@@ -414,6 +431,11 @@ export class TsDemuxer {
         if (this.lastTs === undefined && payload.length >= 14 && payload[7]! & 0x80) this.toMs(readTimestamp(payload, 9));
       }
     } else if (!pes.started) {
+      if (pes.endedEarly) {
+        pes.endedEarly = false;
+        this.stats.prematurePesEnds++;
+        if (pes.kind === 'video') this.waitKeyframe = true;
+      }
       return; // joined in the middle of a PES
     }
     if (pes.size + payload.length > MAX_PES_BYTES) {
@@ -425,7 +447,12 @@ export class TsDemuxer {
     }
     pes.chunks.push(payload);
     pes.size += payload.length;
-    if (pes.expected > 0 && pes.size >= pes.expected) this.finishPes(pes);
+    if (pes.expected > 0 ? pes.size >= pes.expected : stuffed && pes.kind === 'video') {
+      this.finishPes(pes);
+      pes.endedEarly = pes.expected === 0;
+    } else {
+      pes.endedEarly = false;
+    }
   }
 
   private finishPes(pes: PesState): void {
@@ -582,8 +609,29 @@ export class TsDemuxer {
   private audioObjectType = 0;
 }
 
+/**
+ * True when the adaptation field (§2.4.3.4) of packet `p`, `afl` bytes long, ends in stuffing:
+ * more bytes than its flags' optional fields take.
+ */
+function adaptationFieldStuffing(p: Buffer, afl: number): boolean {
+  const flags = p[5]!;
+  let used = 1;
+  if (flags & 0x10) used += 6; // PCR
+  if (flags & 0x08) used += 6; // OPCR
+  if (flags & 0x04) used += 1; // splice_countdown
+  if (flags & 0x02) {
+    if (5 + used >= 5 + afl) return false;
+    used += 1 + p[5 + used]!; // transport_private_data
+  }
+  if (flags & 0x01) {
+    if (5 + used >= 5 + afl) return false;
+    used += 1 + p[5 + used]!; // adaptation_field_extension
+  }
+  return afl > used;
+}
+
 function newPes(pid: number, kind: 'video' | 'audio'): PesState {
-  return { pid, kind, chunks: [], size: 0, expected: 0, broken: false, started: false };
+  return { pid, kind, chunks: [], size: 0, expected: 0, broken: false, started: false, endedEarly: false };
 }
 
 function refusedName(es: TsElementaryStream): string | undefined {

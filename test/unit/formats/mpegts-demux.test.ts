@@ -137,6 +137,53 @@ describe('MPEG-TS demuxer', () => {
     expect(out.video.every((v, i) => i === 0 || v.dts > out.video[i - 1]!.dts)).toBe(true);
   });
 
+  it('emits an unbounded video PES at its stuffed last packet, not one frame later', () => {
+    const list = frames(h264, 1).filter((f) => f.kind === FrameKind.Video);
+    const { out, handler } = collector();
+    const d = new TsDemuxer(handler);
+    d.push(mux(h264, list)); // no flush(), no next PES
+    expect(out.video).toHaveLength(1);
+    expect(d.stats.prematurePesEnds).toBe(0);
+  });
+
+  it('counts stuffing that was not the end of a PES, and resumes at the next keyframe', () => {
+    const ts = mux(h264, frames(h264, 25));
+    const out: Buffer[] = [];
+    let videoPackets = 0;
+    let cc = 0;
+    for (let i = 0; i < ts.length; i += 188) {
+      const p = Buffer.from(ts.subarray(i, i + 188));
+      const pid = ((p[1]! & 0x1f) << 8) | p[2]!;
+      if (pid !== 0x100) {
+        out.push(p);
+        continue;
+      }
+      videoPackets++;
+      const parts: Buffer[] = [p];
+      if (videoPackets === 40 && !(p[1]! & 0x40) && !(p[3]! & 0x20)) {
+        // One full payload packet in mid-PES split in two, the first padded with stuffing.
+        const payload = p.subarray(4);
+        const a = Buffer.alloc(188, 0xff);
+        a.set([0x47, 0x01, 0x00, 0x30, 183 - 100, 0x00]);
+        payload.copy(a, 188 - 100, 0, 100);
+        const b = Buffer.alloc(188, 0xff);
+        b.set([0x47, 0x01, 0x00, 0x30, 183 - 84, 0x00]);
+        payload.copy(b, 188 - 84, 100);
+        parts.splice(0, 1, a, b);
+      }
+      for (const q of parts) {
+        q[3] = (q[3]! & 0xf0) | (cc++ & 0x0f);
+        out.push(q);
+      }
+    }
+    const { out: got, demuxer } = demux(Buffer.concat(out));
+    expect(demuxer.stats.prematurePesEnds).toBe(1);
+    expect(demuxer.stats.continuityErrors).toBe(0);
+    // The frames after the broken one up to the next keyframe are not passed on.
+    expect(got.video.length).toBeLessThan(25);
+    expect(got.video.map((v) => Math.round(v.dts))).toContain(400);
+  });
+
   it('ignores a PMT with a bad CRC', () => {
     const ts = Buffer.from(mux(h264, frames(h264, 3)));
     ts[188 + 20] ^= 0xff; // inside the PMT section
@@ -263,7 +310,7 @@ describe.skipIf(!ffmpeg)('MPEG-TS demuxer on ffmpeg output', () => {
     expect(out.video.every((v) => v.pts >= v.dts)).toBe(true);
     // 2 s of 1024-sample frames at 48 kHz: 94 (ffmpeg may pad one more).
     expect(out.audio.length).toBeGreaterThanOrEqual(93);
-    expect(demuxer.stats).toMatchObject({ continuityErrors: 0, badSections: 0, droppedPes: 0, resyncs: 0 });
+    expect(demuxer.stats).toMatchObject({ continuityErrors: 0, badSections: 0, droppedPes: 0, resyncs: 0, prematurePesEnds: 0 });
   });
 
   it('refuses ffmpeg MP2 audio', () => {
