@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ConfigError } from './core/errors.js';
 import { pathPatternSchema as pathPattern } from './schemas.js';
 import { rtspConfigSchema, sourcesConfigSchema } from './protocols/rtsp/config.js';
+import { srtConfigSchema } from './protocols/srt/config.js';
 import { roomsConfigSchema } from './rooms/config.js';
 import { hlsConfigSchema } from './protocols/hls/config.js';
 import { recordConfigSchema } from './record/config.js';
@@ -48,6 +49,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   rtsp: rtspConfigSchema.prefault({}),
+  srt: srtConfigSchema.prefault({}),
   sources: sourcesConfigSchema,
   rooms: roomsConfigSchema.prefault({}),
   hls: hlsConfigSchema.prefault({}),
@@ -90,6 +92,7 @@ export interface ConfigOverrides {
   httpPort?: number;
   rtmpPort?: number;
   rtspPort?: number;
+  srtPort?: number;
   dataDir?: string;
   logLevel?: string;
 }
@@ -145,6 +148,7 @@ function envOverrides(env: NodeJS.ProcessEnv): ConfigOverrides {
   if (env.STREAMGATE_HTTP_PORT) o.httpPort = num(env.STREAMGATE_HTTP_PORT)!;
   if (env.STREAMGATE_RTMP_PORT) o.rtmpPort = num(env.STREAMGATE_RTMP_PORT)!;
   if (env.STREAMGATE_RTSP_PORT) o.rtspPort = num(env.STREAMGATE_RTSP_PORT)!;
+  if (env.STREAMGATE_SRT_PORT) o.srtPort = num(env.STREAMGATE_SRT_PORT)!;
   if (env.STREAMGATE_DATA_DIR) o.dataDir = env.STREAMGATE_DATA_DIR;
   if (env.STREAMGATE_LOG_LEVEL) o.logLevel = env.STREAMGATE_LOG_LEVEL;
   return o;
@@ -157,6 +161,7 @@ function applyOverrides(raw: Record<string, any>, o: ConfigOverrides): void {
   if (o.httpPort !== undefined) section('http').port = o.httpPort;
   if (o.rtmpPort !== undefined) section('rtmp').port = o.rtmpPort;
   if (o.rtspPort !== undefined) section('rtsp').port = o.rtspPort;
+  if (o.srtPort !== undefined) section('srt').port = o.srtPort;
   if (o.logLevel !== undefined) section('log').level = o.logLevel;
 }
 

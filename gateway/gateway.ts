@@ -23,6 +23,7 @@ import { createLogger, type RootLogger } from './log.js';
 import { FlvServer } from './protocols/flv/server.js';
 import { RtmpServer } from './protocols/rtmp/server.js';
 import { RtspServer } from './protocols/rtsp/server.js';
+import { SrtServer } from './protocols/srt/server.js';
 import { Rooms } from './rooms/rooms.js';
 import { HlsServer } from './protocols/hls/server.js';
 import { Recorder } from './record/recorder.js';
@@ -32,6 +33,8 @@ export interface GatewayPorts {
   http: number;
   rtmp: number | undefined;
   rtsp: number | undefined;
+  /** UDP. */
+  srt: number | undefined;
   https: number | undefined;
   rtmps: number | undefined;
 }
@@ -73,6 +76,7 @@ export class Gateway {
   readonly http: HttpServer;
   readonly rtmp: RtmpServer | undefined;
   readonly rtsp: RtspServer | undefined;
+  readonly srt: SrtServer | undefined;
   readonly rooms: Rooms;
   readonly hls: HlsServer;
   readonly metrics: Metrics;
@@ -88,7 +92,7 @@ export class Gateway {
   private readonly flv: FlvServer;
   private started = false;
   readonly startedAt = Date.now();
-  ports: GatewayPorts = { http: 0, rtmp: undefined, rtsp: undefined, https: undefined, rtmps: undefined };
+  ports: GatewayPorts = { http: 0, rtmp: undefined, rtsp: undefined, srt: undefined, https: undefined, rtmps: undefined };
 
   constructor(
     readonly config: Config,
@@ -129,6 +133,10 @@ export class Gateway {
       ? new RtspServer({ admission: this.admission, config: config.rtsp, log: this.log.child({ component: 'rtsp' }), access: this.auth })
       : undefined;
     this.transcoder = new Transcoder({ registry: this.registry, config: config.transcode, log: this.log.child({ component: 'transcode' }), ports: () => this.ports, auth: this.auth });
+    // SRT runs libsrt in an ffmpeg child per connection: the transcoder's binary (FFMPEG_PATH, PATH, bundled).
+    this.srt = config.srt.enabled
+      ? new SrtServer({ admission: this.admission, config: config.srt, log: this.log.child({ component: 'srt' }), ffmpegPath: () => this.transcoder.binary().path })
+      : undefined;
     this.hls = new HlsServer({ registry: this.registry, config: config.hls, log: this.log.child({ component: 'hls' }), admission: this.admission });
     this.recorder = new Recorder({ registry: this.registry, config: config.record, dataDir: config.dataDir, log: this.log.child({ component: 'record' }) });
     this.rooms = new Rooms({ registry: this.registry, config: config.rooms, dataDir: config.dataDir, log: this.log.child({ component: 'rooms' }), access: this.auth });
@@ -186,6 +194,11 @@ export class Gateway {
     this.metrics.addGauge('streamgate_transcode_job_restarts', 'Restarts of each running transcode job', ['path'], () =>
       renditions.jobs().map((job) => ({ labels: { path: job.path }, value: job.restarts })),
     );
+    this.metrics.addGauge('streamgate_srt_connections', 'SRT caller connections by state', ['state'], () => {
+      const counts = new Map<string, number>();
+      for (const c of this.srt?.list() ?? []) counts.set(c.state, (counts.get(c.state) ?? 0) + 1);
+      return [...counts].map(([state, value]) => ({ labels: { state }, value }));
+    });
     this.metrics.addRooms(() => this.rooms.list().map((room) => ({ path: room.path, participants: room.participants.size, messages: room.lastMessageId })));
     this.http.addUpgradeHandler(this.rooms.handleUpgrade);
     this.http.addUpgradeHandler(this.flv.handleUpgrade);
@@ -204,6 +217,7 @@ export class Gateway {
     this.http.connectionGate = (address) => this.limiter.acquire(address, 'http');
     if (this.rtmp) this.rtmp.connectionGate = (address) => this.limiter.acquire(address, 'rtmp');
     if (this.rtsp) this.rtsp.connectionGate = (address) => this.limiter.acquire(address, 'rtsp');
+    if (this.srt) this.srt.connectionGate = (address) => this.limiter.acquire(address, 'srt');
     try {
       // Recordings are indexed (and crash leftovers trimmed) before anything listens, so the
       // first API answer already lists them.
@@ -227,9 +241,14 @@ export class Gateway {
         this.ports.rtsp = await this.rtsp.listen(this.config.rtsp.port, host);
         this.log.info({ listener: 'rtsp', port: this.ports.rtsp }, `RTSP listening on rtsp://${host}:${this.ports.rtsp}`);
       }
+      if (this.srt) {
+        this.ports.srt = await this.srt.listen(this.config.srt.port, host);
+        this.log.info({ listener: 'srt', port: this.ports.srt }, `SRT listening on srt://${host}:${this.ports.srt} (UDP; streamid=#!::r={app}/{name},m=publish)`);
+      }
       // Always-on camera pulls start once everything listens (renditions of them need the listeners).
       this.sources.run();
       await this.transcoder.start();
+      if (this.srt) void this.srt.checkFfmpeg();
     } catch (error) {
       await this.stop();
       throw error;
@@ -305,6 +324,6 @@ export class Gateway {
     this.flv.close();
     // Rooms first, so participants get a proper close frame before the HTTP sockets go.
     await this.rooms.close();
-    await Promise.all([this.rtmp?.close(), this.rtsp?.close(), this.hls.close(), this.recorder.close(), this.http.close()]);
+    await Promise.all([this.rtmp?.close(), this.rtsp?.close(), this.srt?.close(), this.hls.close(), this.recorder.close(), this.http.close()]);
   }
 }

@@ -156,6 +156,16 @@ export function wsCloseCodeOf(error: unknown): number {
   return answerOf(error)?.ws ?? 1011;
 }
 
+/**
+ * The SRT rejection reason refusing a caller because of `error`: libsrt's SRT_REJX_* codes are
+ * 1000 + an HTTP status (SRT_REJX_UNAUTHORIZED 1401, SRT_REJX_CONFLICT 1409...), so the HTTP column
+ * of the table answers SRT too.
+ */
+export function srtRejectReasonOf(error: unknown): number {
+  const status = httpStatusOf(error);
+  return 1000 + (status >= 400 && status < 600 ? status : 500);
+}
+
 /** The RTMP onStatus code refusing a publish or a play because of `error`. */
 export function rtmpStatusOf(error: unknown, action: 'publish' | 'play'): string {
   return (answerOf(error)?.rtmp ?? RTMP_REFUSED)[action];

@@ -4,8 +4,8 @@
  */
 import { parseAudioSpecificConfig } from '../codecs/aac.js';
 import { CodecError } from '../codecs/errors.js';
-import { parseAvcDecoderConfig, parseH264Sps } from '../codecs/h264.js';
-import { parseH265Sps, parseHevcDecoderConfig } from '../codecs/h265.js';
+import { buildAvcDecoderConfig, parseAvcDecoderConfig, parseH264Sps } from '../codecs/h264.js';
+import { buildHevcDecoderConfig, parseH265Sps, parseHevcDecoderConfig } from '../codecs/h265.js';
 import type { AudioCodec, AudioTrack, VideoCodec, VideoTrack } from '../core/media.js';
 
 /** Throws CodecError when the record or its SPS cannot be parsed. */
@@ -36,3 +36,16 @@ export function g711Track(codec: Exclude<AudioCodec, 'AAC'>, channels = 1, sampl
 export function sameConfig(a: { codec: string; config: Buffer } | undefined, codec: string, config: Buffer): boolean {
   return a !== undefined && a.codec === codec && a.config.equals(config);
 }
+
+/** Builds a video track from parameter sets, or undefined when they are missing or unusable. */
+export function videoTrackFromParameterSets(codec: 'H264' | 'H265', vps: Buffer[], sps: Buffer[], pps: Buffer[]): VideoTrack | undefined {
+  if (sps.length === 0 || pps.length === 0 || (codec === 'H265' && vps.length === 0)) return undefined;
+  try {
+    const config = codec === 'H264' ? buildAvcDecoderConfig(sps, pps) : buildHevcDecoderConfig(vps, sps, pps);
+    return videoTrackFromConfig(codec, config);
+  } catch (error) {
+    if (error instanceof CodecError) return undefined;
+    throw error;
+  }
+}
+

@@ -9,6 +9,8 @@ export interface TestGateway {
   ws: string;
   rtmp: string;
   rtsp: string;
+  /** srt://127.0.0.1:PORT (no streamid), or '' when the SRT listener is off. */
+  srt: string;
   /** Log lines (parsed JSON) the gateway wrote, for asserting on refusals. */
   logs: Record<string, unknown>[];
   stop(): Promise<void>;
@@ -42,6 +44,7 @@ export async function startGateway(partial: Record<string, any> = {}): Promise<T
     http: { ...(partial.http ?? {}), port: 0 },
     rtmp: { ...(partial.rtmp ?? {}), port: 0 },
     rtsp: { ...(partial.rtsp ?? {}), port: 0 },
+    srt: { ...(partial.srt ?? {}), port: 0 },
   });
   const { log, lines } = memoryLogger();
   const gw = new Gateway(config, { logger: log });
@@ -52,6 +55,7 @@ export async function startGateway(partial: Record<string, any> = {}): Promise<T
     ws: `ws://127.0.0.1:${ports.http}`,
     rtmp: `rtmp://127.0.0.1:${ports.rtmp}`,
     rtsp: `rtsp://127.0.0.1:${ports.rtsp}`,
+    srt: ports.srt ? `srt://127.0.0.1:${ports.srt}` : '',
     logs: lines,
     stop: () => gw.stop(),
   };

@@ -122,7 +122,7 @@ describe('CLI (dist/gateway/main.js, built by npm test)', () => {
   });
 
   it('starts on the default config with ports from flags, prints one line per listener, stops on SIGTERM', async () => {
-    const r = await runCli(['--bind', '127.0.0.1', '--http-port', '0', '--rtmp-port', '0', '--rtsp-port', '0', '--data-dir', mkdtempSync(join(tmpdir(), 'sg-data-'))], /RTSP listening|"stopping"/);
+    const r = await runCli(['--bind', '127.0.0.1', '--http-port', '0', '--rtmp-port', '0', '--rtsp-port', '0', '--srt-port', '0', '--data-dir', mkdtempSync(join(tmpdir(), 'sg-data-'))], /RTSP listening|"stopping"/);
     const lines = r.out.split('\n').filter((l) => l.includes('"listener"'));
     expect(lines.map((l) => JSON.parse(l).listener)).toEqual(expect.arrayContaining(['http', 'rtmp']));
     for (const l of lines) expect(JSON.parse(l).port).toBeGreaterThan(0);

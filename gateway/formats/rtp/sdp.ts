@@ -3,12 +3,11 @@
  * media descriptions with codec parameters, and writing the SDP for DESCRIBE from hub tracks.
  * Codec parameters: H.264 RFC 6184 §8.1, H.265 RFC 7798 §7.1, AAC RFC 3640 §4.1, G.711 RFC 3551 §6.
  */
-import { CodecError } from '../../codecs/errors.js';
-import { buildAvcDecoderConfig, parseAvcDecoderConfig } from '../../codecs/h264.js';
-import { buildHevcDecoderConfig, parseHevcDecoderConfig } from '../../codecs/h265.js';
+import { parseAvcDecoderConfig } from '../../codecs/h264.js';
+import { parseHevcDecoderConfig } from '../../codecs/h265.js';
 import { ProtocolError, UnsupportedCodecError } from '../../core/errors.js';
-import type { AudioTrack, Track, VideoTrack } from '../../core/media.js';
-import { aacTrackFromConfig, g711Track, videoTrackFromConfig } from '../../formats/tracks.js';
+import type { AudioTrack, Track } from '../../core/media.js';
+import { aacTrackFromConfig, g711Track, videoTrackFromParameterSets } from '../../formats/tracks.js';
 
 export interface SdpMedia {
   readonly type: string;
@@ -132,17 +131,8 @@ function base64List(value: string | undefined): Buffer[] {
     .filter((b) => b.length > 0);
 }
 
-/** Builds a video track from parameter sets, or undefined when they are missing or unusable. */
-export function videoTrackFromParameterSets(codec: 'H264' | 'H265', vps: Buffer[], sps: Buffer[], pps: Buffer[]): VideoTrack | undefined {
-  if (sps.length === 0 || pps.length === 0 || (codec === 'H265' && vps.length === 0)) return undefined;
-  try {
-    const config = codec === 'H264' ? buildAvcDecoderConfig(sps, pps) : buildHevcDecoderConfig(vps, sps, pps);
-    return videoTrackFromConfig(codec, config);
-  } catch (error) {
-    if (error instanceof CodecError) return undefined;
-    throw error;
-  }
-}
+/** Re-exported from formats/tracks.ts, where it moved so MPEG-TS ingest shares it. */
+export { videoTrackFromParameterSets };
 
 /** VPS/SPS/PPS of a decoder configuration record (VPS empty for H.264). */
 export function parameterSetsOf(codec: 'H264' | 'H265', config: Buffer): { vps: Buffer[]; sps: Buffer[]; pps: Buffer[] } {

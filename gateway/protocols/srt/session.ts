@@ -1,0 +1,366 @@
+/**
+ * One SRT caller, from its first handshake packet to its last byte. The server relays the
+ * caller's UDP packets to a private ffmpeg/libsrt listener on loopback and reads the handshake
+ * on the way, so the stream id routes and authorizes the caller before libsrt completes the
+ * connection:
+ *
+ *   induction      caller <-> libsrt, relayed (libsrt issues its SYN cookie)
+ *   authorizing    the caller's conclusion is held; its stream id and encryption are checked and
+ *                  admission decides on access (tokens, rules, on_publish hook)
+ *   concluding     the conclusion goes on to libsrt: it checks the passphrase (AES key unwrap)
+ *   publishing     libsrt's accepting answer is held while admission claims the path
+ *   live           everything relayed; ffmpeg's stdout (the caller's TS) goes to the hub
+ *   refused        each conclusion is answered with a rejection (1000 + HTTP status, or libsrt's)
+ *
+ * A caller refused at any step is told so in its handshake (ffmpeg: "Connection rejected"), never
+ * left connected. The relay adds one loopback hop per packet and no buffering.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import type { Logger } from 'pino';
+import type { Admission, AdmissionGrant, AdmissionRequest } from '../../core/admission.js';
+import { errorCode, srtRejectReasonOf, StreamgateError, UnsupportedCodecError } from '../../core/errors.js';
+import type { PublishSession } from '../../core/stream.js';
+import type { SrtConfig } from './config.js';
+import { SrtEncryptionError } from './errors.js';
+import { buildRejection, HS_CONCLUSION, isHandshake, parseHandshake, rejectionReason, SRT_REJECT, type SrtHandshake } from './handshake.js';
+import { freeUdpPort, SrtListenerChild } from './listener.js';
+import { parseStreamId, type SrtStreamId } from './stream-id.js';
+import { TsToStream } from './to-stream.js';
+
+export type SrtState = 'induction' | 'authorizing' | 'concluding' | 'publishing' | 'live' | 'refused' | 'closed';
+
+export interface SrtSessionContext {
+  readonly admission: Admission;
+  readonly config: SrtConfig;
+  /** The ffmpeg binary (with libsrt) to run per connection. */
+  ffmpegPath(): string;
+  /** Sends a packet to the caller from the public socket. */
+  sendToCaller(packet: Buffer, port: number, address: string): void;
+}
+
+/** How long a refused caller's conclusions are still answered with the rejection. */
+const REFUSED_LINGER_MS = 1500;
+const TIMER_MS = 500;
+
+/** libsrt's own rejections, named for logs. */
+const LIBSRT_REASONS: Record<number, string> = {
+  [SRT_REJECT.BADSECRET]: 'wrong passphrase (srt.passphrase)',
+  [SRT_REJECT.UNSECURE]: 'passphrase on one side only (srt.passphrase)',
+};
+
+export interface SrtConnectionStats {
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+}
+
+export class SrtConnection {
+  state: SrtState = 'induction';
+  readonly remoteAddress: string;
+  readonly stats: SrtConnectionStats = { packetsIn: 0, packetsOut: 0, bytesIn: 0 };
+  streamId: SrtStreamId | undefined;
+  private relay: Socket | undefined;
+  private child: SrtListenerChild | undefined;
+  private childPort = 0;
+  /** Caller packets that arrived before the child's port was known (the first induction). */
+  private early: Buffer[] = [];
+  private conclusion: SrtHandshake | undefined;
+  private conclusionPacket: Buffer | undefined;
+  private heldAnswer: Buffer | undefined;
+  private request: AdmissionRequest | undefined;
+  private session: PublishSession | undefined;
+  toStream: TsToStream | undefined;
+  private readonly started = Date.now();
+  private lastCallerPacket = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  private rejection: Buffer | undefined;
+  private log: Logger;
+
+  constructor(
+    private readonly ctx: SrtSessionContext,
+    readonly address: string,
+    readonly port: number,
+    log: Logger,
+    private readonly onClosed: (c: SrtConnection) => void,
+  ) {
+    this.remoteAddress = `${address}:${port}`;
+    this.log = log.child({ conn: this.remoteAddress });
+    this.timer = setInterval(() => this.tick(), TIMER_MS);
+    this.timer.unref();
+    void this.start();
+  }
+
+  private async start(): Promise<void> {
+    let binary: string;
+    try {
+      binary = this.ctx.ffmpegPath();
+      this.childPort = await freeUdpPort();
+    } catch (error) {
+      this.log.error({ err: error }, `SRT caller dropped: ${(error as Error).message}`);
+      this.close('no ffmpeg');
+      return;
+    }
+    if (this.state === 'closed') return;
+    const relay = createSocket('udp4');
+    this.relay = relay;
+    relay.on('message', (pkt) => this.fromListener(pkt));
+    relay.on('error', (error) => this.log.debug({ err: error.message }, 'SRT relay socket error'));
+    await new Promise<void>((resolve) => relay.bind(0, '127.0.0.1', () => resolve()));
+    if ((this.state as SrtState) === 'closed') return;
+    this.child = new SrtListenerChild(binary, this.childPort, this.ctx.config, {
+      data: (chunk) => this.media(chunk),
+      exit: (code, signal, stderr) => this.childExit(code, signal, stderr),
+    });
+    const early = this.early;
+    this.early = [];
+    for (const pkt of early) this.toListener(pkt);
+  }
+
+  /** A UDP packet from the caller. */
+  fromCaller(pkt: Buffer): void {
+    this.lastCallerPacket = Date.now();
+    this.stats.packetsIn++;
+    this.stats.bytesIn += pkt.length;
+    switch (this.state) {
+      case 'live':
+      case 'concluding':
+      case 'publishing':
+        this.toListener(pkt);
+        return;
+      case 'induction': {
+        const hs = isHandshake(pkt) ? parseHandshake(pkt) : undefined;
+        if (hs && hs.version >= 5 && hs.type === HS_CONCLUSION) this.onConclusion(hs, pkt);
+        else this.toListener(pkt);
+        return;
+      }
+      case 'authorizing':
+        if (isHandshake(pkt)) this.conclusionPacket = pkt; // the latest retransmission goes on
+        return;
+      case 'refused':
+        if (this.rejection && isHandshake(pkt)) this.ctx.sendToCaller(this.rejection, this.port, this.address);
+        return;
+      case 'closed':
+        return;
+    }
+  }
+
+  private toListener(pkt: Buffer): void {
+    if (!this.relay || !this.child) {
+      if (this.early.length < 8) this.early.push(pkt);
+      return;
+    }
+    // Before the child has bound its port the packet is lost; the caller resends its induction.
+    this.relay.send(pkt, this.childPort, '127.0.0.1');
+  }
+
+  /** A UDP packet from the child's libsrt, for the caller. */
+  private fromListener(pkt: Buffer): void {
+    switch (this.state) {
+      case 'closed':
+        if (this.toStream) this.send(pkt); // a live connection's shutdown
+        return;
+      case 'live':
+      case 'induction':
+        this.send(pkt);
+        return;
+      case 'concluding': {
+        const hs = isHandshake(pkt) ? parseHandshake(pkt) : undefined;
+        if (!hs) return;
+        const reason = rejectionReason(hs);
+        if (reason !== undefined) {
+          this.send(pkt);
+          const known = LIBSRT_REASONS[reason];
+          const error =
+            reason === SRT_REJECT.UNSECURE
+              ? new SrtEncryptionError('SG_ERR_UNAUTHORIZED', `SRT caller refused: ${known}`, reason)
+              : new SrtEncryptionError('SG_ERR_FORBIDDEN', `SRT caller refused by libsrt: ${known ?? `rejection reason ${reason}`}`, reason);
+          this.refuse(error, pkt, true);
+          return;
+        }
+        if (hs.type === HS_CONCLUSION) {
+          this.heldAnswer = pkt;
+          this.state = 'publishing';
+          void this.publish();
+        }
+        return;
+      }
+      case 'publishing': {
+        if (isHandshake(pkt)) this.heldAnswer = pkt;
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private send(pkt: Buffer): void {
+    this.stats.packetsOut++;
+    this.ctx.sendToCaller(pkt, this.port, this.address);
+  }
+
+  private onConclusion(hs: SrtHandshake, pkt: Buffer): void {
+    this.conclusion = hs;
+    this.conclusionPacket = pkt;
+    this.state = 'authorizing';
+    let id: SrtStreamId;
+    try {
+      id = parseStreamId(hs.streamId);
+    } catch (error) {
+      this.refuse(error);
+      return;
+    }
+    this.streamId = id;
+    this.log = this.log.child({ path: id.path });
+    const wantsKey = this.ctx.config.passphrase !== '';
+    if (wantsKey !== hs.encrypted) {
+      const message = wantsKey
+        ? 'SRT caller refused: this listener needs a passphrase (srt.passphrase); set passphrase= on the caller'
+        : 'SRT caller refused: it uses a passphrase and this listener has none (srt.passphrase)';
+      this.refuse(new SrtEncryptionError('SG_ERR_UNAUTHORIZED', message, SRT_REJECT.UNSECURE));
+      return;
+    }
+    if (id.mode !== 'publish') {
+      this.refuse(new StreamgateError('SG_ERR_INVALID_REQUEST', `SRT play (m=request) is not supported; play ${id.path} over HTTP-FLV, RTMP or RTSP`, { status: 405 }));
+      return;
+    }
+    this.request = { path: id.path, protocol: 'srt', remoteAddress: this.remoteAddress, query: id.query };
+    void this.authorize(this.request);
+  }
+
+  private grant: AdmissionGrant | undefined;
+
+  private async authorize(request: AdmissionRequest): Promise<void> {
+    try {
+      this.grant = await this.ctx.admission.authorize(request, 'publish');
+    } catch (error) {
+      this.refuse(error, undefined, true);
+      return;
+    }
+    if (this.state !== 'authorizing') return;
+    this.state = 'concluding';
+    if (this.conclusionPacket) this.toListener(this.conclusionPacket);
+  }
+
+  private async publish(): Promise<void> {
+    const request = this.request!;
+    try {
+      const { session } = await this.ctx.admission.publish(
+        request,
+        {
+          close: (reason) => {
+            this.log.info(`SRT publisher closed by the gateway: ${reason}`);
+            this.close(reason);
+          },
+        },
+        { authenticated: this.grant! },
+      );
+      this.session = session;
+    } catch (error) {
+      this.refuse(error, undefined, true);
+      return;
+    }
+    if (this.state !== 'publishing') {
+      this.session.close('SRT caller gone');
+      return;
+    }
+    this.state = 'live';
+    this.toStream = new TsToStream(this.session);
+    this.log.info({ streamId: this.conclusion?.streamId, latencyMs: this.ctx.config.latencyMs, encrypted: this.conclusion?.encrypted }, 'SRT publisher connected');
+    if (this.heldAnswer) this.send(this.heldAnswer);
+  }
+
+  /** The caller's transport stream, from the child's stdout. */
+  private media(chunk: Buffer): void {
+    const toStream = this.toStream;
+    if (!toStream || this.state !== 'live') return;
+    try {
+      toStream.push(chunk);
+    } catch (error) {
+      if (error instanceof UnsupportedCodecError) {
+        this.log.warn({ code: error.code }, `SRT publisher refused: ${error.message}`);
+        this.ctx.admission.refuse('srt', error);
+        this.close(error.message);
+        return;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Refuses the caller in its handshake and ends the connection after a short linger (its
+   * retransmitted conclusions get the same answer). `counted`: admission counted it already.
+   * `answer`: libsrt's own rejection, already relayed.
+   */
+  private refuse(error: unknown, answer?: Buffer, counted = false): void {
+    if (this.state === 'closed' || this.state === 'refused') return;
+    this.state = 'refused';
+    const reason = error instanceof SrtEncryptionError ? error.reason : srtRejectReasonOf(error);
+    if (this.conclusion) this.rejection = answer ?? buildRejection(this.conclusion, reason, 0);
+    if (this.rejection && !answer) this.ctx.sendToCaller(this.rejection, this.port, this.address);
+    if (!counted) this.ctx.admission.refuse('srt', error, 'SG_ERR_PROTOCOL');
+    this.log.info({ code: errorCode(error, 'SG_ERR_PROTOCOL'), srtReason: reason, streamId: this.conclusion?.streamId }, `SRT caller refused: ${(error as Error).message}`);
+    this.child?.stop();
+    setTimeout(() => this.close('refused'), REFUSED_LINGER_MS).unref();
+  }
+
+  private childExit(code: number | null, signal: NodeJS.Signals | null, stderr: string): void {
+    if (this.state === 'closed' || this.state === 'refused') return;
+    if (this.state === 'live') {
+      this.toStream?.demuxer.flush();
+      this.log.info({ ...this.toStream?.stats }, 'SRT publisher disconnected');
+      this.close('SRT caller disconnected');
+      return;
+    }
+    this.log.warn({ code, signal, stderr }, `SRT listener (ffmpeg) ended during the handshake: ${stderr || 'no output'}`);
+    this.close('SRT listener ended');
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    if (this.state === 'live') {
+      if (now - this.lastCallerPacket > this.ctx.config.idleTimeoutMs) {
+        this.log.info(`SRT caller sent nothing for ${this.ctx.config.idleTimeoutMs} ms (srt.idleTimeoutMs): closed`);
+        this.close('SRT caller idle');
+      }
+    } else if (this.state !== 'refused' && this.state !== 'closed' && now - this.started > this.ctx.config.handshakeTimeoutMs) {
+      this.log.info({ state: this.state }, `SRT handshake did not finish within ${this.ctx.config.handshakeTimeoutMs} ms (srt.handshakeTimeoutMs): closed`);
+      this.close('SRT handshake timeout');
+    }
+  }
+
+  /** Resolves once the connection is closed and its ffmpeg child is gone. */
+  get done(): Promise<void> {
+    return this.closedPromise.then(() => this.child?.done);
+  }
+
+  private resolveClosed!: () => void;
+  private readonly closedPromise = new Promise<void>((resolve) => (this.resolveClosed = resolve));
+
+  /** True while the handshake (and its ffmpeg child) is pending. */
+  get pending(): boolean {
+    return this.state !== 'live' && this.state !== 'closed';
+  }
+
+  /** Ends the connection: the child (a clean SRT shutdown), the relay socket, the publish. Idempotent. */
+  close(reason = 'closed'): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearInterval(this.timer);
+    this.child?.stop();
+    // The relay stays until the child is gone: its SIGTERM handling sends the caller libsrt's
+    // shutdown, which must still get through (the caller then stops at once, not after its timeout).
+    const relay = this.relay;
+    const closeRelay = () => {
+      try {
+        relay?.close();
+      } catch {
+        /* already closed */
+      }
+    };
+    if (this.child && !this.child.exited) void this.child.done.then(closeRelay);
+    else closeRelay();
+    this.session?.close(reason);
+    this.onClosed(this);
+    this.resolveClosed();
+  }
+}
