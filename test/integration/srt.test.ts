@@ -75,6 +75,23 @@ describe.skipIf(!SRT)('SRT ingest', () => {
     expect(rtsp.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'hevc']);
   });
 
+  it('plays a stream to an SRT caller with m=request (ffprobe as the caller), counted as an srt reader', async () => {
+    await waitFor('live/cam1 ready', () => g.gw.registry.get('live/cam1')?.ready, 20_000);
+    const played = probe(srtUrl(g.srt, '#!::r=live/cam1,m=request'), 2);
+    await waitFor('an srt reader', () => g.gw.registry.get('live/cam1')?.readerStats().some((r) => r.protocol === 'srt'), 10_000);
+    const result = await played;
+    expect(result.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
+    expect(result.packets.filter((p) => p.codec_type === 'video').length).toBeGreaterThan(20);
+  });
+
+  it('refuses to play a path nobody publishes, in the handshake (1404)', async () => {
+    const p = runFfmpeg(['-hide_banner', '-v', 'error', '-i', srtUrl(g.srt, '#!::r=live/nobody,m=request'), '-t', '1', '-f', 'null', '-']);
+    pubs.push(p);
+    expect(await p.exited).not.toBe(0);
+    const line = await waitFor('the refusal', () => g.logs.find((l) => String(l.msg).startsWith('SRT caller refused') && l.code === 'SG_ERR_STREAM_NOT_FOUND'), 10_000);
+    expect(line.srtReason).toBe(1404);
+  });
+
   it('refuses MP2 audio with the unsupported codec error and cuts the caller', async () => {
     const p = srtPublish(srtUrl(g.srt, '#!::r=live/mp2,m=publish'), { audio: 'mp2' });
     pubs.push(p);

@@ -10,6 +10,9 @@
  *   concluding     the conclusion goes on to libsrt: it checks the passphrase (AES key unwrap)
  *   publishing     libsrt's accepting answer is held while admission claims the path
  *   live           everything relayed; ffmpeg's stdout (the caller's TS) goes to the hub
+ *   switching      (play, m=request) admitted as a reader: the receiving child is replaced by a
+ *                  sending one, whose SYN cookie the gateway learns with its own induction request
+ *                  and writes into the caller's conclusion
  *   refused        each conclusion is answered with a rejection (1000 + HTTP status, or libsrt's)
  *
  * A caller refused at any step is told so in its handshake (ffmpeg: "Connection rejected"), never
@@ -17,23 +20,28 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
-import type { Admission, AdmissionGrant, AdmissionRequest } from '../../core/admission.js';
-import { errorCode, srtRejectReasonOf, StreamgateError, UnsupportedCodecError } from '../../core/errors.js';
+import type { Admission, AdmissionGrant, AdmissionRequest, PlayTicket } from '../../core/admission.js';
+import type { WireFormat } from '../../core/media.js';
+import type { Reader } from '../../core/reader.js';
+import { errorCode, srtRejectReasonOf, UnsupportedCodecError } from '../../core/errors.js';
 import type { PublishSession } from '../../core/stream.js';
 import type { SrtConfig } from './config.js';
 import { SrtEncryptionError } from './errors.js';
-import { buildRejection, HS_CONCLUSION, isHandshake, parseHandshake, rejectionReason, SRT_REJECT, type SrtHandshake } from './handshake.js';
+import { TsContinuity, tsTables } from './from-stream.js';
+import { buildInduction, buildRejection, HS_CONCLUSION, HS_INDUCTION, isHandshake, withCookie, parseHandshake, rejectionReason, SRT_REJECT, type SrtHandshake } from './handshake.js';
 import { freeUdpPort, SrtListenerChild } from './listener.js';
 import { parseStreamId, type SrtStreamId } from './stream-id.js';
 import { TsToStream } from './to-stream.js';
 
-export type SrtState = 'induction' | 'authorizing' | 'concluding' | 'publishing' | 'live' | 'refused' | 'closed';
+export type SrtState = 'induction' | 'authorizing' | 'switching' | 'concluding' | 'publishing' | 'live' | 'refused' | 'closed';
 
 export interface SrtSessionContext {
   readonly admission: Admission;
   readonly config: SrtConfig;
   /** The ffmpeg binary (with libsrt) to run per connection. */
   ffmpegPath(): string;
+  /** MPEG-TS for SRT players, one per server (frames cache its bytes). */
+  readonly tsFormat: WireFormat;
   /** Sends a packet to the caller from the public socket. */
   sendToCaller(packet: Buffer, port: number, address: string): void;
 }
@@ -75,6 +83,12 @@ export class SrtConnection {
   private timer: NodeJS.Timeout | undefined;
   private rejection: Buffer | undefined;
   private log: Logger;
+  private binary = '';
+  /** Play: the reader slot, the hub reader, the sending child's SYN cookie. */
+  private playTicket: PlayTicket | undefined;
+  private reader: Reader | undefined;
+  private cookie: number | undefined;
+  private inductionTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: SrtSessionContext,
@@ -91,9 +105,8 @@ export class SrtConnection {
   }
 
   private async start(): Promise<void> {
-    let binary: string;
     try {
-      binary = this.ctx.ffmpegPath();
+      this.binary = this.ctx.ffmpegPath();
       this.childPort = await freeUdpPort();
     } catch (error) {
       this.log.error({ err: error }, `SRT caller dropped: ${(error as Error).message}`);
@@ -107,13 +120,27 @@ export class SrtConnection {
     relay.on('error', (error) => this.log.debug({ err: error.message }, 'SRT relay socket error'));
     await new Promise<void>((resolve) => relay.bind(0, '127.0.0.1', () => resolve()));
     if ((this.state as SrtState) === 'closed') return;
-    this.child = new SrtListenerChild(binary, this.childPort, this.ctx.config, {
-      data: (chunk) => this.media(chunk),
-      exit: (code, signal, stderr) => this.childExit(code, signal, stderr),
-    });
+    this.child = this.spawnChild('receive');
     const early = this.early;
     this.early = [];
     for (const pkt of early) this.toListener(pkt);
+  }
+
+  private spawnChild(mode: 'receive' | 'send'): SrtListenerChild {
+    const child: SrtListenerChild = new SrtListenerChild(
+      this.binary,
+      this.childPort,
+      this.ctx.config,
+      {
+        data: (chunk) => this.media(chunk),
+        drain: () => this.reader?.drain(),
+        exit: (code, signal, stderr) => {
+          if (child === this.child) this.childExit(code, signal, stderr);
+        },
+      },
+      mode,
+    );
+    return child;
   }
 
   /** A UDP packet from the caller. */
@@ -134,6 +161,7 @@ export class SrtConnection {
         return;
       }
       case 'authorizing':
+      case 'switching':
         if (isHandshake(pkt)) this.conclusionPacket = pkt; // the latest retransmission goes on
         return;
       case 'refused':
@@ -150,6 +178,7 @@ export class SrtConnection {
       return;
     }
     // Before the child has bound its port the packet is lost; the caller resends its induction.
+    if (this.cookie !== undefined && isHandshake(pkt)) pkt = withCookie(pkt, this.cookie);
     this.relay.send(pkt, this.childPort, '127.0.0.1');
   }
 
@@ -157,8 +186,18 @@ export class SrtConnection {
   private fromListener(pkt: Buffer): void {
     switch (this.state) {
       case 'closed':
-        if (this.toStream) this.send(pkt); // a live connection's shutdown
+        if (this.toStream || this.reader) this.send(pkt); // a live connection's shutdown
         return;
+      case 'switching': {
+        const hs = isHandshake(pkt) ? parseHandshake(pkt) : undefined;
+        if (!hs || hs.type !== HS_INDUCTION || hs.version < 5) return;
+        // The sending child's cookie: the caller's conclusion goes on with it.
+        clearInterval(this.inductionTimer);
+        this.cookie = hs.cookie;
+        this.state = 'concluding';
+        if (this.conclusionPacket) this.toListener(this.conclusionPacket);
+        return;
+      }
       case 'live':
       case 'induction':
         this.send(pkt);
@@ -178,6 +217,10 @@ export class SrtConnection {
           return;
         }
         if (hs.type === HS_CONCLUSION) {
+          if (this.playTicket) {
+            this.startPlaying(pkt);
+            return;
+          }
           this.heldAnswer = pkt;
           this.state = 'publishing';
           void this.publish();
@@ -219,12 +262,9 @@ export class SrtConnection {
       this.refuse(new SrtEncryptionError('SG_ERR_UNAUTHORIZED', message, SRT_REJECT.UNSECURE));
       return;
     }
-    if (id.mode !== 'publish') {
-      this.refuse(new StreamgateError('SG_ERR_INVALID_REQUEST', `SRT play (m=request) is not supported; play ${id.path} over HTTP-FLV, RTMP or RTSP`, { status: 405 }));
-      return;
-    }
     this.request = { path: id.path, protocol: 'srt', remoteAddress: this.remoteAddress, query: id.query };
-    void this.authorize(this.request);
+    if (id.mode === 'request') void this.play(this.request);
+    else void this.authorize(this.request);
   }
 
   private grant: AdmissionGrant | undefined;
@@ -239,6 +279,60 @@ export class SrtConnection {
     if (this.state !== 'authorizing') return;
     this.state = 'concluding';
     if (this.conclusionPacket) this.toListener(this.conclusionPacket);
+  }
+
+  /** m=request: admitted as a reader, then the caller is moved to a sending child (see `switching`). */
+  private async play(request: AdmissionRequest): Promise<void> {
+    let ticket: PlayTicket;
+    try {
+      ticket = await this.ctx.admission.play(request);
+    } catch (error) {
+      this.refuse(error, undefined, true);
+      return;
+    }
+    if (this.state !== 'authorizing') {
+      ticket.release();
+      return;
+    }
+    this.playTicket = ticket;
+    this.state = 'switching';
+    let port: number;
+    try {
+      port = await freeUdpPort();
+    } catch (error) {
+      this.refuse(error);
+      return;
+    }
+    if ((this.state as SrtState) !== 'switching') return;
+    this.child?.stop();
+    this.childPort = port;
+    const child = this.spawnChild('send');
+    this.child = child;
+    // The tables get ffmpeg past its (minimal) input probing, so it opens the SRT listener.
+    child.write(tsTables(ticket.stream));
+    const induction = buildInduction(Math.floor(Math.random() * 0x3fffffff) + 1);
+    const ask = () => this.relay?.send(induction, port, '127.0.0.1');
+    ask();
+    this.inductionTimer = setInterval(ask, 50);
+    this.inductionTimer.unref();
+  }
+
+  private startPlaying(answer: Buffer): void {
+    const ticket = this.playTicket!;
+    const child = this.child!;
+    const stream = ticket.stream;
+    this.state = 'live';
+    this.send(answer);
+    const continuity = new TsContinuity(() => tsTables(stream));
+    this.reader = ticket.addReader({
+      protocol: 'srt',
+      remoteAddress: this.remoteAddress,
+      format: this.ctx.tsFormat,
+      headers: () => [tsTables(stream)],
+      write: (bytes) => child.write(continuity.apply(bytes)),
+      close: (error) => this.close(error ? error.message : 'reader closed'),
+    });
+    this.log.info({ streamId: this.conclusion?.streamId, latencyMs: this.ctx.config.latencyMs }, 'SRT player connected');
   }
 
   private async publish(): Promise<void> {
@@ -305,6 +399,11 @@ export class SrtConnection {
 
   private childExit(code: number | null, signal: NodeJS.Signals | null, stderr: string): void {
     if (this.state === 'closed' || this.state === 'refused') return;
+    if (this.state === 'live' && this.reader) {
+      this.log.info('SRT player disconnected');
+      this.close('SRT caller disconnected');
+      return;
+    }
     if (this.state === 'live') {
       this.toStream?.demuxer.flush();
       this.log.info({ ...this.toStream?.stats }, 'SRT publisher disconnected');
@@ -346,6 +445,8 @@ export class SrtConnection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearInterval(this.timer);
+    clearInterval(this.inductionTimer);
+    this.playTicket?.release();
     this.child?.stop();
     // The relay stays until the child is gone: its SIGTERM handling sends the caller libsrt's
     // shutdown, which must still get through (the caller then stops at once, not after its timeout).
