@@ -46,7 +46,7 @@ describe.skipIf(!SRT)('SRT ingest', () => {
   });
 
   it('publishes H.264 + AAC with the access control streamid, read back over HTTP-FLV and RTMP', async () => {
-    pubs.push(srtPublish(srtUrl(g.srt, '#!::r=live/cam1,m=publish')));
+    pubs.push(srtPublish(srtUrl(g.srt, '#!::r=live/cam1,m=publish,t=TOPSECRET')));
     const ready = (path: string) => {
       const s = g.gw.registry.get(path);
       return s?.ready && s.audioTrack ? s : undefined;
@@ -90,6 +90,21 @@ describe.skipIf(!SRT)('SRT ingest', () => {
     expect(await p.exited).not.toBe(0);
     const line = await waitFor('the refusal', () => g.logs.find((l) => String(l.msg).startsWith('SRT caller refused') && l.code === 'SG_ERR_STREAM_NOT_FOUND'), 10_000);
     expect(line.srtReason).toBe(1404);
+  });
+
+  it('refuses a second publisher of a path in the handshake (1409), the first one keeps going', async () => {
+    await waitFor('live/cam1 ready', () => g.gw.registry.get('live/cam1')?.ready, 20_000);
+    const before = g.gw.registry.get('live/cam1')!.publisher;
+    const p = srtPublish(srtUrl(g.srt, 'live/cam1'), { duration: 5 });
+    pubs.push(p);
+    expect(await p.exited).not.toBe(0);
+    const line = await waitFor('the refusal', () => g.logs.find((l) => String(l.msg).startsWith('SRT caller refused') && l.code === 'SG_ERR_PATH_BUSY'), 10_000);
+    expect(line.srtReason).toBe(1409);
+    expect(g.gw.registry.get('live/cam1')!.publisher).toBe(before);
+  });
+
+  it('keeps tokens out of its log lines', () => {
+    expect(g.logs.some((l) => JSON.stringify(l).includes('t=TOPSECRET'))).toBe(false);
   });
 
   it('refuses MP2 audio with the unsupported codec error and cuts the caller', async () => {

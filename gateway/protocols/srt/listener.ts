@@ -100,7 +100,8 @@ export class SrtListenerChild {
       partial = parts.pop() ?? '';
       for (const line of parts) {
         if (line.trim() === '') continue;
-        this.lines.push(line.trim().slice(0, 300));
+        // ffmpeg repeats its input URL in errors: the passphrase stays out of logs.
+        this.lines.push(line.trim().replace(/passphrase=[^&\s]*/g, 'passphrase=***').slice(0, 300));
         if (this.lines.length > STDERR_LINES) this.lines.shift();
       }
       if (partial.length > 4096) partial = '';

@@ -30,7 +30,7 @@ import { SrtEncryptionError } from './errors.js';
 import { TsContinuity, tsTables } from './from-stream.js';
 import { buildInduction, buildRejection, HS_CONCLUSION, HS_INDUCTION, isHandshake, withCookie, parseHandshake, rejectionReason, SRT_REJECT, type SrtHandshake } from './handshake.js';
 import { freeUdpPort, SrtListenerChild } from './listener.js';
-import { parseStreamId, type SrtStreamId } from './stream-id.js';
+import { maskStreamId, parseStreamId, type SrtStreamId } from './stream-id.js';
 import { TsToStream } from './to-stream.js';
 
 export type SrtState = 'induction' | 'authorizing' | 'switching' | 'concluding' | 'publishing' | 'live' | 'refused' | 'closed';
@@ -332,7 +332,7 @@ export class SrtConnection {
       write: (bytes) => child.write(continuity.apply(bytes)),
       close: (error) => this.close(error ? error.message : 'reader closed'),
     });
-    this.log.info({ streamId: this.conclusion?.streamId, latencyMs: this.ctx.config.latencyMs }, 'SRT player connected');
+    this.log.info({ streamId: maskStreamId(this.conclusion?.streamId), latencyMs: this.ctx.config.latencyMs }, 'SRT player connected');
   }
 
   private async publish(): Promise<void> {
@@ -359,7 +359,7 @@ export class SrtConnection {
     }
     this.state = 'live';
     this.toStream = new TsToStream(this.session);
-    this.log.info({ streamId: this.conclusion?.streamId, latencyMs: this.ctx.config.latencyMs, encrypted: this.conclusion?.encrypted }, 'SRT publisher connected');
+    this.log.info({ streamId: maskStreamId(this.conclusion?.streamId), latencyMs: this.ctx.config.latencyMs, encrypted: this.conclusion?.encrypted }, 'SRT publisher connected');
     if (this.heldAnswer) this.send(this.heldAnswer);
   }
 
@@ -392,7 +392,7 @@ export class SrtConnection {
     if (this.conclusion) this.rejection = answer ?? buildRejection(this.conclusion, reason, 0);
     if (this.rejection && !answer) this.ctx.sendToCaller(this.rejection, this.port, this.address);
     if (!counted) this.ctx.admission.refuse('srt', error, 'SG_ERR_PROTOCOL');
-    this.log.info({ code: errorCode(error, 'SG_ERR_PROTOCOL'), srtReason: reason, streamId: this.conclusion?.streamId }, `SRT caller refused: ${(error as Error).message}`);
+    this.log.info({ code: errorCode(error, 'SG_ERR_PROTOCOL'), srtReason: reason, streamId: maskStreamId(this.conclusion?.streamId) }, `SRT caller refused: ${(error as Error).message}`);
     this.child?.stop();
     setTimeout(() => this.close('refused'), REFUSED_LINGER_MS).unref();
   }
