@@ -89,6 +89,9 @@ export class SrtConnection {
   private reader: Reader | undefined;
   private cookie: number | undefined;
   private inductionTimer: NodeJS.Timeout | undefined;
+  /** The caller's induction, resent to a child that has not answered yet (it may still be binding its port). */
+  private pendingInduction: Buffer | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: SrtSessionContext,
@@ -156,8 +159,19 @@ export class SrtConnection {
         return;
       case 'induction': {
         const hs = isHandshake(pkt) ? parseHandshake(pkt) : undefined;
-        if (hs && hs.version >= 5 && hs.type === HS_CONCLUSION) this.onConclusion(hs, pkt);
-        else this.toListener(pkt);
+        if (hs && hs.version >= 5 && hs.type === HS_CONCLUSION) {
+          this.onConclusion(hs, pkt);
+          return;
+        }
+        if (hs?.type === HS_INDUCTION && !this.retryTimer) {
+          // Resent every 20 ms until the child answers, instead of waiting for the caller's 250 ms retry.
+          this.pendingInduction = pkt;
+          this.retryTimer = setInterval(() => {
+            if (this.pendingInduction && this.child) this.toListener(this.pendingInduction);
+          }, 20);
+          this.retryTimer.unref();
+        }
+        this.toListener(pkt);
         return;
       }
       case 'authorizing':
@@ -184,6 +198,11 @@ export class SrtConnection {
 
   /** A UDP packet from the child's libsrt, for the caller. */
   private fromListener(pkt: Buffer): void {
+    if (this.retryTimer) {
+      clearInterval(this.retryTimer);
+      this.retryTimer = undefined;
+      this.pendingInduction = undefined;
+    }
     switch (this.state) {
       case 'closed':
         if (this.toStream || this.reader) this.send(pkt); // a live connection's shutdown
@@ -446,6 +465,7 @@ export class SrtConnection {
     this.state = 'closed';
     clearInterval(this.timer);
     clearInterval(this.inductionTimer);
+    clearInterval(this.retryTimer);
     this.playTicket?.release();
     this.child?.stop();
     // The relay stays until the child is gone: its SIGTERM handling sends the caller libsrt's
