@@ -178,6 +178,8 @@ describe.skipIf(!SRT)('SRT passphrase', () => {
     expect(p.stderr()).toMatch(says);
     await waitFor('the refusal in the log', () => g.logs.find((l) => String(l.msg).startsWith('SRT caller refused') && l.code === code), 5000);
     expect(g.gw.registry.get('live/wrongkey')).toBeUndefined();
+    const metrics = await (await fetch(`${g.http}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`streamgate_refusals_total\\{protocol="srt",reason="${code}"\\} [1-9]`));
   });
 });
 

@@ -5,10 +5,11 @@
  * connection:
  *
  *   induction      caller <-> libsrt, relayed (libsrt issues its SYN cookie)
- *   authorizing    the caller's conclusion is held; its stream id and encryption are checked and
- *                  admission decides on access (tokens, rules, on_publish hook)
- *   concluding     the conclusion goes on to libsrt: it checks the passphrase (AES key unwrap)
- *   publishing     libsrt's accepting answer is held while admission claims the path
+ *   concluding     the caller's conclusion (its stream id parsed, its encryption matched against
+ *                  srt.passphrase) goes on to libsrt, which checks the passphrase (AES key unwrap)
+ *   publishing     libsrt's accepting answer is held while admission decides (tokens, rules,
+ *                  on_publish hook) and claims the path
+ *   authorizing    (play, m=request) the same, admission.play: access, reader limit, readiness
  *   live           everything relayed; ffmpeg's stdout (the caller's TS) goes to the hub
  *   switching      (play, m=request) admitted as a reader: the receiving child is replaced by a
  *                  sending one, whose SYN cookie the gateway learns with its own induction request
@@ -20,7 +21,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
-import type { Admission, AdmissionGrant, AdmissionRequest, PlayTicket } from '../../core/admission.js';
+import type { Admission, AdmissionRequest, PlayTicket } from '../../core/admission.js';
 import type { WireFormat } from '../../core/media.js';
 import type { Reader } from '../../core/reader.js';
 import { errorCode, srtRejectReasonOf, UnsupportedCodecError } from '../../core/errors.js';
@@ -232,17 +233,21 @@ export class SrtConnection {
             reason === SRT_REJECT.UNSECURE
               ? new SrtEncryptionError('SG_ERR_UNAUTHORIZED', `SRT caller refused: ${known}`, reason)
               : new SrtEncryptionError('SG_ERR_FORBIDDEN', `SRT caller refused by libsrt: ${known ?? `rejection reason ${reason}`}`, reason);
-          this.refuse(error, pkt, true);
+          this.refuse(error, pkt);
           return;
         }
         if (hs.type === HS_CONCLUSION) {
           if (this.playTicket) {
             this.startPlaying(pkt);
-            return;
+          } else if (this.streamId?.mode === 'request') {
+            // The receiving child vouched for the passphrase; the player gets a sending one.
+            this.state = 'authorizing';
+            void this.play(this.request!);
+          } else {
+            this.heldAnswer = pkt;
+            this.state = 'publishing';
+            void this.publish();
           }
-          this.heldAnswer = pkt;
-          this.state = 'publishing';
-          void this.publish();
         }
         return;
       }
@@ -263,7 +268,6 @@ export class SrtConnection {
   private onConclusion(hs: SrtHandshake, pkt: Buffer): void {
     this.conclusion = hs;
     this.conclusionPacket = pkt;
-    this.state = 'authorizing';
     let id: SrtStreamId;
     try {
       id = parseStreamId(hs.streamId);
@@ -282,22 +286,9 @@ export class SrtConnection {
       return;
     }
     this.request = { path: id.path, protocol: 'srt', remoteAddress: this.remoteAddress, query: id.query };
-    if (id.mode === 'request') void this.play(this.request);
-    else void this.authorize(this.request);
-  }
-
-  private grant: AdmissionGrant | undefined;
-
-  private async authorize(request: AdmissionRequest): Promise<void> {
-    try {
-      this.grant = await this.ctx.admission.authorize(request, 'publish');
-    } catch (error) {
-      this.refuse(error, undefined, true);
-      return;
-    }
-    if (this.state !== 'authorizing') return;
+    // libsrt checks the passphrase first, so hooks only hear of callers that have the right one.
     this.state = 'concluding';
-    if (this.conclusionPacket) this.toListener(this.conclusionPacket);
+    this.toListener(pkt);
   }
 
   /** m=request: admitted as a reader, then the caller is moved to a sending child (see `switching`). */
@@ -365,7 +356,6 @@ export class SrtConnection {
             this.close(reason);
           },
         },
-        { authenticated: this.grant! },
       );
       this.session = session;
     } catch (error) {
