@@ -4,6 +4,7 @@
  * the SRT handshake; a lossy UDP relay in between still plays. Port 0 everywhere.
  */
 import { execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { createServer, get as httpGet, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlvDemuxer } from '../../gateway/protocols/flv/demux.js';
@@ -11,6 +12,7 @@ import { decode, probe, publish, type Publisher, runFfmpeg } from '../helpers/ff
 import { sleep, startGateway, type TestGateway, waitFor } from '../helpers/gateway.js';
 import { hasTool } from '../helpers/tools.js';
 import { lossyRelay } from '../helpers/udp-relay.js';
+import { buildInduction, HS_CONCLUSION, parseHandshake } from '../../gateway/protocols/srt/handshake.js';
 
 function ffmpegHasSrt(): boolean {
   if (!hasTool('ffmpeg') || !hasTool('ffprobe')) return false;
@@ -105,6 +107,30 @@ describe.skipIf(!SRT)('SRT ingest', () => {
 
   it('keeps tokens out of its log lines', () => {
     expect(g.logs.some((l) => JSON.stringify(l).includes('t=TOPSECRET'))).toBe(false);
+  });
+
+  it('starts nothing for datagrams that are not an SRT induction, and refuses a version 4 conclusion', async () => {
+    const port = Number(new URL(g.srt.replace('srt:', 'http:')).port);
+    const sock = createSocket('udp4');
+    const answers: Buffer[] = [];
+    sock.on('message', (m) => answers.push(m));
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    try {
+      const before = g.gw.srt!.connectionCount;
+      const stray = g.gw.srt!.strayPackets;
+      for (const junk of [Buffer.from('hello'), Buffer.alloc(64, 0x80), Buffer.alloc(1500, 0x47)]) sock.send(junk, port, '127.0.0.1');
+      await waitFor('the stray datagrams counted', () => g.gw.srt!.strayPackets >= stray + 3, 5000);
+      expect(g.gw.srt!.connectionCount).toBe(before);
+      sock.send(buildInduction(42), port, '127.0.0.1');
+      await waitFor('the induction answer', () => answers.some((a) => parseHandshake(a)?.version === 5), 5000);
+      const v4 = buildInduction(42);
+      v4.writeUInt32BE(HS_CONCLUSION, 16 + 20);
+      sock.send(v4, port, '127.0.0.1');
+      const rejection = await waitFor('the rejection', () => answers.map((a) => parseHandshake(a)).find((h) => h && h.type === 1008), 5000);
+      expect(rejection.socketId).toBe(0);
+    } finally {
+      sock.close();
+    }
   });
 
   it('refuses MP2 audio with the unsupported codec error and cuts the caller', async () => {

@@ -23,6 +23,8 @@ const EXT_SID = 5;
 
 /** libsrt rejection reasons the gateway answers with (srt.h SRT_REJ_* and SRT_REJX_* = 1000 + HTTP status). */
 export const SRT_REJECT = {
+  /** SRT_REJ_VERSION: the peer's handshake version is not supported. */
+  VERSION: 8,
   /** SRT_REJ_BADSECRET: wrong or missing passphrase. */
   BADSECRET: 10,
   /** SRT_REJ_UNSECURE: one side has a passphrase, the other not. */

@@ -27,7 +27,7 @@ import type { Reader } from '../../core/reader.js';
 import { errorCode, srtRejectReasonOf, UnsupportedCodecError } from '../../core/errors.js';
 import type { PublishSession } from '../../core/stream.js';
 import type { SrtConfig } from './config.js';
-import { SrtEncryptionError } from './errors.js';
+import { SrtHandshakeError } from './errors.js';
 import { TsContinuity, tsTables } from './from-stream.js';
 import { buildInduction, buildRejection, HS_CONCLUSION, HS_INDUCTION, isHandshake, withCookie, parseHandshake, rejectionReason, SRT_REJECT, type SrtHandshake } from './handshake.js';
 import { freeUdpPort, SrtListenerChild } from './listener.js';
@@ -160,8 +160,13 @@ export class SrtConnection {
         return;
       case 'induction': {
         const hs = isHandshake(pkt) ? parseHandshake(pkt) : undefined;
-        if (hs && hs.version >= 5 && hs.type === HS_CONCLUSION) {
-          this.onConclusion(hs, pkt);
+        if (!hs) return; // nothing but handshakes before the caller is admitted
+        if (hs.type === HS_CONCLUSION) {
+          if (hs.version >= 5) this.onConclusion(hs, pkt);
+          else {
+            this.conclusion = hs;
+            this.refuse(new SrtHandshakeError('SG_ERR_PROTOCOL', 'SRT caller uses the version 4 handshake (libsrt before 1.3), which carries no stream id; update the encoder', SRT_REJECT.VERSION));
+          }
           return;
         }
         if (hs?.type === HS_INDUCTION && !this.retryTimer) {
@@ -231,8 +236,8 @@ export class SrtConnection {
           const known = LIBSRT_REASONS[reason];
           const error =
             reason === SRT_REJECT.UNSECURE
-              ? new SrtEncryptionError('SG_ERR_UNAUTHORIZED', `SRT caller refused: ${known}`, reason)
-              : new SrtEncryptionError('SG_ERR_FORBIDDEN', `SRT caller refused by libsrt: ${known ?? `rejection reason ${reason}`}`, reason);
+              ? new SrtHandshakeError('SG_ERR_UNAUTHORIZED', `SRT caller refused: ${known}`, reason)
+              : new SrtHandshakeError('SG_ERR_FORBIDDEN', `SRT caller refused by libsrt: ${known ?? `rejection reason ${reason}`}`, reason);
           this.refuse(error, pkt);
           return;
         }
@@ -282,7 +287,7 @@ export class SrtConnection {
       const message = wantsKey
         ? 'SRT caller refused: this listener needs a passphrase (srt.passphrase); set passphrase= on the caller'
         : 'SRT caller refused: it uses a passphrase and this listener has none (srt.passphrase)';
-      this.refuse(new SrtEncryptionError('SG_ERR_UNAUTHORIZED', message, SRT_REJECT.UNSECURE));
+      this.refuse(new SrtHandshakeError('SG_ERR_UNAUTHORIZED', message, SRT_REJECT.UNSECURE));
       return;
     }
     this.request = { path: id.path, protocol: 'srt', remoteAddress: this.remoteAddress, query: id.query };
@@ -397,7 +402,7 @@ export class SrtConnection {
   private refuse(error: unknown, answer?: Buffer, counted = false): void {
     if (this.state === 'closed' || this.state === 'refused') return;
     this.state = 'refused';
-    const reason = error instanceof SrtEncryptionError ? error.reason : srtRejectReasonOf(error);
+    const reason = error instanceof SrtHandshakeError ? error.reason : srtRejectReasonOf(error);
     if (this.conclusion) this.rejection = answer ?? buildRejection(this.conclusion, reason, 0);
     if (this.rejection && !answer) this.ctx.sendToCaller(this.rejection, this.port, this.address);
     if (!counted) this.ctx.admission.refuse('srt', error, 'SG_ERR_PROTOCOL');
