@@ -43,7 +43,8 @@ export const enum FrameKind {
  * Number of wire formats that can cache serialized bytes on a frame. Each protocol that
  * serializes frames claims one slot (see WireFormat) so a frame is serialized once per
  * format and the same Buffer is written to every reader of that format. Taken: 0 FLV,
- * 1 RTMP, 2 RTSP/RTP, 3 the fMP4/TS segmenter (HLS, recording), 4 WS-FLV frames; 5-7 free.
+ * 1 RTMP, 2 RTSP/RTP, 3 the fMP4/TS segmenter (HLS, recording), 4 WS-FLV frames, 5 MPEG-TS
+ * packets of SRT play; 6-7 free.
  */
 export const WIRE_SLOTS = 8;
 

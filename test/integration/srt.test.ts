@@ -4,6 +4,7 @@
  * the SRT handshake; a lossy UDP relay in between still plays. Port 0 everywhere.
  */
 import { execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { createServer, get as httpGet, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlvDemuxer } from '../../gateway/protocols/flv/demux.js';
@@ -11,6 +12,7 @@ import { decode, probe, publish, type Publisher, runFfmpeg } from '../helpers/ff
 import { sleep, startGateway, type TestGateway, waitFor } from '../helpers/gateway.js';
 import { hasTool } from '../helpers/tools.js';
 import { lossyRelay } from '../helpers/udp-relay.js';
+import { buildInduction, HS_CONCLUSION, parseHandshake } from '../../gateway/protocols/srt/handshake.js';
 
 function ffmpegHasSrt(): boolean {
   if (!hasTool('ffmpeg') || !hasTool('ffprobe')) return false;
@@ -46,7 +48,7 @@ describe.skipIf(!SRT)('SRT ingest', () => {
   });
 
   it('publishes H.264 + AAC with the access control streamid, read back over HTTP-FLV and RTMP', async () => {
-    pubs.push(srtPublish(srtUrl(g.srt, '#!::r=live/cam1,m=publish')));
+    pubs.push(srtPublish(srtUrl(g.srt, '#!::r=live/cam1,m=publish,t=TOPSECRET')));
     const ready = (path: string) => {
       const s = g.gw.registry.get(path);
       return s?.ready && s.audioTrack ? s : undefined;
@@ -73,6 +75,62 @@ describe.skipIf(!SRT)('SRT ingest', () => {
     expect(stream.videoTrack).toMatchObject({ codec: 'H265', width: 320, height: 240 });
     const rtsp = await probe(`${g.rtsp}/live/cam265`, 2, ['-rtsp_transport', 'tcp']);
     expect(rtsp.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'hevc']);
+  });
+
+  it('plays a stream to an SRT caller with m=request (ffprobe as the caller), counted as an srt reader', async () => {
+    await waitFor('live/cam1 ready', () => g.gw.registry.get('live/cam1')?.ready, 20_000);
+    const played = probe(srtUrl(g.srt, '#!::r=live/cam1,m=request'), 2);
+    await waitFor('an srt reader', () => g.gw.registry.get('live/cam1')?.readerStats().some((r) => r.protocol === 'srt'), 10_000);
+    const result = await played;
+    expect(result.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
+    expect(result.packets.filter((p) => p.codec_type === 'video').length).toBeGreaterThan(20);
+  });
+
+  it('refuses to play a path nobody publishes, in the handshake (1404)', async () => {
+    const p = runFfmpeg(['-hide_banner', '-v', 'error', '-i', srtUrl(g.srt, '#!::r=live/nobody,m=request'), '-t', '1', '-f', 'null', '-']);
+    pubs.push(p);
+    expect(await p.exited).not.toBe(0);
+    const line = await waitFor('the refusal', () => g.logs.find((l) => String(l.msg).startsWith('SRT caller refused') && l.code === 'SG_ERR_STREAM_NOT_FOUND'), 10_000);
+    expect(line.srtReason).toBe(1404);
+  });
+
+  it('refuses a second publisher of a path in the handshake (1409), the first one keeps going', async () => {
+    await waitFor('live/cam1 ready', () => g.gw.registry.get('live/cam1')?.ready, 20_000);
+    const before = g.gw.registry.get('live/cam1')!.publisher;
+    const p = srtPublish(srtUrl(g.srt, 'live/cam1'), { duration: 5 });
+    pubs.push(p);
+    expect(await p.exited).not.toBe(0);
+    const line = await waitFor('the refusal', () => g.logs.find((l) => String(l.msg).startsWith('SRT caller refused') && l.code === 'SG_ERR_PATH_BUSY'), 10_000);
+    expect(line.srtReason).toBe(1409);
+    expect(g.gw.registry.get('live/cam1')!.publisher).toBe(before);
+  });
+
+  it('keeps tokens out of its log lines', () => {
+    expect(g.logs.some((l) => JSON.stringify(l).includes('t=TOPSECRET'))).toBe(false);
+  });
+
+  it('starts nothing for datagrams that are not an SRT induction, and refuses a version 4 conclusion', async () => {
+    const port = Number(new URL(g.srt.replace('srt:', 'http:')).port);
+    const sock = createSocket('udp4');
+    const answers: Buffer[] = [];
+    sock.on('message', (m) => answers.push(m));
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    try {
+      const before = g.gw.srt!.connectionCount;
+      const stray = g.gw.srt!.strayPackets;
+      for (const junk of [Buffer.from('hello'), Buffer.alloc(64, 0x80), Buffer.alloc(1500, 0x47)]) sock.send(junk, port, '127.0.0.1');
+      await waitFor('the stray datagrams counted', () => g.gw.srt!.strayPackets >= stray + 3, 5000);
+      expect(g.gw.srt!.connectionCount).toBe(before);
+      sock.send(buildInduction(42), port, '127.0.0.1');
+      await waitFor('the induction answer', () => answers.some((a) => parseHandshake(a)?.version === 5), 5000);
+      const v4 = buildInduction(42);
+      v4.writeUInt32BE(HS_CONCLUSION, 16 + 20);
+      sock.send(v4, port, '127.0.0.1');
+      const rejection = await waitFor('the rejection', () => answers.map((a) => parseHandshake(a)).find((h) => h && h.type === 1008), 5000);
+      expect(rejection.socketId).toBe(0);
+    } finally {
+      sock.close();
+    }
   });
 
   it('refuses MP2 audio with the unsupported codec error and cuts the caller', async () => {
@@ -146,6 +204,8 @@ describe.skipIf(!SRT)('SRT passphrase', () => {
     expect(p.stderr()).toMatch(says);
     await waitFor('the refusal in the log', () => g.logs.find((l) => String(l.msg).startsWith('SRT caller refused') && l.code === code), 5000);
     expect(g.gw.registry.get('live/wrongkey')).toBeUndefined();
+    const metrics = await (await fetch(`${g.http}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`streamgate_refusals_total\\{protocol="srt",reason="${code}"\\} [1-9]`));
   });
 });
 

@@ -1,13 +1,14 @@
 import { type ErrorCode, StreamgateError } from '../../core/errors.js';
 
 /**
- * An SRT caller refused before admission by the transport itself: its encryption does not match
+ * An SRT caller refused by the transport itself, before admission: its encryption does not match
  * `srt.passphrase` (SG_ERR_UNAUTHORIZED when one side has no passphrase, SG_ERR_FORBIDDEN when it
- * is wrong). `reason` is the libsrt rejection reason the caller is answered with.
+ * is wrong), or its handshake is too old to carry a stream id (SG_ERR_PROTOCOL). `reason` is the
+ * libsrt rejection reason the caller is answered with.
  */
-export class SrtEncryptionError extends StreamgateError {
+export class SrtHandshakeError extends StreamgateError {
   constructor(
-    code: Extract<ErrorCode, 'SG_ERR_UNAUTHORIZED' | 'SG_ERR_FORBIDDEN'>,
+    code: Extract<ErrorCode, 'SG_ERR_UNAUTHORIZED' | 'SG_ERR_FORBIDDEN' | 'SG_ERR_PROTOCOL'>,
     message: string,
     readonly reason: number,
   ) {

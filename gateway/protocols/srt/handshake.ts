@@ -23,6 +23,8 @@ const EXT_SID = 5;
 
 /** libsrt rejection reasons the gateway answers with (srt.h SRT_REJ_* and SRT_REJX_* = 1000 + HTTP status). */
 export const SRT_REJECT = {
+  /** SRT_REJ_VERSION: the peer's handshake version is not supported. */
+  VERSION: 8,
   /** SRT_REJ_BADSECRET: wrong or missing passphrase. */
   BADSECRET: 10,
   /** SRT_REJ_UNSECURE: one side has a passphrase, the other not. */
@@ -127,4 +129,31 @@ export function buildRejection(request: SrtHandshake, reason: number, listenerSo
 /** The reason of a rejection handshake (type >= 1000, not the conclusion), or undefined. */
 export function rejectionReason(hs: SrtHandshake): number | undefined {
   return hs.type >= HS_REJECT_BASE && hs.type !== HS_CONCLUSION ? hs.type - HS_REJECT_BASE : undefined;
+}
+
+/**
+ * An induction request (§4.3.1.1: version 4, extension field 2, type 1, cookie 0), as the gateway
+ * sends it to a freshly started listener to learn that listener's SYN cookie.
+ */
+export function buildInduction(socketId: number): Buffer {
+  const pkt = Buffer.alloc(HEADER + CIF_MIN);
+  pkt.writeUInt32BE(0x80000000, 0);
+  const c = HEADER;
+  pkt.writeUInt32BE(4, c);
+  pkt.writeUInt32BE(2, c + 4); // encryption 0, extension field 2 (UDT_DGRAM)
+  pkt.writeUInt32BE(Math.floor(Math.random() * 0x7fffffff), c + 8);
+  pkt.writeUInt32BE(1500, c + 12);
+  pkt.writeUInt32BE(8192, c + 16);
+  pkt.writeUInt32BE(HS_INDUCTION, c + 20);
+  pkt.writeUInt32BE(socketId >>> 0, c + 24);
+  pkt.writeUInt32BE(0, c + 28);
+  pkt.writeUInt32BE(0x0100007f, c + 32); // 127.0.0.1, as libsrt writes IPv4 (host order)
+  return pkt;
+}
+
+/** A copy of handshake `pkt` carrying `cookie` (a conclusion moved to another listener). */
+export function withCookie(pkt: Buffer, cookie: number): Buffer {
+  const out = Buffer.from(pkt);
+  out.writeUInt32BE(cookie >>> 0, HEADER + 28);
+  return out;
 }

@@ -20,18 +20,30 @@ const KILL_AFTER_MS = 2000;
 
 export interface SrtChildHandlers {
   data(chunk: Buffer): void;
+  /** A sending child's stdin took its backlog. */
+  drain?(): void;
   /** The child is gone; `stderr` holds its last lines. */
   exit(code: number | null, signal: NodeJS.Signals | null, stderr: string): void;
 }
 
-/** ffmpeg arguments for a receiving listener on 127.0.0.1:`port`. */
-export function listenerArgs(port: number, config: SrtConfig): string[] {
+/**
+ * ffmpeg arguments for a listener on 127.0.0.1:`port`: `receive` (a publishing caller: its bytes
+ * to stdout) or `send` (a playing caller: stdin's bytes to it, in 1316-byte messages of seven
+ * TS packets, libsrt's live-mode payload).
+ */
+export function listenerArgs(port: number, config: SrtConfig, mode: 'receive' | 'send' = 'receive'): string[] {
   const params = new URLSearchParams({ mode: 'listener', latency: String(config.latencyMs * 1000) });
   // listen_timeout ends a child whose caller never finished connecting (µs).
   params.set('listen_timeout', String(config.handshakeTimeoutMs * 1000));
   if (config.passphrase !== '') {
     params.set('passphrase', config.passphrase);
     if (config.pbkeylen !== 0) params.set('pbkeylen', String(config.pbkeylen));
+  }
+  const url = `srt://127.0.0.1:${port}?${params.toString()}`;
+  if (mode === 'send') {
+    // -probesize/-analyzeduration minimal: raw bytes need no probing, so the listener opens at once.
+    return ['-hide_banner', '-loglevel', 'warning', '-f', 'data', '-probesize', '32', '-analyzeduration', '0', '-i', 'pipe:0',
+      '-map', '0', '-c', 'copy', '-f', 'data', url];
   }
   return [
     '-hide_banner',
@@ -41,7 +53,7 @@ export function listenerArgs(port: number, config: SrtConfig): string[] {
     '-f',
     'data',
     '-i',
-    `srt://127.0.0.1:${port}?${params.toString()}`,
+    url,
     '-map',
     '0',
     '-c',
@@ -75,9 +87,11 @@ export class SrtListenerChild {
   readonly done: Promise<void>;
   private resolveDone!: () => void;
 
-  constructor(binary: string, readonly port: number, config: SrtConfig, handlers: SrtChildHandlers) {
+  constructor(binary: string, readonly port: number, config: SrtConfig, handlers: SrtChildHandlers, readonly mode: 'receive' | 'send' = 'receive') {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
-    this.proc = spawn(binary, listenerArgs(port, config), { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(binary, listenerArgs(port, config, mode), { stdio: [mode === 'send' ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    this.proc.stdin?.on('error', () => {}); // EPIPE when the child ends first: its exit reports it
+    this.proc.stdin?.on('drain', () => handlers.drain?.());
     this.proc.stdout!.on('data', (chunk: Buffer) => handlers.data(chunk));
     let partial = '';
     this.proc.stderr!.on('data', (d: Buffer) => {
@@ -86,7 +100,8 @@ export class SrtListenerChild {
       partial = parts.pop() ?? '';
       for (const line of parts) {
         if (line.trim() === '') continue;
-        this.lines.push(line.trim().slice(0, 300));
+        // ffmpeg repeats its input URL in errors: the passphrase stays out of logs.
+        this.lines.push(line.trim().replace(/passphrase=[^&\s]*/g, 'passphrase=***').slice(0, 300));
         if (this.lines.length > STDERR_LINES) this.lines.shift();
       }
       if (partial.length > 4096) partial = '';
@@ -100,6 +115,13 @@ export class SrtListenerChild {
       this.resolveDone();
       handlers.exit(code, signal, this.lines.join(' | '));
     });
+  }
+
+  /** Bytes for a sending child; false when its stdin is backed up (the hub then drops to a keyframe). */
+  write(bytes: Buffer): boolean {
+    const stdin = this.proc.stdin;
+    if (!stdin || this.exited || stdin.destroyed) return true;
+    return stdin.write(bytes);
   }
 
   get pid(): number | undefined {

@@ -10,6 +10,7 @@ import type { Admission } from '../../core/admission.js';
 import type { ConnectionGate } from '../../net/listen.js';
 import type { SrtConfig } from './config.js';
 import { HS_INDUCTION, parseHandshake } from './handshake.js';
+import { tsWireFormat } from './from-stream.js';
 import { SrtConnection } from './session.js';
 
 export interface SrtServerOptions {
@@ -30,6 +31,7 @@ export class SrtServer {
   strayPackets = 0;
   /** Callers ignored because maxPendingHandshakes handshakes were running. */
   busyRefusals = 0;
+  private readonly tsFormat = tsWireFormat();
 
   constructor(private readonly options: SrtServerOptions) {}
 
@@ -96,6 +98,7 @@ export class SrtServer {
         admission: this.options.admission,
         config: this.options.config,
         ffmpegPath: () => this.options.ffmpegPath(),
+        tsFormat: this.tsFormat,
         sendToCaller: (packet, port, address) => this.socket?.send(packet, port, address),
       },
       rinfo.address,

@@ -5,11 +5,15 @@
  * connection:
  *
  *   induction      caller <-> libsrt, relayed (libsrt issues its SYN cookie)
- *   authorizing    the caller's conclusion is held; its stream id and encryption are checked and
- *                  admission decides on access (tokens, rules, on_publish hook)
- *   concluding     the conclusion goes on to libsrt: it checks the passphrase (AES key unwrap)
- *   publishing     libsrt's accepting answer is held while admission claims the path
+ *   concluding     the caller's conclusion (its stream id parsed, its encryption matched against
+ *                  srt.passphrase) goes on to libsrt, which checks the passphrase (AES key unwrap)
+ *   publishing     libsrt's accepting answer is held while admission decides (tokens, rules,
+ *                  on_publish hook) and claims the path
+ *   authorizing    (play, m=request) the same, admission.play: access, reader limit, readiness
  *   live           everything relayed; ffmpeg's stdout (the caller's TS) goes to the hub
+ *   switching      (play, m=request) admitted as a reader: the receiving child is replaced by a
+ *                  sending one, whose SYN cookie the gateway learns with its own induction request
+ *                  and writes into the caller's conclusion
  *   refused        each conclusion is answered with a rejection (1000 + HTTP status, or libsrt's)
  *
  * A caller refused at any step is told so in its handshake (ffmpeg: "Connection rejected"), never
@@ -17,23 +21,28 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
-import type { Admission, AdmissionGrant, AdmissionRequest } from '../../core/admission.js';
-import { errorCode, srtRejectReasonOf, StreamgateError, UnsupportedCodecError } from '../../core/errors.js';
+import type { Admission, AdmissionRequest, PlayTicket } from '../../core/admission.js';
+import type { WireFormat } from '../../core/media.js';
+import type { Reader } from '../../core/reader.js';
+import { errorCode, srtRejectReasonOf, UnsupportedCodecError } from '../../core/errors.js';
 import type { PublishSession } from '../../core/stream.js';
 import type { SrtConfig } from './config.js';
-import { SrtEncryptionError } from './errors.js';
-import { buildRejection, HS_CONCLUSION, isHandshake, parseHandshake, rejectionReason, SRT_REJECT, type SrtHandshake } from './handshake.js';
+import { SrtHandshakeError } from './errors.js';
+import { TsContinuity, tsTables } from './from-stream.js';
+import { buildInduction, buildRejection, HS_CONCLUSION, HS_INDUCTION, isHandshake, withCookie, parseHandshake, rejectionReason, SRT_REJECT, type SrtHandshake } from './handshake.js';
 import { freeUdpPort, SrtListenerChild } from './listener.js';
-import { parseStreamId, type SrtStreamId } from './stream-id.js';
+import { maskStreamId, parseStreamId, type SrtStreamId } from './stream-id.js';
 import { TsToStream } from './to-stream.js';
 
-export type SrtState = 'induction' | 'authorizing' | 'concluding' | 'publishing' | 'live' | 'refused' | 'closed';
+export type SrtState = 'induction' | 'authorizing' | 'switching' | 'concluding' | 'publishing' | 'live' | 'refused' | 'closed';
 
 export interface SrtSessionContext {
   readonly admission: Admission;
   readonly config: SrtConfig;
   /** The ffmpeg binary (with libsrt) to run per connection. */
   ffmpegPath(): string;
+  /** MPEG-TS for SRT players, one per server (frames cache its bytes). */
+  readonly tsFormat: WireFormat;
   /** Sends a packet to the caller from the public socket. */
   sendToCaller(packet: Buffer, port: number, address: string): void;
 }
@@ -75,6 +84,15 @@ export class SrtConnection {
   private timer: NodeJS.Timeout | undefined;
   private rejection: Buffer | undefined;
   private log: Logger;
+  private binary = '';
+  /** Play: the reader slot, the hub reader, the sending child's SYN cookie. */
+  private playTicket: PlayTicket | undefined;
+  private reader: Reader | undefined;
+  private cookie: number | undefined;
+  private inductionTimer: NodeJS.Timeout | undefined;
+  /** The caller's induction, resent to a child that has not answered yet (it may still be binding its port). */
+  private pendingInduction: Buffer | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: SrtSessionContext,
@@ -91,9 +109,8 @@ export class SrtConnection {
   }
 
   private async start(): Promise<void> {
-    let binary: string;
     try {
-      binary = this.ctx.ffmpegPath();
+      this.binary = this.ctx.ffmpegPath();
       this.childPort = await freeUdpPort();
     } catch (error) {
       this.log.error({ err: error }, `SRT caller dropped: ${(error as Error).message}`);
@@ -107,13 +124,27 @@ export class SrtConnection {
     relay.on('error', (error) => this.log.debug({ err: error.message }, 'SRT relay socket error'));
     await new Promise<void>((resolve) => relay.bind(0, '127.0.0.1', () => resolve()));
     if ((this.state as SrtState) === 'closed') return;
-    this.child = new SrtListenerChild(binary, this.childPort, this.ctx.config, {
-      data: (chunk) => this.media(chunk),
-      exit: (code, signal, stderr) => this.childExit(code, signal, stderr),
-    });
+    this.child = this.spawnChild('receive');
     const early = this.early;
     this.early = [];
     for (const pkt of early) this.toListener(pkt);
+  }
+
+  private spawnChild(mode: 'receive' | 'send'): SrtListenerChild {
+    const child: SrtListenerChild = new SrtListenerChild(
+      this.binary,
+      this.childPort,
+      this.ctx.config,
+      {
+        data: (chunk) => this.media(chunk),
+        drain: () => this.reader?.drain(),
+        exit: (code, signal, stderr) => {
+          if (child === this.child) this.childExit(code, signal, stderr);
+        },
+      },
+      mode,
+    );
+    return child;
   }
 
   /** A UDP packet from the caller. */
@@ -129,11 +160,28 @@ export class SrtConnection {
         return;
       case 'induction': {
         const hs = isHandshake(pkt) ? parseHandshake(pkt) : undefined;
-        if (hs && hs.version >= 5 && hs.type === HS_CONCLUSION) this.onConclusion(hs, pkt);
-        else this.toListener(pkt);
+        if (!hs) return; // nothing but handshakes before the caller is admitted
+        if (hs.type === HS_CONCLUSION) {
+          if (hs.version >= 5) this.onConclusion(hs, pkt);
+          else {
+            this.conclusion = hs;
+            this.refuse(new SrtHandshakeError('SG_ERR_PROTOCOL', 'SRT caller uses the version 4 handshake (libsrt before 1.3), which carries no stream id; update the encoder', SRT_REJECT.VERSION));
+          }
+          return;
+        }
+        if (hs?.type === HS_INDUCTION && !this.retryTimer) {
+          // Resent every 20 ms until the child answers, instead of waiting for the caller's 250 ms retry.
+          this.pendingInduction = pkt;
+          this.retryTimer = setInterval(() => {
+            if (this.pendingInduction && this.child) this.toListener(this.pendingInduction);
+          }, 20);
+          this.retryTimer.unref();
+        }
+        this.toListener(pkt);
         return;
       }
       case 'authorizing':
+      case 'switching':
         if (isHandshake(pkt)) this.conclusionPacket = pkt; // the latest retransmission goes on
         return;
       case 'refused':
@@ -150,15 +198,31 @@ export class SrtConnection {
       return;
     }
     // Before the child has bound its port the packet is lost; the caller resends its induction.
+    if (this.cookie !== undefined && isHandshake(pkt)) pkt = withCookie(pkt, this.cookie);
     this.relay.send(pkt, this.childPort, '127.0.0.1');
   }
 
   /** A UDP packet from the child's libsrt, for the caller. */
   private fromListener(pkt: Buffer): void {
+    if (this.retryTimer) {
+      clearInterval(this.retryTimer);
+      this.retryTimer = undefined;
+      this.pendingInduction = undefined;
+    }
     switch (this.state) {
       case 'closed':
-        if (this.toStream) this.send(pkt); // a live connection's shutdown
+        if (this.toStream || this.reader) this.send(pkt); // a live connection's shutdown
         return;
+      case 'switching': {
+        const hs = isHandshake(pkt) ? parseHandshake(pkt) : undefined;
+        if (!hs || hs.type !== HS_INDUCTION || hs.version < 5) return;
+        // The sending child's cookie: the caller's conclusion goes on with it.
+        clearInterval(this.inductionTimer);
+        this.cookie = hs.cookie;
+        this.state = 'concluding';
+        if (this.conclusionPacket) this.toListener(this.conclusionPacket);
+        return;
+      }
       case 'live':
       case 'induction':
         this.send(pkt);
@@ -172,15 +236,23 @@ export class SrtConnection {
           const known = LIBSRT_REASONS[reason];
           const error =
             reason === SRT_REJECT.UNSECURE
-              ? new SrtEncryptionError('SG_ERR_UNAUTHORIZED', `SRT caller refused: ${known}`, reason)
-              : new SrtEncryptionError('SG_ERR_FORBIDDEN', `SRT caller refused by libsrt: ${known ?? `rejection reason ${reason}`}`, reason);
-          this.refuse(error, pkt, true);
+              ? new SrtHandshakeError('SG_ERR_UNAUTHORIZED', `SRT caller refused: ${known}`, reason)
+              : new SrtHandshakeError('SG_ERR_FORBIDDEN', `SRT caller refused by libsrt: ${known ?? `rejection reason ${reason}`}`, reason);
+          this.refuse(error, pkt);
           return;
         }
         if (hs.type === HS_CONCLUSION) {
-          this.heldAnswer = pkt;
-          this.state = 'publishing';
-          void this.publish();
+          if (this.playTicket) {
+            this.startPlaying(pkt);
+          } else if (this.streamId?.mode === 'request') {
+            // The receiving child vouched for the passphrase; the player gets a sending one.
+            this.state = 'authorizing';
+            void this.play(this.request!);
+          } else {
+            this.heldAnswer = pkt;
+            this.state = 'publishing';
+            void this.publish();
+          }
         }
         return;
       }
@@ -201,7 +273,6 @@ export class SrtConnection {
   private onConclusion(hs: SrtHandshake, pkt: Buffer): void {
     this.conclusion = hs;
     this.conclusionPacket = pkt;
-    this.state = 'authorizing';
     let id: SrtStreamId;
     try {
       id = parseStreamId(hs.streamId);
@@ -216,29 +287,67 @@ export class SrtConnection {
       const message = wantsKey
         ? 'SRT caller refused: this listener needs a passphrase (srt.passphrase); set passphrase= on the caller'
         : 'SRT caller refused: it uses a passphrase and this listener has none (srt.passphrase)';
-      this.refuse(new SrtEncryptionError('SG_ERR_UNAUTHORIZED', message, SRT_REJECT.UNSECURE));
-      return;
-    }
-    if (id.mode !== 'publish') {
-      this.refuse(new StreamgateError('SG_ERR_INVALID_REQUEST', `SRT play (m=request) is not supported; play ${id.path} over HTTP-FLV, RTMP or RTSP`, { status: 405 }));
+      this.refuse(new SrtHandshakeError('SG_ERR_UNAUTHORIZED', message, SRT_REJECT.UNSECURE));
       return;
     }
     this.request = { path: id.path, protocol: 'srt', remoteAddress: this.remoteAddress, query: id.query };
-    void this.authorize(this.request);
+    // libsrt checks the passphrase first, so hooks only hear of callers that have the right one.
+    this.state = 'concluding';
+    this.toListener(pkt);
   }
 
-  private grant: AdmissionGrant | undefined;
-
-  private async authorize(request: AdmissionRequest): Promise<void> {
+  /** m=request: admitted as a reader, then the caller is moved to a sending child (see `switching`). */
+  private async play(request: AdmissionRequest): Promise<void> {
+    let ticket: PlayTicket;
     try {
-      this.grant = await this.ctx.admission.authorize(request, 'publish');
+      ticket = await this.ctx.admission.play(request);
     } catch (error) {
       this.refuse(error, undefined, true);
       return;
     }
-    if (this.state !== 'authorizing') return;
-    this.state = 'concluding';
-    if (this.conclusionPacket) this.toListener(this.conclusionPacket);
+    if (this.state !== 'authorizing') {
+      ticket.release();
+      return;
+    }
+    this.playTicket = ticket;
+    this.state = 'switching';
+    let port: number;
+    try {
+      port = await freeUdpPort();
+    } catch (error) {
+      this.refuse(error);
+      return;
+    }
+    if ((this.state as SrtState) !== 'switching') return;
+    this.child?.stop();
+    this.childPort = port;
+    const child = this.spawnChild('send');
+    this.child = child;
+    // The tables get ffmpeg past its (minimal) input probing, so it opens the SRT listener.
+    child.write(tsTables(ticket.stream));
+    const induction = buildInduction(Math.floor(Math.random() * 0x3fffffff) + 1);
+    const ask = () => this.relay?.send(induction, port, '127.0.0.1');
+    ask();
+    this.inductionTimer = setInterval(ask, 50);
+    this.inductionTimer.unref();
+  }
+
+  private startPlaying(answer: Buffer): void {
+    const ticket = this.playTicket!;
+    const child = this.child!;
+    const stream = ticket.stream;
+    this.state = 'live';
+    this.send(answer);
+    const continuity = new TsContinuity(() => tsTables(stream));
+    this.reader = ticket.addReader({
+      protocol: 'srt',
+      remoteAddress: this.remoteAddress,
+      format: this.ctx.tsFormat,
+      headers: () => [tsTables(stream)],
+      write: (bytes) => child.write(continuity.apply(bytes)),
+      close: (error) => this.close(error ? error.message : 'reader closed'),
+    });
+    this.log.info({ streamId: maskStreamId(this.conclusion?.streamId), latencyMs: this.ctx.config.latencyMs }, 'SRT player connected');
   }
 
   private async publish(): Promise<void> {
@@ -252,7 +361,6 @@ export class SrtConnection {
             this.close(reason);
           },
         },
-        { authenticated: this.grant! },
       );
       this.session = session;
     } catch (error) {
@@ -265,7 +373,7 @@ export class SrtConnection {
     }
     this.state = 'live';
     this.toStream = new TsToStream(this.session);
-    this.log.info({ streamId: this.conclusion?.streamId, latencyMs: this.ctx.config.latencyMs, encrypted: this.conclusion?.encrypted }, 'SRT publisher connected');
+    this.log.info({ streamId: maskStreamId(this.conclusion?.streamId), latencyMs: this.ctx.config.latencyMs, encrypted: this.conclusion?.encrypted }, 'SRT publisher connected');
     if (this.heldAnswer) this.send(this.heldAnswer);
   }
 
@@ -294,17 +402,22 @@ export class SrtConnection {
   private refuse(error: unknown, answer?: Buffer, counted = false): void {
     if (this.state === 'closed' || this.state === 'refused') return;
     this.state = 'refused';
-    const reason = error instanceof SrtEncryptionError ? error.reason : srtRejectReasonOf(error);
+    const reason = error instanceof SrtHandshakeError ? error.reason : srtRejectReasonOf(error);
     if (this.conclusion) this.rejection = answer ?? buildRejection(this.conclusion, reason, 0);
     if (this.rejection && !answer) this.ctx.sendToCaller(this.rejection, this.port, this.address);
     if (!counted) this.ctx.admission.refuse('srt', error, 'SG_ERR_PROTOCOL');
-    this.log.info({ code: errorCode(error, 'SG_ERR_PROTOCOL'), srtReason: reason, streamId: this.conclusion?.streamId }, `SRT caller refused: ${(error as Error).message}`);
+    this.log.info({ code: errorCode(error, 'SG_ERR_PROTOCOL'), srtReason: reason, streamId: maskStreamId(this.conclusion?.streamId) }, `SRT caller refused: ${(error as Error).message}`);
     this.child?.stop();
     setTimeout(() => this.close('refused'), REFUSED_LINGER_MS).unref();
   }
 
   private childExit(code: number | null, signal: NodeJS.Signals | null, stderr: string): void {
     if (this.state === 'closed' || this.state === 'refused') return;
+    if (this.state === 'live' && this.reader) {
+      this.log.info('SRT player disconnected');
+      this.close('SRT caller disconnected');
+      return;
+    }
     if (this.state === 'live') {
       this.toStream?.demuxer.flush();
       this.log.info({ ...this.toStream?.stats }, 'SRT publisher disconnected');
@@ -346,6 +459,9 @@ export class SrtConnection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearInterval(this.timer);
+    clearInterval(this.inductionTimer);
+    clearInterval(this.retryTimer);
+    this.playTicket?.release();
     this.child?.stop();
     // The relay stays until the child is gone: its SIGTERM handling sends the caller libsrt's
     // shutdown, which must still get through (the caller then stops at once, not after its timeout).

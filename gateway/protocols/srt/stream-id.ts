@@ -68,3 +68,12 @@ function accessControlForm(body: string): SrtStreamId {
   // The Access Control spec's default mode is request (play).
   return { path: validatePath(path), mode: modeSet ? mode : 'request', query };
 }
+
+/** A stream id for logs: token-like values (`t=`, `token=`, MediaMTX's `:user:pass`) masked. */
+export function maskStreamId(id: string | undefined): string | undefined {
+  if (id === undefined) return undefined;
+  if (id.startsWith('#!::')) return id.replace(/([:,](?:t|token|s)=)[^,]*/g, '$1***');
+  const colon = /^((?:publish|read):[^:]*:[^:]*:).*$/.exec(id);
+  if (colon) return `${colon[1]}***`;
+  return id.replace(/([?&]token=)[^&]*/g, '$1***');
+}

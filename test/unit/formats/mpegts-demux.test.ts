@@ -313,9 +313,13 @@ describe.skipIf(!ffmpeg)('MPEG-TS demuxer on ffmpeg output', () => {
     expect(demuxer.stats).toMatchObject({ continuityErrors: 0, badSections: 0, droppedPes: 0, resyncs: 0, prematurePesEnds: 0 });
   });
 
-  it('refuses ffmpeg MP2 audio', () => {
-    const ts = encode(['-c:v', 'libx264', '-preset', 'ultrafast'], ['-c:a', 'mp2']);
-    expect(() => demux(ts)).toThrow(/unsupported codec MPEG-1 audio \(MP2\/MP3\) \(stream_type 0x03/);
+  it.each([
+    { name: 'MP2', audio: ['-c:a', 'mp2'], says: /unsupported codec MPEG-1 audio \(MP2\/MP3\) \(stream_type 0x03/ },
+    { name: 'Opus', audio: ['-c:a', 'libopus'], says: /unsupported codec Opus \(stream_type 0x06/ },
+    { name: 'AC-3', audio: ['-c:a', 'ac3'], says: /unsupported codec AC-3 \(stream_type 0x81/ },
+  ])('refuses ffmpeg $name audio', ({ audio, says }) => {
+    const ts = encode(['-c:v', 'libx264', '-preset', 'ultrafast'], audio);
+    expect(() => demux(ts)).toThrow(says);
   });
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidPathError, InvalidRequestError, srtRejectReasonOf, PublisherConflictError } from '../../../gateway/core/errors.js';
 import { ForbiddenError, UnauthorizedError } from '../../../gateway/auth/errors.js';
 import { buildRejection, encodeSid, HS_CONCLUSION, HS_INDUCTION, parseHandshake, rejectionReason } from '../../../gateway/protocols/srt/handshake.js';
-import { parseStreamId } from '../../../gateway/protocols/srt/stream-id.js';
+import { maskStreamId, parseStreamId } from '../../../gateway/protocols/srt/stream-id.js';
 
 /** A handshake control packet as libsrt sends it (draft-sharabayko-srt §3.2.1), with extensions. */
 function handshake(o: { version: number; type: number; socketId?: number; cookie?: number; sid?: string; kmreq?: boolean }): Buffer {
@@ -98,5 +98,18 @@ describe('SRT stream id', () => {
   ])('refuses $id', ({ id, error, says }) => {
     expect(() => parseStreamId(id)).toThrow(error);
     expect(() => parseStreamId(id)).toThrow(says);
+  });
+});
+
+describe('SRT stream id in logs', () => {
+  it.each([
+    ['#!::r=live/cam1,m=publish,t=SECRET', '#!::r=live/cam1,m=publish,t=***'],
+    ['#!::t=SECRET,r=live/cam1', '#!::t=***,r=live/cam1'],
+    ['#!::r=live/cam1,token=SECRET,u=bob', '#!::r=live/cam1,token=***,u=bob'],
+    ['live/cam1?token=SECRET', 'live/cam1?token=***'],
+    ['publish:live/cam1:bob:SECRET', 'publish:live/cam1:bob:***'],
+    ['live/cam1', 'live/cam1'],
+  ])('masks %s', (id, masked) => {
+    expect(maskStreamId(id)).toBe(masked);
   });
 });
