@@ -163,6 +163,10 @@ export class Gateway {
     app.get('/api/v1/server', (_req, res) => {
       res.json({ name: 'streamgate', startedAt: new Date(this.startedAt).toISOString(), ports: this.ports });
     });
+    // SRT connections with their relay and MPEG-TS counters (continuity errors, resyncs...).
+    app.get('/api/v1/srt/connections', (_req, res) => {
+      res.json({ enabled: this.srt !== undefined, connections: (this.srt?.list() ?? []).map((c) => c.info()) });
+    });
     app.use(this.recorder.router());
     app.use(this.transcoder.router());
     app.use(streamsRouter(this.registry, this.transcoder.streamExtras));

@@ -441,6 +441,23 @@ export class SrtConnection {
     }
   }
 
+  /** What the API shows of the connection (no stream id: it may carry a token). */
+  info(): Record<string, unknown> {
+    return {
+      remoteAddress: this.remoteAddress,
+      state: this.state,
+      path: this.streamId?.path ?? null,
+      mode: this.streamId?.mode ?? null,
+      encrypted: this.conclusion?.encrypted ?? false,
+      since: new Date(this.started).toISOString(),
+      packetsIn: this.stats.packetsIn,
+      packetsOut: this.stats.packetsOut,
+      bytesIn: this.stats.bytesIn,
+      ffmpegPid: this.child?.pid ?? null,
+      ...(this.toStream ? { mpegts: { ...this.toStream.stats } } : {}),
+    };
+  }
+
   /** Resolves once the connection is closed and its ffmpeg child is gone. */
   get done(): Promise<void> {
     return this.closedPromise.then(() => this.child?.done);
