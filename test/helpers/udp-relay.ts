@@ -1,22 +1,11 @@
 import { createSocket, type Socket } from 'node:dgram';
+import { prng } from './prng.js';
 
 export interface LossyRelay {
   /** The relay's port on 127.0.0.1: callers connect here instead of to the target. */
   readonly port: number;
   readonly stats: { forwarded: number; dropped: number };
   close(): Promise<void>;
-}
-
-/** mulberry32: deterministic loss, so a failing run reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -12,19 +12,9 @@ import { readFlv, type FlvCapture } from '../helpers/flv-client.js';
 import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
 import { chunkMessage, rtmpPublisher } from '../helpers/rtmp-client.js';
 import { hasTool } from '../helpers/tools.js';
+import { prng } from '../helpers/prng.js';
 
 export const FUZZ_CASES = { rtmp: 1500, rtsp: 1500, flvTags: 2000, ws: 600, http: 600 };
-
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Byte flips, truncation, insertion and duplication of a valid input. */
 function mutate(input: Buffer, rnd: () => number): Buffer {

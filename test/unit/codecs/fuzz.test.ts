@@ -10,20 +10,9 @@ import { CodecError } from '../../../gateway/codecs/errors.js';
 import { buildAvcDecoderConfig, h264CodecString, h264IsKeyframe, parseAvcDecoderConfig, parseH264Sps } from '../../../gateway/codecs/h264.js';
 import { buildHevcDecoderConfig, h265CodecString, h265IsKeyframe, parseH265Sps, parseHevcDecoderConfig } from '../../../gateway/codecs/h265.js';
 import { FFMPEG_ADTS, FFMPEG_ASC, FFMPEG_AVCC, FFMPEG_HVCC, H264_SPS_CASES, H265_SPS_CASES, hex } from './vectors.js';
+import { prng } from '../../helpers/prng.js';
 
 const ITERATIONS = 2000;
-
-/** mulberry32: a small deterministic PRNG so a failure reproduces from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One random corruption of `input`: bit flips, byte overwrites, truncation, insertion or a random tail. */
 function mutate(input: Buffer, random: () => number): Buffer {

@@ -9,6 +9,7 @@ import { FFMPEG_AVCC, FFMPEG_HVCC, hex } from '../codecs/vectors.js';
 import { parseAvcDecoderConfig } from '../../../gateway/codecs/h264.js';
 import { parseHevcDecoderConfig } from '../../../gateway/codecs/h265.js';
 import { nalusToLengthPrefixed } from '../../../gateway/codecs/annexb.js';
+import { prng } from '../../helpers/prng.js';
 
 const AVCC = hex(FFMPEG_AVCC[1]!.record); // 854x480 Baseline
 const HVCC = hex(FFMPEG_HVCC[0]!.record); // 640x360 Main
@@ -322,18 +323,6 @@ describe.skipIf(!ffmpeg)('MPEG-TS demuxer on ffmpeg output', () => {
     expect(() => demux(ts)).toThrow(says);
   });
 });
-
-/** mulberry32: a small deterministic PRNG so a failure reproduces from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('MPEG-TS demuxer fuzzing', () => {
   const seeds = [mux(h264, frames(h264, 12)), mux(h265, frames(h265, 12))];
