@@ -26,7 +26,6 @@ import { RecordSession } from './record-session.js';
 import type { UdpServerPair } from './udp.js';
 import { CONTROL, plainAddress, RtspStatusError, splitRtspUrl, trackIndex } from './urls.js';
 
-export { RtspStatusError } from './urls.js';
 
 export interface RtspSessionContext {
   /** Every publish and play goes through it (access, limits, readiness, stop hooks). */
