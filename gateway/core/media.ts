@@ -4,11 +4,12 @@
  * Video payloads are always length-prefixed NAL units (4-byte big-endian lengths, the
  * "AVCC"/"HVCC" layout of ISO/IEC 14496-15), whatever the wire carried (Annex-B from RTP,
  * AVCC from RTMP). Audio payloads are one raw access unit (an AAC raw_data_block without
- * ADTS, or G.711 samples). Decoder configuration travels on the Track, not in frames.
+ * ADTS, G.711 samples, or one Opus packet of RFC 6716 at 48 kHz). Decoder configuration travels
+ * on the Track, not in frames (Opus has none: its config is empty).
  */
 
 export type VideoCodec = 'H264' | 'H265';
-export type AudioCodec = 'AAC' | 'PCMA' | 'PCMU';
+export type AudioCodec = 'AAC' | 'PCMA' | 'PCMU' | 'OPUS';
 export type Codec = VideoCodec | AudioCodec;
 
 export interface VideoTrack {
@@ -26,7 +27,7 @@ export interface VideoTrack {
 export interface AudioTrack {
   readonly kind: 'audio';
   readonly codec: AudioCodec;
-  /** AudioSpecificConfig for AAC; empty for G.711. */
+  /** AudioSpecificConfig for AAC; empty for G.711 and Opus. */
   readonly config: Buffer;
   readonly sampleRate: number;
   readonly channels: number;
