@@ -105,10 +105,16 @@ export class Admission {
    * it (takeover, kick, stop). Throws the refusal (typed: UnauthorizedError, ForbiddenError,
    * PublisherConflictError, InvalidPathError...).
    */
-  async publish(req: AdmissionRequest, publisher: Pick<PublisherInfo, 'close'>, options: PublishOptions = {}): Promise<PublishTicket> {
+  async publish(req: AdmissionRequest, publisher: Pick<PublisherInfo, 'close' | 'requestKeyframe'>, options: PublishOptions = {}): Promise<PublishTicket> {
     try {
       const grant = options.authenticated ?? (await this.policy.check({ ...req, action: 'publish' }));
-      const info: PublisherInfo = { protocol: req.protocol, remoteAddress: req.remoteAddress, query: req.query, close: publisher.close };
+      const info: PublisherInfo = {
+        protocol: req.protocol,
+        remoteAddress: req.remoteAddress,
+        query: req.query,
+        close: publisher.close,
+        requestKeyframe: publisher.requestKeyframe,
+      };
       const session = this.registry.publish(req.path, info);
       const stream = this.registry.get(req.path)!;
       // The publish is over when the stream says so for this publisher, or when another one takes

@@ -28,6 +28,11 @@ export interface PublisherInfo {
   readonly query: Readonly<Record<string, string>>;
   /** Ends the publishing connection (API DELETE, takeover, gateway stop). */
   close(reason: string): void;
+  /**
+   * Asks the publisher for a keyframe now (WebRTC: an RTCP PLI upstream), for a reader that
+   * cannot wait for the next one. Absent for publishers that cannot be asked (RTMP, RTSP).
+   */
+  requestKeyframe?(): void;
 }
 
 export interface StreamLimits extends GopCacheLimits, ReaderLimits, FanoutLimits {
