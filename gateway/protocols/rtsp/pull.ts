@@ -9,7 +9,7 @@ import type { PullKind } from '../../sources/manager.js';
 import type { ConnectRequest, PullConnection, PullDriver } from '../../sources/source.js';
 import { RtspClient, RtspClientError } from './client.js';
 import { type RtspConfig, type SourceConfig, sourceConfigSchema } from './config.js';
-import { RtpToStream } from './to-stream.js';
+import { RtpToStream } from '../../formats/rtp/to-stream.js';
 
 export class RtspPull implements PullDriver {
   constructor(

@@ -6,7 +6,7 @@
 import type { PublishSession } from '../../core/stream.js';
 import { parseRtcpSenderReports, parseRtp, type RtpPacket } from '../../formats/rtp/rtp.js';
 import type { MediaTrack } from '../../formats/rtp/sdp.js';
-import { RtpToStream } from './to-stream.js';
+import { RtpToStream } from '../../formats/rtp/to-stream.js';
 
 export class RecordSession {
   /** True after RECORD: media is accepted only then. */

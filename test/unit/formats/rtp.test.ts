@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AAC_HBR, AacDepacketizer, G711Depacketizer, packetizeAac, packetizeG711 } from '../../../gateway/formats/rtp/audio.js';
 import { packetizeVideo, VideoDepacketizer } from '../../../gateway/formats/rtp/video.js';
 import { buildRtp, parseRtcpSenderReports, parseRtp, REORDER_MAX_WAIT_MS, type RtpPacket, RtpReorderer, TimestampUnwrapper, writeRtcpSenderReport } from '../../../gateway/formats/rtp/rtp.js';
-import { DtsExtractor } from '../../../gateway/protocols/rtsp/to-stream.js';
+import { DtsExtractor } from '../../../gateway/formats/rtp/to-stream.js';
 
 /** A NAL unit of `size` bytes with the given header byte(s) and a recognizable body. */
 function nal(header: number[], size: number, seed = 1): Buffer {

@@ -1,6 +1,6 @@
 /**
- * RTP media to core frames and tracks (the only place that does), for both RTSP ingest paths:
- * a pusher's RECORD and a camera pull. Per track: depacketize, unwrap RTP timestamps, turn
+ * RTP media to core frames and tracks (the only place that does), for every RTP ingest: RTSP
+ * RECORD, RTSP camera pulls and WebRTC (WHIP). Per track: depacketize, unwrap RTP timestamps, turn
  * them into milliseconds on one timeline, and for video derive dts in decode order, pick up
  * in-band parameter sets and hold back everything after a loss until the next keyframe.
  */
@@ -9,11 +9,11 @@ import { CodecError } from '../../codecs/errors.js';
 import { AccessUnitScanner } from '../../codecs/access-unit.js';
 import type { VideoCodec, VideoTrack } from '../../core/media.js';
 import type { PublishSession } from '../../core/stream.js';
-import { sameConfig } from '../../formats/tracks.js';
-import { AAC_HBR, AacDepacketizer, G711Depacketizer } from '../../formats/rtp/audio.js';
-import { VideoDepacketizer } from '../../formats/rtp/video.js';
-import { type RtpPacket, TimestampUnwrapper } from '../../formats/rtp/rtp.js';
-import { type MediaTrack, parameterSetsOf, videoTrackFromParameterSets } from '../../formats/rtp/sdp.js';
+import { sameConfig } from '../tracks.js';
+import { AAC_HBR, AacDepacketizer, G711Depacketizer } from './audio.js';
+import { VideoDepacketizer } from './video.js';
+import { type RtpPacket, TimestampUnwrapper } from './rtp.js';
+import { type MediaTrack, parameterSetsOf, videoTrackFromParameterSets } from './sdp.js';
 
 /** Counters for the API and tests; the per-packet path never logs. */
 export interface IngestStats {
@@ -89,7 +89,7 @@ function rtpDiff(a: number, b: number): number {
 }
 
 /**
- * Maps the RTP tracks of one RTSP session (in SDP order) to a PublishSession. Tracks without
+ * Maps the RTP tracks of one session (RTSP, WebRTC; in SDP order) to a PublishSession. Tracks without
  * SDP parameter sets are declared once in-band parameter sets arrive. `startMs` places the
  * first packet on the timeline (a pull that reconnects continues after its last frame).
  */
@@ -241,6 +241,7 @@ export class RtpToStream {
       state.push = (pkt) => d.push(pkt);
       state.lostPackets = () => d.lostPackets;
     } else {
+      // G.711 and Opus (RFC 7587 §4.2: one Opus packet per payload) both give one frame per packet.
       const d = new G711Depacketizer({ frame: (payload, ts) => this.audioFrame(state, payload, ts), lost: () => {} });
       state.push = (pkt) => d.push(pkt);
       state.lostPackets = () => d.lostPackets;

@@ -12,7 +12,7 @@ import { g711Track } from '../../../gateway/formats/tracks.js';
 import { packetizeVideo } from '../../../gateway/formats/rtp/video.js';
 import { buildRtp, parseRtp } from '../../../gateway/formats/rtp/rtp.js';
 import type { MediaTrack } from '../../../gateway/formats/rtp/sdp.js';
-import { RtpToStream } from '../../../gateway/protocols/rtsp/to-stream.js';
+import { RtpToStream } from '../../../gateway/formats/rtp/to-stream.js';
 import { H264_SPS_CASES, hex } from '../codecs/vectors.js';
 
 const SPS = hex(H264_SPS_CASES[0]!.sps);
