@@ -7,6 +7,7 @@ import { ConfigError } from './core/errors.js';
 import { pathPatternSchema as pathPattern } from './schemas.js';
 import { rtspConfigSchema, sourcesConfigSchema } from './protocols/rtsp/config.js';
 import { srtConfigSchema } from './protocols/srt/config.js';
+import { webrtcConfigSchema } from './protocols/webrtc/config.js';
 import { roomsConfigSchema } from './rooms/config.js';
 import { hlsConfigSchema } from './protocols/hls/config.js';
 import { recordConfigSchema } from './record/config.js';
@@ -50,6 +51,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   rtsp: rtspConfigSchema.prefault({}),
   srt: srtConfigSchema.prefault({}),
+  webrtc: webrtcConfigSchema.prefault({}),
   sources: sourcesConfigSchema,
   rooms: roomsConfigSchema.prefault({}),
   hls: hlsConfigSchema.prefault({}),
@@ -93,6 +95,7 @@ export interface ConfigOverrides {
   rtmpPort?: number;
   rtspPort?: number;
   srtPort?: number;
+  webrtcPort?: number;
   dataDir?: string;
   logLevel?: string;
 }
@@ -149,6 +152,7 @@ function envOverrides(env: NodeJS.ProcessEnv): ConfigOverrides {
   if (env.STREAMGATE_RTMP_PORT) o.rtmpPort = num(env.STREAMGATE_RTMP_PORT)!;
   if (env.STREAMGATE_RTSP_PORT) o.rtspPort = num(env.STREAMGATE_RTSP_PORT)!;
   if (env.STREAMGATE_SRT_PORT) o.srtPort = num(env.STREAMGATE_SRT_PORT)!;
+  if (env.STREAMGATE_WEBRTC_PORT) o.webrtcPort = num(env.STREAMGATE_WEBRTC_PORT)!;
   if (env.STREAMGATE_DATA_DIR) o.dataDir = env.STREAMGATE_DATA_DIR;
   if (env.STREAMGATE_LOG_LEVEL) o.logLevel = env.STREAMGATE_LOG_LEVEL;
   return o;
@@ -162,6 +166,7 @@ function applyOverrides(raw: Record<string, any>, o: ConfigOverrides): void {
   if (o.rtmpPort !== undefined) section('rtmp').port = o.rtmpPort;
   if (o.rtspPort !== undefined) section('rtsp').port = o.rtspPort;
   if (o.srtPort !== undefined) section('srt').port = o.srtPort;
+  if (o.webrtcPort !== undefined) section('webrtc').udpPort = o.webrtcPort;
   if (o.logLevel !== undefined) section('log').level = o.logLevel;
 }
 

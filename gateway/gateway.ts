@@ -24,6 +24,7 @@ import { FlvServer } from './protocols/flv/server.js';
 import { RtmpServer } from './protocols/rtmp/server.js';
 import { RtspServer } from './protocols/rtsp/server.js';
 import { SrtServer } from './protocols/srt/server.js';
+import { WebRtcServer } from './protocols/webrtc/server.js';
 import { Rooms } from './rooms/rooms.js';
 import { HlsServer } from './protocols/hls/server.js';
 import { Recorder } from './record/recorder.js';
@@ -77,6 +78,7 @@ export class Gateway {
   readonly rtmp: RtmpServer | undefined;
   readonly rtsp: RtspServer | undefined;
   readonly srt: SrtServer | undefined;
+  readonly webrtc: WebRtcServer | undefined;
   readonly rooms: Rooms;
   readonly hls: HlsServer;
   readonly metrics: Metrics;
@@ -137,6 +139,16 @@ export class Gateway {
     this.srt = config.srt.enabled
       ? new SrtServer({ admission: this.admission, config: config.srt, log: this.log.child({ component: 'srt' }), ffmpegPath: () => this.transcoder.binary().path })
       : undefined;
+    this.webrtc = config.webrtc.enabled
+      ? new WebRtcServer({
+          admission: this.admission,
+          config: config.webrtc,
+          log: this.log.child({ component: 'webrtc' }),
+          bindAddress: config.bind,
+          peek: (path) => this.registry.get(path),
+          renditionFor: (path, needs) => this.webrtcRendition(path, needs),
+        })
+      : undefined;
     this.hls = new HlsServer({ registry: this.registry, config: config.hls, log: this.log.child({ component: 'hls' }), admission: this.admission });
     this.recorder = new Recorder({ registry: this.registry, config: config.record, dataDir: config.dataDir, log: this.log.child({ component: 'record' }) });
     this.rooms = new Rooms({ registry: this.registry, config: config.rooms, dataDir: config.dataDir, log: this.log.child({ component: 'rooms' }), access: this.auth });
@@ -167,6 +179,10 @@ export class Gateway {
     app.get('/api/v1/srt/connections', (_req, res) => {
       res.json({ enabled: this.srt !== undefined, connections: (this.srt?.list() ?? []).map((c) => c.info()) });
     });
+    // WHIP/WHEP sessions with their ICE pair and RTCP counters (RTT, NACKs, loss).
+    app.get('/api/v1/webrtc/sessions', (_req, res) => {
+      res.json({ enabled: this.webrtc !== undefined, sessions: this.webrtc?.infos() ?? [] });
+    });
     app.use(this.recorder.router());
     app.use(this.transcoder.router());
     app.use(streamsRouter(this.registry, this.transcoder.streamExtras));
@@ -180,6 +196,7 @@ export class Gateway {
     app.use(this.metrics.router());
     app.use(sourcesRouter(this.sources, this.log.child({ component: 'sources' })));
     if (config.rooms.enabled) app.use(this.rooms.router());
+    if (this.webrtc) app.use(this.webrtc.handle);
     app.use(this.hls.router());
     app.use((req, res, next) => {
       if ((req.method === 'GET' || req.method === 'HEAD') && req.path.endsWith('.flv')) {
@@ -203,6 +220,16 @@ export class Gateway {
       for (const c of this.srt?.list() ?? []) counts.set(c.state, (counts.get(c.state) ?? 0) + 1);
       return [...counts].map(([state, value]) => ({ labels: { state }, value }));
     });
+    this.metrics.addGauge('streamgate_webrtc_sessions', 'WHIP/WHEP sessions by kind and state', ['kind', 'state'], () => {
+      const counts = new Map<string, { kind: string; state: string; value: number }>();
+      for (const s of this.webrtc?.list() ?? []) {
+        const key = `${s.kind}/${s.state}`;
+        const c = counts.get(key) ?? { kind: s.kind, state: s.state, value: 0 };
+        c.value++;
+        counts.set(key, c);
+      }
+      return [...counts.values()].map((c) => ({ labels: { kind: c.kind, state: c.state }, value: c.value }));
+    });
     this.metrics.addRooms(() => this.rooms.list().map((room) => ({ path: room.path, participants: room.participants.size, messages: room.lastMessageId })));
     this.http.addUpgradeHandler(this.rooms.handleUpgrade);
     this.http.addUpgradeHandler(this.flv.handleUpgrade);
@@ -211,6 +238,20 @@ export class Gateway {
     this.rtmp = config.rtmp.enabled
       ? new RtmpServer(this.admission, config.rtmp, this.log.child({ component: 'rtmp' }))
       : undefined;
+  }
+
+  /**
+   * The rendition a WebRTC reader of `path` plays when the stream's codecs cannot go over WebRTC:
+   * `webrtc` (H.264 + Opus) when both need work, else `h264` for the video or `opus` for the audio,
+   * whichever profile the transcoder has. Undefined: play the stream as it is (what can be sent).
+   */
+  private webrtcRendition(path: string, needs: { video: boolean; audio: boolean }): string | undefined {
+    const t = this.config.transcode;
+    if (!t.enabled) return undefined;
+    const has = (p: string) => Object.hasOwn(t.profiles, p);
+    const pick = needs.video && needs.audio ? ['webrtc', 'h264'] : needs.video ? ['h264', 'webrtc'] : ['opus', 'webrtc'];
+    const profile = pick.find(has);
+    return profile ? `${path}_${profile}` : undefined;
   }
 
   /** Starts every listener; logs one line per listener with the port it got. */
@@ -326,6 +367,7 @@ export class Gateway {
     this.transcoder.close();
     this.registry.close();
     this.flv.close();
+    this.webrtc?.close();
     // Rooms first, so participants get a proper close frame before the HTTP sockets go.
     await this.rooms.close();
     await Promise.all([this.rtmp?.close(), this.rtsp?.close(), this.srt?.close(), this.hls.close(), this.recorder.close(), this.http.close()]);

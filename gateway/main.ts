@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * CLI: node dist/gateway/main.js [--config FILE] [--bind ADDR] [--http-port N] [--rtmp-port N]
- * [--rtsp-port N] [--srt-port N] [--data-dir DIR] [--log-level L]
+ * [--rtsp-port N] [--srt-port N] [--webrtc-port N] [--data-dir DIR] [--log-level L]
  */
 import { parseArgs } from 'node:util';
 import { type ConfigOverrides, configPath, loadConfig } from './config.js';
@@ -9,7 +9,7 @@ import { ConfigError } from './core/errors.js';
 import { Gateway } from './gateway.js';
 import { HASH_PASSWORD_HELP, TOKEN_HELP, hashPasswordCommand, tokenCommand } from './cli.js';
 
-const USAGE = `usage: streamgate [--config FILE] [--bind ADDR] [--http-port N] [--rtmp-port N] [--rtsp-port N] [--srt-port N]
+const USAGE = `usage: streamgate [--config FILE] [--bind ADDR] [--http-port N] [--rtmp-port N] [--rtsp-port N] [--srt-port N] [--webrtc-port N]
                   [--data-dir DIR] [--log-level L]
        streamgate token --publish PATH | --play PATH | --room PATH | --admin [--ttl 1h] [--config FILE] [--host H]
        streamgate hash-password PASSWORD
@@ -26,6 +26,7 @@ Options (each overrides the config file; the environment variable in brackets ov
   --rtmp-port N      RTMP port [STREAMGATE_RTMP_PORT]
   --rtsp-port N      RTSP port [STREAMGATE_RTSP_PORT]
   --srt-port N       SRT port (UDP) [STREAMGATE_SRT_PORT]
+  --webrtc-port N    WebRTC ICE UDP mux port; 0: a port per session [STREAMGATE_WEBRTC_PORT]
   --data-dir DIR     recordings, room history and other state [STREAMGATE_DATA_DIR]
   --log-level L      trace|debug|info|warn|error|fatal|silent [STREAMGATE_LOG_LEVEL]
   -h, --help         print this help and exit
@@ -68,6 +69,7 @@ export async function main(argv: string[]): Promise<void> {
         'rtmp-port': { type: 'string' },
         'rtsp-port': { type: 'string' },
         'srt-port': { type: 'string' },
+        'webrtc-port': { type: 'string' },
         'data-dir': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -97,6 +99,8 @@ export async function main(argv: string[]): Promise<void> {
     if (rtspPort !== undefined) overrides.rtspPort = rtspPort;
     const srtPort = portFlag('srt-port', values['srt-port']);
     if (srtPort !== undefined) overrides.srtPort = srtPort;
+    const webrtcPort = portFlag('webrtc-port', values['webrtc-port']);
+    if (webrtcPort !== undefined) overrides.webrtcPort = webrtcPort;
     // The file is resolved once, so a reload reads the same one even if the cwd or env changed.
     configOptions = { file: values.config ?? configPath(), overrides };
     const config = loadConfig(configOptions);

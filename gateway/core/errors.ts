@@ -64,6 +64,10 @@ export const ERRORS = {
   SG_ERR_TRANSCODE_LIMIT: answer(503, 503),
   SG_ERR_FFMPEG_NOT_FOUND: answer(503, 503),
   SG_ERR_SNAPSHOT_FAILED: answer(502, 503),
+  // WebRTC (WHIP/WHEP)
+  SG_ERR_SDP_INVALID: answer(400, 400),
+  SG_ERR_WEBRTC_LIMIT: answer(503, 503),
+  SG_ERR_WEBRTC_FAILED: answer(502, 503),
   // rooms (a refused join closes with ws; refusals inside a room are error frames)
   SG_ERR_ROOM_INVALID_MESSAGE: answer(400, 400),
   SG_ERR_ROOM_MESSAGE_TOO_LARGE: answer(413, 413),

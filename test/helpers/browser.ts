@@ -38,8 +38,11 @@ export const CHROMIUM_ARGS = [
   '--autoplay-policy=no-user-gesture-required',
 ];
 
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
+/** Chromium's fake camera (a moving pattern with a frame counter) and microphone (a beep), granted without a prompt. */
+export const FAKE_MEDIA_ARGS = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
+
+export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...extraArgs], headless: true, timeout: 30_000 });
 }
 
 /** Saves a screenshot under test/e2e/screenshots/ (git-ignored) for a person to look at. */
@@ -210,7 +213,10 @@ export interface VideoSnapshot {
   height: number;
   /** Standard deviation of the luma of a 64x36 downscale: ~0 for a uniform (black) picture. */
   lumaStdDev: number;
-  /** A coarse fingerprint of the picture, to see it change over time. */
+  /**
+   * A hash of the whole 64x36 downscale (luma at 6 bits): a frozen picture keeps it, any change
+   * of the picture (a moving clock, a frame counter) changes it.
+   */
   fingerprint: string;
 }
 
@@ -222,7 +228,7 @@ export function snapshotVideo(page: Page, selector = 'video', index = 0): Promis
     const c = document.createElement('canvas');
     c.width = 64; c.height = 36;
     const ctx = c.getContext('2d', { willReadFrequently: true });
-    let std = 0, fp = '';
+    let std = 0, fp = '', h = 0x811c9dc5;
     if (v.videoWidth > 0) {
       ctx.drawImage(v, 0, 0, 64, 36);
       const d = ctx.getImageData(0, 0, 64, 36).data;
@@ -230,8 +236,9 @@ export function snapshotVideo(page: Page, selector = 'video', index = 0): Promis
       for (let i = 0; i < d.length; i += 4) {
         const y = 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
         sum += y; sum2 += y * y; n++;
-        if ((i / 4) % 97 === 0) fp += (y >> 5).toString(16);
+        h = Math.imul(h ^ (y >> 2), 16777619) >>> 0;
       }
+      fp = h.toString(16);
       std = Math.sqrt(Math.max(0, sum2 / n - (sum / n) ** 2));
     }
     return { currentTime: v.currentTime, readyState: v.readyState, paused: v.paused, width: v.videoWidth, height: v.videoHeight, lumaStdDev: std, fingerprint: fp };

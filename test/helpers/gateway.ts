@@ -45,6 +45,8 @@ export async function startGateway(partial: Record<string, any> = {}): Promise<T
     rtmp: { ...(partial.rtmp ?? {}), port: 0 },
     rtsp: { ...(partial.rtsp ?? {}), port: 0 },
     srt: { ...(partial.srt ?? {}), port: 0 },
+    // A port per WebRTC session (port 0 cannot be shared by ICE UDP mux); tests of the mux set one.
+    webrtc: { udpPort: 0, ...(partial.webrtc ?? {}) },
   });
   const { log, lines } = memoryLogger();
   const gw = new Gateway(config, { logger: log });

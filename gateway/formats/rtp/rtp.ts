@@ -114,6 +114,83 @@ export function parseRtcpSenderReports(buf: Buffer): SenderReport[] {
   return reports;
 }
 
+/** What a receiver told a sender in RTCP (counters a session keeps, updated in place). */
+export interface RtcpFeedback {
+  /** Generic NACK packets (RFC 4585 §6.2.1) and the RTP packets they asked for again. */
+  nacks: number;
+  nackedPackets: number;
+  /** Picture loss indications (RFC 4585 §6.3.1) and full intra requests (RFC 5104 §4.3.1). */
+  plis: number;
+  firs: number;
+  /** From the latest report block about one of our SSRCs (RFC 3550 §6.4.1). */
+  fractionLost: number;
+  packetsLost: number;
+  jitter: number;
+  /** LSR and DLSR of that block (for the round trip: now - LSR - DLSR). */
+  lastSr: number;
+  delaySinceLastSr: number;
+  reports: number;
+}
+
+export function emptyRtcpFeedback(): RtcpFeedback {
+  return { nacks: 0, nackedPackets: 0, plis: 0, firs: 0, fractionLost: 0, packetsLost: 0, jitter: 0, lastSr: 0, delaySinceLastSr: 0, reports: 0 };
+}
+
+/**
+ * Adds what an RTCP compound packet from a receiver says to `fb`: receiver/sender report blocks
+ * (types 200/201), generic NACKs (205 FMT 1), PLI and FIR (206 FMT 1 and 4). Returns true when
+ * it asked for a keyframe (PLI or FIR). Stops quietly at the first malformed length.
+ */
+export function readRtcpFeedback(buf: Buffer, fb: RtcpFeedback): boolean {
+  let keyframe = false;
+  let pos = 0;
+  while (pos + 4 <= buf.length) {
+    const first = buf[pos]!;
+    if (first >> 6 !== 2) break;
+    const length = (buf.readUInt16BE(pos + 2) + 1) * 4;
+    if (pos + length > buf.length) break;
+    const type = buf[pos + 1]!;
+    const count = first & 0x1f;
+    if (type === 200 || type === 201) {
+      const blocks = pos + (type === 200 ? 28 : 8);
+      if (count > 0 && blocks + 24 <= pos + length) {
+        const b = blocks;
+        fb.fractionLost = buf[b + 4]! / 256;
+        fb.packetsLost = buf.readIntBE(b + 5, 3);
+        fb.jitter = buf.readUInt32BE(b + 12);
+        fb.lastSr = buf.readUInt32BE(b + 16);
+        fb.delaySinceLastSr = buf.readUInt32BE(b + 20);
+        fb.reports++;
+      }
+    } else if (type === 205 && count === 1) {
+      fb.nacks++;
+      // FCI: PID (16 bits) and a bitmask of the 16 following packets.
+      for (let f = pos + 12; f + 4 <= pos + length; f += 4) {
+        let blp = buf.readUInt16BE(f + 2);
+        let n = 1;
+        while (blp) {
+          n += blp & 1;
+          blp >>= 1;
+        }
+        fb.nackedPackets += n;
+      }
+    } else if (type === 206 && count === 1) {
+      fb.plis++;
+      keyframe = true;
+    } else if (type === 206 && count === 4) {
+      fb.firs++;
+      keyframe = true;
+    }
+    pos += length;
+  }
+  return keyframe;
+}
+
+/** The middle 32 bits of the NTP timestamp in an RTCP sender report at `offset`: what receivers echo as LSR. */
+export function senderReportLsr(buf: Buffer, offset: number): number {
+  return buf.readUInt32BE(offset + 10);
+}
+
 /** An RTCP receiver report with no blocks: what a receiver sends to keep NATs and cameras happy. */
 export function buildRtcpReceiverReport(ssrc: number): Buffer {
   const out = Buffer.alloc(8);

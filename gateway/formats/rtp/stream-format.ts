@@ -75,6 +75,8 @@ export class RtpStreamFormat implements WireFormat {
     readonly name: string,
     readonly slot: number,
     private readonly maxPayload = DEFAULT_MAX_PAYLOAD,
+    /** G.711 samples per packet (per channel); RTP over UDP to browsers wants 20 ms (160 at 8 kHz). */
+    private readonly g711Samples = maxPayload,
   ) {
     this.epochMs = Date.now() - Math.max(0, stream.lastDts);
   }
@@ -120,7 +122,7 @@ export class RtpStreamFormat implements WireFormat {
       // RFC 7587 §4.2: one Opus packet per RTP payload, timestamps at 48 kHz.
       payloads = [frame.payload];
     } else if (track.kind === 'audio') {
-      const packets = packetizeG711(frame.payload, this.maxPayload, track.channels);
+      const packets = packetizeG711(frame.payload, Math.min(this.maxPayload, this.g711Samples * track.channels), track.channels);
       payloads = packets.map((p) => p.payload);
       offsets = packets.map((p) => p.offset);
     } else {

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+
+/**
+ * The `webrtc` config section: WHEP play and WHIP ingest (`POST /{app}/{name}/whep|whip` on the
+ * HTTP port). Media goes over ICE/UDP: by default every session shares one UDP port (ICE UDP
+ * mux, the one port to open on a firewall); with `udpPort: 0` each session takes its own port
+ * from `portRange`.
+ */
+export const webrtcConfigSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** The one UDP port of every session (ICE UDP mux, MediaMTX's default 8189); 0: a port per session from portRange. */
+    udpPort: port.default(8189),
+    /** Ports for per-session sockets when udpPort is 0 ([0, 0]: any free port). */
+    portRange: z
+      .tuple([port, port])
+      .default([0, 0])
+      .refine(([lo, hi]) => lo <= hi, 'portRange must be [low, high] with low <= high'),
+    /**
+     * Addresses to announce as ICE host candidates besides the bound one: the LAN or public
+     * address of this machine as clients reach it (NAT, container, several interfaces).
+     */
+    announceAddresses: z.array(z.string().min(1)).default([]),
+    /** STUN/TURN servers, e.g. "stun:10.0.0.2:3478" (air-gapped sites usually have none). */
+    iceServers: z.array(z.string().min(1)).default([]),
+    /** A session whose ICE does not connect within this is closed (and its slot freed). */
+    connectTimeoutMs: z.number().int().min(1000).default(10000),
+    /** WHEP + WHIP sessions at once; more are refused with SG_ERR_WEBRTC_LIMIT (503). */
+    maxSessions: z.number().int().min(1).default(500),
+    /**
+     * WHIP publishers are asked for a keyframe (RTCP PLI) this often: browsers only send one on
+     * request, and a GOP cache needs one for every new reader of FLV, HLS, RTMP or RTSP.
+     */
+    whipKeyframeIntervalMs: z.number().int().min(250).default(2000),
+    /** RTP payload limit of packets we send (SRTP and UDP/IP headers come on top; 1200 passes VPNs). */
+    maxRtpPayload: z.number().int().min(500).max(1400).default(1200),
+  });
+
+export type WebRtcConfig = z.infer<typeof webrtcConfigSchema>;

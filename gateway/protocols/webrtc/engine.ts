@@ -1,0 +1,124 @@
+/**
+ * The one file that imports node-datachannel (libdatachannel: ICE by libjuice, DTLS-SRTP by
+ * OpenSSL/libsrtp, shipped prebuilt per platform in optional packages, no install-time
+ * download). Everything else in the protocol sees these narrow types.
+ *
+ * libdatachannel writes the SDP answer; we give it one media description per offered section
+ * (same mid, our direction, the one payload type we chose) before it does, so the answer names
+ * exactly the codecs we send or accept.
+ */
+import nodeDataChannel from 'node-datachannel';
+import type { Track as NdTrack, PeerConnection as NdPeerConnection, RtcConfig } from 'node-datachannel';
+import type { WebRtcConfig } from './config.js';
+
+const { PeerConnection, Video, Audio, RtcpReceivingSession, RtcpNackResponder } = nodeDataChannel;
+
+export type MediaTrack = NdTrack;
+
+/** One media section of our answer. */
+export interface AnswerMedia {
+  readonly kind: 'video' | 'audio';
+  readonly mid: string;
+  readonly direction: 'SendOnly' | 'RecvOnly' | 'Inactive';
+  /** Absent for a section we decline (inactive). */
+  readonly codec?: { readonly payloadType: number; readonly name: 'H264' | 'OPUS' | 'PCMA' | 'PCMU'; readonly fmtp: string };
+  /** SSRC we send with (SendOnly), announced so the browser maps the packets to the track. */
+  readonly ssrc?: number;
+}
+
+export interface PeerEvents {
+  /** connected, disconnected, failed, closed (libdatachannel's peer connection states). */
+  state(state: string): void;
+}
+
+/** A peer connection answering one offer: tracks by mid, the answer once ICE gathering is done. */
+export class Peer {
+  private readonly pc: NdPeerConnection;
+  readonly tracks = new Map<string, NdTrack>();
+  private closed = false;
+
+  constructor(name: string, config: WebRtcConfig, bindAddress: string, events: PeerEvents) {
+    const rtc: RtcConfig = {
+      iceServers: config.iceServers,
+      disableAutoNegotiation: true,
+      // 0.0.0.0 / :: gather every interface; a specific bind address only that one.
+      ...(bindAddress && bindAddress !== '0.0.0.0' && bindAddress !== '::' ? { bindAddress } : {}),
+      ...(config.udpPort > 0
+        ? { enableIceUdpMux: true, portRangeBegin: config.udpPort, portRangeEnd: config.udpPort }
+        : config.portRange[0] > 0
+          ? { portRangeBegin: config.portRange[0], portRangeEnd: config.portRange[1] }
+          : {}),
+    };
+    this.pc = new PeerConnection(name, rtc);
+    this.pc.onStateChange((state) => {
+      if (!this.closed) events.state(state);
+    });
+  }
+
+  /**
+   * Sets the remote offer, adds our media, and resolves with the answer SDP once candidates are
+   * gathered (host candidates: immediate; STUN: up to `gatherMs`).
+   */
+  async answer(offer: string, media: readonly AnswerMedia[], gatherMs = 2000): Promise<string> {
+    const gathered = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, gatherMs);
+      this.pc.onGatheringStateChange((state) => {
+        if (state === 'complete') {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    this.pc.setRemoteDescription(offer, 'offer');
+    for (const m of media) {
+      const desc = m.kind === 'video' ? new Video(m.mid, m.direction) : new Audio(m.mid, m.direction);
+      if (m.codec) {
+        if (m.codec.name === 'H264' && desc instanceof Video) desc.addH264Codec(m.codec.payloadType, m.codec.fmtp);
+        else if (m.codec.name === 'OPUS' && desc instanceof Audio) desc.addOpusCodec(m.codec.payloadType, m.codec.fmtp);
+        else if (desc instanceof Audio) desc.addAudioCodec(m.codec.payloadType, `${m.codec.name}/8000/1`);
+      }
+      if (m.ssrc !== undefined) desc.addSSRC(m.ssrc, 'streamgate', 'streamgate', `${m.kind}0`);
+      const track = this.pc.addTrack(desc);
+      // Received media: receiver reports and PLI requests. Sent media: retransmission on NACK.
+      if (m.direction === 'RecvOnly') track.setMediaHandler(new RtcpReceivingSession());
+      else if (m.direction === 'SendOnly') track.setMediaHandler(new RtcpNackResponder(512));
+      this.tracks.set(m.mid, track);
+    }
+    this.pc.setLocalDescription('answer');
+    await gathered;
+    const local = this.pc.localDescription();
+    if (!local) throw new Error('libdatachannel produced no answer');
+    return local.sdp;
+  }
+
+  /** Adds a trickled remote candidate (WHIP/WHEP PATCH). */
+  addRemoteCandidate(candidate: string, mid: string): void {
+    this.pc.addRemoteCandidate(candidate, mid);
+  }
+
+  /** The selected pair's remote address, once connected. */
+  remoteAddress(): string | undefined {
+    try {
+      const pair = this.pc.getSelectedCandidatePair();
+      return pair ? `${pair.remote.address}:${pair.remote.port}` : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  bytesSent(): number {
+    return this.closed ? 0 : this.pc.bytesSent();
+  }
+
+  bytesReceived(): number {
+    return this.closed ? 0 : this.pc.bytesReceived();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // The peer connection closes its tracks itself, transport first. Closing a track before its
+    // transport lets a late NACK make libdatachannel send on a closed track, which aborts the process.
+    this.pc.close();
+  }
+}

@@ -1,0 +1,22 @@
+import { StreamgateError } from '../../core/errors.js';
+
+/** A WHIP/WHEP body that is not a usable WebRTC offer (SG_ERR_SDP_INVALID: HTTP 400). */
+export class SdpInvalidError extends StreamgateError {
+  constructor(message: string) {
+    super('SG_ERR_SDP_INVALID', `bad SDP offer: ${message}`);
+  }
+}
+
+/** webrtc.maxSessions sessions are open already (SG_ERR_WEBRTC_LIMIT: HTTP 503). */
+export class WebRtcLimitError extends StreamgateError {
+  constructor(max: number) {
+    super('SG_ERR_WEBRTC_LIMIT', `${max} WebRTC sessions are open (webrtc.maxSessions); try again later`);
+  }
+}
+
+/** ICE or DTLS did not complete, or the peer went away (SG_ERR_WEBRTC_FAILED). */
+export class WebRtcFailedError extends StreamgateError {
+  constructor(message: string) {
+    super('SG_ERR_WEBRTC_FAILED', message);
+  }
+}
