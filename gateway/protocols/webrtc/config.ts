@@ -27,6 +27,11 @@ export const webrtcConfigSchema = z
     iceServers: z.array(z.string().min(1)).default([]),
     /** A session whose ICE does not connect within this is closed (and its slot freed). */
     connectTimeoutMs: z.number().int().min(1000).default(10000),
+    /**
+     * A connected session whose peer sends nothing (a WHEP reader no RTCP reports, a WHIP
+     * publisher no RTP) for this long is closed: a browser tab that vanished without DELETE.
+     */
+    peerTimeoutMs: z.number().int().min(2000).default(10000),
     /** WHEP + WHIP sessions at once; more are refused with SG_ERR_WEBRTC_LIMIT (503). */
     maxSessions: z.number().int().min(1).default(500),
     /**

@@ -69,7 +69,7 @@ export class Peer {
         }
       });
     });
-    this.pc.setRemoteDescription(offer, 'offer');
+    this.pc.setRemoteDescription(this.holdCandidates(offer), 'offer');
     for (const m of media) {
       const desc = m.kind === 'video' ? new Video(m.mid, m.direction) : new Audio(m.mid, m.direction);
       if (m.codec) {
@@ -91,6 +91,45 @@ export class Peer {
     return local.sdp;
   }
 
+  /** The offer's candidates, held back until the answer is on its way (see holdCandidates). */
+  private heldCandidates: { candidate: string; mid: string }[] = [];
+
+  /**
+   * The offer without its candidates. With them, our ICE could connect and start DTLS before the
+   * client has read the answer (and our fingerprint): libdatachannel clients such as OBS then
+   * fail the handshake. Without them, the client connects to our candidates once it has the
+   * answer, and ours come a moment later (releaseCandidates, after the HTTP response).
+   */
+  private holdCandidates(offer: string): string {
+    const kept: string[] = [];
+    let mid = '';
+    for (const line of offer.split(/\r?\n/)) {
+      if (line.startsWith('m=')) mid = '';
+      else if (line.startsWith('a=mid:')) mid = line.slice(6).trim();
+      if (line.startsWith('a=candidate:')) {
+        this.heldCandidates.push({ candidate: line.slice(2), mid });
+        continue;
+      }
+      if (line.startsWith('a=end-of-candidates')) continue;
+      kept.push(line);
+    }
+    return kept.join('\r\n');
+  }
+
+  /** Gives ICE the offer's candidates (call once the answer is sent). */
+  releaseCandidates(): void {
+    const held = this.heldCandidates;
+    this.heldCandidates = [];
+    for (const c of held) {
+      if (this.closed) return;
+      try {
+        this.pc.addRemoteCandidate(c.candidate, c.mid);
+      } catch {
+        // a candidate libjuice cannot use (mDNS .local names, TCP): the others still work
+      }
+    }
+  }
+
   /** Adds a trickled remote candidate (WHIP/WHEP PATCH). */
   addRemoteCandidate(candidate: string, mid: string): void {
     this.pc.addRemoteCandidate(candidate, mid);
@@ -104,14 +143,6 @@ export class Peer {
     } catch {
       return undefined;
     }
-  }
-
-  bytesSent(): number {
-    return this.closed ? 0 : this.pc.bytesSent();
-  }
-
-  bytesReceived(): number {
-    return this.closed ? 0 : this.pc.bytesReceived();
   }
 
   close(): void {

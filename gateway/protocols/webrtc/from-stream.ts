@@ -61,6 +61,7 @@ export class SenderReportClock {
 export class WhepOutput implements ReaderOutput {
   readonly protocol = 'webrtc';
   packetsSent = 0;
+  bytesSent = 0;
   packetsSkipped = 0;
   readonly senderReports = new SenderReportClock();
 
@@ -103,7 +104,9 @@ export class WhepOutput implements ReaderOutput {
       } else if (length >= 20) {
         this.senderReports.sent(senderReportLsr(bytes, start), Date.now());
       }
-      if (out.track.isOpen()) out.track.sendMessageBinary(bytes.subarray(start, pos));
+      if (!out.track.isOpen()) continue;
+      out.track.sendMessageBinary(bytes.subarray(start, pos));
+      this.bytesSent += length;
     }
     return true;
   }

@@ -168,6 +168,7 @@ export class WebRtcServer {
       const location = `/${path}/${kind}/${session.session.id}`;
       log.info({ conn: remoteAddress, path: session.session.path, session: session.session.id, video: session.session.video, audio: session.session.audio }, `${kind.toUpperCase()} session started`);
       res.status(201).set({ 'Content-Type': 'application/sdp', Location: location, 'Access-Control-Expose-Headers': 'Location, ETag', ETag: `"${session.session.id}"` }).send(answer);
+      session.session.answered();
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       log.info({ conn: remoteAddress, url: maskSecrets(req.originalUrl.slice(0, 256)), status: httpStatusOf(error) }, `${kind.toUpperCase()} request refused: ${message}`);
@@ -245,7 +246,7 @@ export class WebRtcServer {
       const send = (sel: { media: OfferMedia; codec: OfferCodec } | undefined, track: Track | undefined) =>
         sel && track ? { track: peer.tracks.get(sel.media.mid)!, payloadType: sel.codec.payloadType, codec: track.codec } : undefined;
       // peer.answer added the tracks synchronously before its first await.
-      session = new WhepSession(ticket, peer, format, { video: send(video, stream.videoTrack), audio: send(audio, stream.audioTrack) }, request.remoteAddress, log, this.options.config.connectTimeoutMs);
+      session = new WhepSession(ticket, peer, format, { video: send(video, stream.videoTrack), audio: send(audio, stream.audioTrack) }, request.remoteAddress, log, this.options.config.connectTimeoutMs, this.options.config.peerTimeoutMs);
       answer.catch((error: unknown) => session.close(`answer failed: ${(error as Error).message}`));
       return { session, answer };
     } catch (error) {
@@ -287,7 +288,7 @@ export class WebRtcServer {
     const log = this.options.log.child({ path: request.path });
     let session!: WhipSession;
     const peer = this.peer(`whip ${request.path}`, (state) => session?.peerState(state));
-    session = new WhipSession(request.path, peer, tracks, request.remoteAddress, log, this.options.config.connectTimeoutMs, this.options.config.whipKeyframeIntervalMs);
+    session = new WhipSession(request.path, peer, tracks, request.remoteAddress, log, this.options.config.connectTimeoutMs, this.options.config.peerTimeoutMs, this.options.config.whipKeyframeIntervalMs);
     try {
       const ticket = await this.options.admission.publish(request, {
         close: (reason) => session.close(reason),

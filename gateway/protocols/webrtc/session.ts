@@ -12,6 +12,9 @@ import { WebRtcFailedError } from './errors.js';
 export type SessionKind = 'whep' | 'whip';
 export type SessionState = 'connecting' | 'connected' | 'closed';
 
+/** The client's head start to read the answer before our side uses its candidates. */
+const ANSWER_HEAD_START_MS = 20;
+
 /** A session that lost ICE connectivity gets this long to come back before it is closed. */
 const DISCONNECTED_GRACE_MS = 5000;
 
@@ -51,6 +54,9 @@ export abstract class WebRtcSession {
   private connectTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   private readonly closedListeners: (() => void)[] = [];
+  /** When the peer last sent anything (RTCP for a WHEP reader, RTP for a WHIP publisher). */
+  heardAt = Date.now();
+  private silenceTimer: NodeJS.Timeout | undefined;
 
   abstract readonly kind: SessionKind;
   abstract readonly video: string | null;
@@ -62,6 +68,7 @@ export abstract class WebRtcSession {
     protected readonly peer: Peer,
     protected readonly log: Logger,
     connectTimeoutMs: number,
+    private readonly peerTimeoutMs: number,
   ) {
     this.connectTimer = setTimeout(() => {
       this.close(new WebRtcFailedError(`ICE/DTLS did not connect within ${connectTimeoutMs} ms (webrtc.connectTimeoutMs)`).message);
@@ -77,6 +84,12 @@ export abstract class WebRtcSession {
       this.graceTimer = undefined;
       if (this.state !== 'connected') {
         this.state = 'connected';
+        this.heardAt = Date.now();
+        // ICE consent checks notice a vanished peer only after ~30 s: silence is quicker.
+        this.silenceTimer = setInterval(() => {
+          const silent = Date.now() - this.heardAt;
+          if (silent > this.peerTimeoutMs) this.close(`the peer sent nothing for ${Math.round(silent / 1000)} s (webrtc.peerTimeoutMs)`);
+        }, 1000);
         this.connected();
       }
     } else if (state === 'disconnected') {
@@ -91,7 +104,14 @@ export abstract class WebRtcSession {
   /** Release what the session holds in the hub (reader ticket, publish session). */
   protected abstract released(reason: string): void;
   abstract get packetsSent(): number;
+  abstract get bytesSent(): number;
+  abstract get bytesReceived(): number;
   abstract get packetsReceived(): number;
+
+  /** The answer went out: ICE may now use the offer's candidates. */
+  answered(): void {
+    setTimeout(() => this.peer.releaseCandidates(), ANSWER_HEAD_START_MS);
+  }
 
   /** A trickled remote ICE candidate (PATCH). */
   addRemoteCandidate(candidate: string, mid: string): void {
@@ -109,6 +129,7 @@ export abstract class WebRtcSession {
     this.closeReason = reason;
     clearTimeout(this.connectTimer);
     clearTimeout(this.graceTimer);
+    clearInterval(this.silenceTimer);
     this.peer.close();
     this.released(reason);
     this.log.info({ session: this.id, path: this.path, reason }, `${this.kind.toUpperCase()} session ended: ${reason}`);
@@ -125,8 +146,8 @@ export abstract class WebRtcSession {
       remoteAddress: this.remoteAddress,
       peer: this.state === 'connected' ? this.peer.remoteAddress() : undefined,
       since: new Date(this.since).toISOString(),
-      bytesSent: this.peer.bytesSent(),
-      bytesReceived: this.peer.bytesReceived(),
+      bytesSent: this.bytesSent,
+      bytesReceived: this.bytesReceived,
       packetsSent: this.packetsSent,
       packetsReceived: this.packetsReceived,
       rttMs: this.rttMs >= 0 ? Math.round(this.rttMs * 10) / 10 : null,

@@ -30,6 +30,7 @@ export class WhipIngest {
   private readonly to: RtpToStream;
   private readonly reorderers: RtpReorderer[];
   packetsReceived = 0;
+  bytesReceived = 0;
   badPackets = 0;
 
   constructor(session: PublishSession, readonly tracks: readonly WhipTrack[]) {
@@ -49,6 +50,7 @@ export class WhipIngest {
   /** A message of track `index` (RTP, or RTCP that libdatachannel passed up). */
   message(index: number, msg: Buffer): void {
     if (msg.length < 8) return;
+    this.bytesReceived += msg.length;
     const type = msg[1]!;
     if (type >= 200 && type <= 206) {
       for (const sr of parseRtcpSenderReports(msg)) this.to.senderReport(index, sr.ntpMs, sr.rtpTimestamp);

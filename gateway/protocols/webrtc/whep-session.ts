@@ -32,8 +32,9 @@ export class WhepSession extends WebRtcSession {
     remoteAddress: string,
     log: Logger,
     connectTimeoutMs: number,
+    peerTimeoutMs: number,
   ) {
-    super(ticket.stream.path, remoteAddress, peer, log, connectTimeoutMs);
+    super(ticket.stream.path, remoteAddress, peer, log, connectTimeoutMs, peerTimeoutMs);
     this.video = tracks.video?.codec ?? null;
     this.audio = tracks.audio?.codec ?? null;
     this.output = new WhepOutput(format, remoteAddress, ticket.stream, tracks.video, tracks.audio, (error) => {
@@ -52,6 +53,14 @@ export class WhepSession extends WebRtcSession {
     return 0;
   }
 
+  get bytesSent(): number {
+    return this.output.bytesSent;
+  }
+
+  get bytesReceived(): number {
+    return 0;
+  }
+
   protected connected(): void {
     if (this.ticket.released) return;
     this.reader = this.ticket.addReader(this.output);
@@ -66,6 +75,7 @@ export class WhepSession extends WebRtcSession {
     if (this.state === 'closed' || msg.length < 8) return;
     const type = msg[1]!;
     if (type < 200 || type > 206) return;
+    this.heardAt = Date.now();
     const fb = this.feedback;
     const reports = fb.reports;
     const wantsKeyframe = readRtcpFeedback(msg, fb);

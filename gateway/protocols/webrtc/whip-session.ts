@@ -34,9 +34,10 @@ export class WhipSession extends WebRtcSession {
     remoteAddress: string,
     log: Logger,
     connectTimeoutMs: number,
+    peerTimeoutMs: number,
     private readonly keyframeIntervalMs: number,
   ) {
-    super(path, remoteAddress, peer, log, connectTimeoutMs);
+    super(path, remoteAddress, peer, log, connectTimeoutMs, peerTimeoutMs);
     this.video = tracks.find((t) => t.kind === 'video')?.codec ?? null;
     this.audio = tracks.find((t) => t.kind === 'audio')?.codec ?? null;
     this.mediaTracks = [];
@@ -53,7 +54,9 @@ export class WhipSession extends WebRtcSession {
       this.mediaTracks.push(track);
       if (t.kind === 'video') this.videoTrack = track;
       track.onMessage((msg) => {
-        if (this.state !== 'closed') ingest.message(index, msg);
+        if (this.state === 'closed') return;
+        this.heardAt = Date.now();
+        ingest.message(index, msg);
       });
     });
   }
@@ -64,6 +67,14 @@ export class WhipSession extends WebRtcSession {
 
   get packetsReceived(): number {
     return this.ingest?.packetsReceived ?? 0;
+  }
+
+  get bytesSent(): number {
+    return 0;
+  }
+
+  get bytesReceived(): number {
+    return this.ingest?.bytesReceived ?? 0;
   }
 
   get lostPackets(): number {
