@@ -41,9 +41,21 @@ export type VideoTagBody =
   | { readonly type: 'frame'; readonly codec: VideoCodec; readonly keyframe: boolean; readonly cts: number; readonly data: Buffer }
   | { readonly type: 'ignore'; readonly reason: string };
 
+/**
+ * The audio codecs FLV/RTMP carry here (E.4.2.1 SoundFormat 10, 7, 8). Opus has no SoundFormat;
+ * only Enhanced RTMP v2's multitrack/FourCC audio carries it, which mpegts.js and ffmpeg 5.1 do
+ * not read, so FLV and RTMP readers of an Opus stream get its video only.
+ */
+export type FlvAudioCodec = 'AAC' | 'PCMA' | 'PCMU';
+
+/** True when FLV/RTMP can carry `codec` (false for Opus: see FlvAudioCodec). */
+export function flvCarriesAudio(codec: AudioCodec): codec is FlvAudioCodec {
+  return codec === 'AAC' || codec === 'PCMA' || codec === 'PCMU';
+}
+
 export type AudioTagBody =
   | { readonly type: 'config'; readonly codec: 'AAC'; readonly config: Buffer }
-  | { readonly type: 'frame'; readonly codec: AudioCodec; readonly data: Buffer; readonly channels: number }
+  | { readonly type: 'frame'; readonly codec: FlvAudioCodec; readonly data: Buffer; readonly channels: number }
   | { readonly type: 'ignore'; readonly reason: string };
 
 function truncated(what: string, len: number): ProtocolError {
