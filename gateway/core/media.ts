@@ -71,7 +71,9 @@ export class MediaFrame {
 
 /**
  * A wire format that serializes frames. `slot` is the index in MediaFrame.wire; `serialize`
- * must be pure with respect to the frame so the result can be shared by every reader.
+ * must be pure with respect to the frame so the result can be shared by every reader. A frame
+ * the format cannot carry (Opus audio in FLV, RTMP or MPEG-TS) serializes to an empty Buffer:
+ * readers skip it and count it (Reader.framesNotCarried), never writing a mislabeled tag.
  */
 export interface WireFormat {
   readonly name: string;

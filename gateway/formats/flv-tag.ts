@@ -168,6 +168,7 @@ export function videoConfigBody(track: VideoTrack): Buffer {
 }
 
 function soundFlags(track: AudioTrack): number {
+  if (!flvCarriesAudio(track.codec)) throw new UnsupportedCodecError(`FLV audio ${track.codec}`, SUPPORTED_AUDIO);
   if (track.codec === 'AAC') {
     // AAC always signals 44 kHz, 16-bit, stereo; the AudioSpecificConfig has the truth (E.4.2.1).
     return (SOUND_FORMAT_AAC << 4) | (3 << 2) | (1 << 1) | 1;
@@ -186,7 +187,18 @@ export function writeAudioFramePrefix(buf: Buffer, offset: number, track: AudioT
   if (track.codec === 'AAC') buf[offset + 1] = 1;
 }
 
-/** AAC sequence header body, or undefined for codecs without one (G.711). */
+/** The stream's audio track when FLV/RTMP can carry it, else undefined (Opus: video only). */
+export function flvAudioTrack(track: AudioTrack | undefined): AudioTrack | undefined {
+  return track !== undefined && flvCarriesAudio(track.codec) ? track : undefined;
+}
+
+/**
+ * Shared by the FLV and RTMP wire formats for frames they cannot carry: an empty serialization,
+ * which readers skip and count (see WireFormat). Zero-length, so it can never be written into.
+ */
+export const NOT_CARRIED: Buffer = Buffer.alloc(0);
+
+/** AAC sequence header body, or undefined for codecs without one (G.711, and Opus, not carried). */
 export function audioConfigBody(track: AudioTrack): Buffer | undefined {
   if (track.codec !== 'AAC') return undefined;
   const out = Buffer.alloc(2 + track.config.length);
@@ -201,7 +213,7 @@ function flvVideoCodecId(codec: VideoCodec): number {
   return codec === 'H264' ? CODEC_ID_AVC : FOURCC_HVC1;
 }
 
-function flvAudioCodecId(codec: AudioCodec): number {
+function flvAudioCodecId(codec: FlvAudioCodec): number {
   return codec === 'AAC' ? SOUND_FORMAT_AAC : codec === 'PCMA' ? SOUND_FORMAT_PCMA : SOUND_FORMAT_PCMU;
 }
 
@@ -222,7 +234,8 @@ export function onMetaDataBody(
     if (v.fps) meta.framerate = v.fps;
     meta.videocodecid = flvVideoCodecId(v.codec);
   }
-  if (a) {
+  // Audio FLV cannot carry (Opus) is left out of the metadata, as its frames are left out.
+  if (a && flvCarriesAudio(a.codec)) {
     meta.audiocodecid = flvAudioCodecId(a.codec);
     meta.audiosamplerate = a.sampleRate;
     meta.stereo = a.channels > 1;

@@ -13,8 +13,8 @@
 import { splitLengthPrefixed } from '../../codecs/annexb.js';
 import { FrameKind, type MediaFrame, type Track, type VideoCodec, type WireFormat } from '../../core/media.js';
 import type { Stream } from '../../core/stream.js';
-import { AAC_PT, parameterSetsOf, VIDEO_PT } from '../../formats/rtp/sdp.js';
-import { packetizeAac, packetizeG711 } from '../../formats/rtp/audio.js';
+import { AAC_PT, OPUS_PT, parameterSetsOf, VIDEO_PT } from '../../formats/rtp/sdp.js';
+import { packetizeAac, packetizeG711, packetizeOpus } from '../../formats/rtp/audio.js';
 import { packetizeVideo } from '../../formats/rtp/video.js';
 import { DEFAULT_MAX_PAYLOAD, RTCP_SR_SIZE, RTP_HEADER_SIZE, writeRtcpSenderReport, writeRtpHeader } from '../../formats/rtp/rtp.js';
 
@@ -88,7 +88,7 @@ export class RtspStreamFormat implements WireFormat {
       if (!this.video) this.video = new RtpOut(VIDEO_PT, 90000);
       return this.video;
     }
-    const pt = track.codec === 'AAC' ? AAC_PT : track.codec === 'PCMU' ? 0 : 8;
+    const pt = track.codec === 'AAC' ? AAC_PT : track.codec === 'OPUS' ? OPUS_PT : track.codec === 'PCMU' ? 0 : 8;
     if (!this.audio || this.audio.payloadType !== pt || this.audio.clockRate !== track.sampleRate) this.audio = new RtpOut(pt, track.sampleRate);
     return this.audio;
   }
@@ -119,6 +119,8 @@ export class RtspStreamFormat implements WireFormat {
       const packets = packetizeAac([frame.payload], this.maxPayload);
       payloads = packets.map((p) => p.payload);
       markers = packets.map((p) => p.last);
+    } else if (track.kind === 'audio' && track.codec === 'OPUS') {
+      payloads = [packetizeOpus(frame.payload)];
     } else if (track.kind === 'audio') {
       const packets = packetizeG711(frame.payload, this.maxPayload, track.channels);
       payloads = packets.map((p) => p.payload);

@@ -10,7 +10,7 @@ import { AccessUnitScanner } from '../../codecs/access-unit.js';
 import type { VideoCodec, VideoTrack } from '../../core/media.js';
 import type { PublishSession } from '../../core/stream.js';
 import { sameConfig } from '../../formats/tracks.js';
-import { AAC_HBR, AacDepacketizer, G711Depacketizer } from '../../formats/rtp/audio.js';
+import { AAC_HBR, AacDepacketizer, G711Depacketizer, OpusDepacketizer } from '../../formats/rtp/audio.js';
 import { VideoDepacketizer } from '../../formats/rtp/video.js';
 import { type RtpPacket, TimestampUnwrapper } from '../../formats/rtp/rtp.js';
 import { type MediaTrack, parameterSetsOf, videoTrackFromParameterSets } from '../../formats/rtp/sdp.js';
@@ -237,6 +237,13 @@ export class RtpToStream {
       const d = new AacDepacketizer(m.aac ?? AAC_HBR, {
         frame: (payload, ts) => this.audioFrame(state, payload, ts),
         lost: () => {},
+      });
+      state.push = (pkt) => d.push(pkt);
+      state.lostPackets = () => d.lostPackets;
+    } else if (m.codec === 'OPUS') {
+      const d = new OpusDepacketizer({
+        frame: (payload, ts) => this.audioFrame(state, payload, ts),
+        lost: () => this.stats.badPackets++,
       });
       state.push = (pkt) => d.push(pkt);
       state.lostPackets = () => d.lostPackets;
