@@ -15,14 +15,14 @@ function g711Note(path: string): string {
 }
 
 function opusNote(path: string): string {
-  return `Opus is carried by RTSP play (and WebRTC); HTTP-FLV, WS-FLV, RTMP play, HLS, SRT/MPEG-TS play and recordings get the video only; the ${path}_aac rendition carries it as AAC`;
+  return `Opus is carried by RTSP play, fMP4 HLS and recordings (and WebRTC); HTTP-FLV, WS-FLV, RTMP play, MPEG-TS HLS and SRT play get the video only; the ${path}_aac rendition carries it as AAC`;
 }
 
 /** Readers (by protocol) that get no audio for a codec: they get the video only. */
 const AUDIO_NOT_CARRIED: Partial<Record<string, readonly string[]>> = {
   PCMA: ['hls', 'record'],
   PCMU: ['hls', 'record'],
-  OPUS: ['flv', 'ws-flv', 'rtmp', 'hls', 'srt', 'record'],
+  OPUS: ['flv', 'ws-flv', 'rtmp', 'hls-ts', 'srt'],
 };
 
 /** The API's view of a stream: the fields of the contract in DESIGN.md, plus a few extras. */

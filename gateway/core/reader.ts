@@ -1,5 +1,5 @@
 import { ReaderStalledError } from './errors.js';
-import { FrameKind, type MediaFrame, type WireFormat, wireBytes } from './media.js';
+import { FrameKind, type MediaFrame, NOT_CARRIED, type WireFormat, wireBytes } from './media.js';
 
 /**
  * What a protocol provides to read a stream: the hub calls these synchronously from the
@@ -158,12 +158,12 @@ export class Reader {
       const last = frames[frames.length - 1]!;
       this.lastLiveDts = last.dts;
       const bytes = this.host.batchBytes(this.output.format);
-      // batchBytes serialized every frame of the window: empty ones are not carried by this format.
+      // batchBytes serialized every frame of the window: count those this format does not carry.
       const slot = this.output.format.slot;
       let notCarried = 0;
-      for (let i = 0; i < frames.length; i++) if (frames[i]!.wire[slot]?.length === 0) notCarried++;
+      for (let i = 0; i < frames.length; i++) if (frames[i]!.wire[slot] === NOT_CARRIED) notCarried++;
       this.framesNotCarried += notCarried;
-      this.send(bytes, frames.length - notCarried, last.ingestTime);
+      if (notCarried < frames.length) this.send(bytes, frames.length - notCarried, last.ingestTime);
       return;
     }
     for (let i = skip; i < frames.length; i++) this.pushFrame(frames[i]!, false);
@@ -216,9 +216,9 @@ export class Reader {
 
   /** One counted write to the transport; a refused write marks the reader congested since `at`. */
   private send(bytes: Buffer, frames: number, at: number): boolean {
-    if (bytes.length === 0) {
-      // A format serializes a frame it cannot carry to no bytes (WireFormat): nothing to write.
-      if (frames > 0) this.framesNotCarried += frames;
+    if (bytes === NOT_CARRIED) {
+      // A frame this reader's format cannot carry (WireFormat): nothing to write.
+      this.framesNotCarried += frames;
       return true;
     }
     this.framesSent += frames;

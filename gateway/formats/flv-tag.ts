@@ -192,11 +192,8 @@ export function flvAudioTrack(track: AudioTrack | undefined): AudioTrack | undef
   return track !== undefined && flvCarriesAudio(track.codec) ? track : undefined;
 }
 
-/**
- * Shared by the FLV and RTMP wire formats for frames they cannot carry: an empty serialization,
- * which readers skip and count (see WireFormat). Zero-length, so it can never be written into.
- */
-export const NOT_CARRIED: Buffer = Buffer.alloc(0);
+/** What the FLV and RTMP wire formats return for frames they cannot carry (see WireFormat). */
+export { NOT_CARRIED } from '../core/media.js';
 
 /** AAC sequence header body, or undefined for codecs without one (G.711, and Opus, not carried). */
 export function audioConfigBody(track: AudioTrack): Buffer | undefined {

@@ -61,7 +61,7 @@ describe.skipIf(!enabled)('Opus: RTSP in and out, FLV video-only, aac and opus r
     expect(g.gw.registry.get('live/x')!.audioTrack).toMatchObject({ kind: 'audio', codec: 'OPUS', sampleRate: 48000, channels: 2 });
     const entry = (await (await fetch(`${g.http}/api/v1/streams/live/x`)).json()) as any;
     expect(entry.audio).toMatchObject({ codec: 'OPUS', sampleRate: 48000, channels: 2 });
-    expect(entry.audio.notCarriedBy).toEqual(expect.arrayContaining(['flv', 'ws-flv', 'rtmp', 'hls']));
+    expect(entry.audio.notCarriedBy).toEqual(['flv', 'ws-flv', 'rtmp', 'hls-ts', 'srt']);
     expect(entry.renditions.aac).toMatchObject({ path: 'live/x_aac', video: 'H264', audio: 'AAC' });
     expect(entry.renditions.opus).toBeUndefined();
     expect(entry.browserUrl).toBe('/live/x_aac.flv');
@@ -86,6 +86,19 @@ describe.skipIf(!enabled)('Opus: RTSP in and out, FLV video-only, aac and opus r
     const probed = ffprobeFile(reader.bytes(), 'x.flv');
     expect(kinds(probed.streams)).toEqual(['video:h264']);
     expect(probed.videoPackets).toBeGreaterThanOrEqual(50);
+  });
+
+  it('carries the Opus in fMP4 HLS (dOps): the playlist names opus and ffprobe reads opus and h264', async () => {
+    const first = await fetch(`${g.http}/live/x/index.m3u8`);
+    const multivariant = await first.text();
+    expect(first.status, multivariant).toBe(200);
+    expect(multivariant).toMatch(/CODECS="avc1\.[0-9a-f]{6},opus"/);
+    const media = /^(stream\.m3u8\S*)$/m.exec(multivariant)![1]!;
+    const playlist = await (await fetch(`${g.http}/live/x/${media}`)).text();
+    expect(playlist).toMatch(/#EXT-X-MAP/);
+    const r = await probe(`${g.http}/live/x/index.m3u8`, 2);
+    expect(kinds(r.streams)).toEqual(['audio:opus', 'video:h264']);
+    expect(r.packets.filter((p) => p.codec_type === 'audio').length).toBeGreaterThan(20);
   });
 
   it('the live/x_aac rendition carries the Opus as AAC over HTTP-FLV, video copied', async () => {
