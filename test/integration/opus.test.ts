@@ -88,6 +88,18 @@ describe.skipIf(!enabled)('Opus: RTSP in and out, FLV video-only, aac and opus r
     expect(probed.videoPackets).toBeGreaterThanOrEqual(50);
   });
 
+  it('gives RTMP play and WS-FLV readers the video only too', async () => {
+    const r = await probe(`${g.rtmp}/live/x`, 2);
+    expect(kinds(r.streams)).toEqual(['video:h264']);
+    expect(r.packets.filter((p) => p.codec_type === 'video').length).toBeGreaterThan(20);
+    const ws = readFlv(`${g.ws}/live/x.flv`);
+    expect(await ws.status).toBe(101);
+    await waitFor('1 s of video', () => ws.tags.filter((t) => t.type === 9 && !isSequenceHeaderTag(t)).length >= 25, 15_000);
+    ws.close();
+    expect(ws.header()).toMatchObject({ hasAudio: false, hasVideo: true });
+    expect(ws.tags.filter((t) => t.type === 8)).toEqual([]);
+  });
+
   it('carries the Opus in fMP4 HLS (dOps): the playlist names opus and ffprobe reads opus and h264', async () => {
     const first = await fetch(`${g.http}/live/x/index.m3u8`);
     const multivariant = await first.text();
