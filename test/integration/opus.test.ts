@@ -147,3 +147,30 @@ describe.skipIf(!enabled)('Opus: RTSP in and out, FLV video-only, aac and opus r
     expect(g.gw.registry.get('live/y_opus')).toBeUndefined();
   });
 });
+
+describe.skipIf(!enabled)('Opus rendition under access control', () => {
+  let g: TestGateway;
+  let camera: Publisher;
+
+  beforeAll(async () => {
+    g = await startGateway({
+      transcode: { idleCloseMs: 1000, maxJobs: 1 },
+      auth: { rules: [{ paths: 'keys/*', mode: 'keys', publishKey: 'pub-key', playKey: 'play-key' }] },
+    });
+    camera = publish(`${g.rtmp}/keys/cam?token=pub-key`, { format: 'flv', video: 'h264', audio: 'aac', size: '320x240', fps: 25, gop: 25, duration: 60 });
+    await waitFor('the source', () => g.gw.registry.get('keys/cam')?.ready, 15_000);
+  });
+
+  afterAll(async () => {
+    await camera?.stop();
+    await g?.stop();
+  });
+
+  it('publishes the _opus rendition back over RTSP with its own credential', async () => {
+    const r = await probe(`${g.rtsp}/keys/cam_opus?token=play-key`, 1, ['-rtsp_transport', 'tcp']);
+    expect(kinds(r.streams)).toEqual(['audio:opus', 'video:h264']);
+    const job = g.gw.transcoder.renditions.job('keys/cam_opus')!;
+    expect(job.args.at(-1)).toMatch(/^rtsp:\/\/127\.0\.0\.1:\d+\/keys\/cam_opus\?token=/);
+    await expect(probe(`${g.rtsp}/keys/cam_opus`, 1, ['-rtsp_transport', 'tcp'])).rejects.toThrow(/401|Unauthorized|403|Forbidden/);
+  });
+});
