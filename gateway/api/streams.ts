@@ -18,10 +18,13 @@ function opusNote(path: string): string {
   return `Opus is carried by RTSP play, fMP4 HLS and recordings (and WebRTC); HTTP-FLV, WS-FLV, RTMP play, MPEG-TS HLS and SRT play get the video only; the ${path}_aac rendition carries it as AAC`;
 }
 
-/** Readers (by protocol) that get no audio for a codec: they get the video only. */
+/**
+ * Readers (by protocol) that get no audio for a codec: they get the video only. `hls` is HLS in
+ * either container, `hls-ts` HLS with `hls.container: ts` only (fMP4 carries Opus).
+ */
 const AUDIO_NOT_CARRIED: Partial<Record<string, readonly string[]>> = {
-  PCMA: ['hls', 'record'],
-  PCMU: ['hls', 'record'],
+  PCMA: ['hls', 'record', 'srt'],
+  PCMU: ['hls', 'record', 'srt'],
   OPUS: ['flv', 'ws-flv', 'rtmp', 'hls-ts', 'srt'],
 };
 

@@ -149,7 +149,7 @@ export const wsFlvFormat: WireFormat = {
   slot: 4,
   serialize: (frame) => {
     const flv = wireBytes(frame, flvFormat);
-    return flv.length === 0 ? NOT_CARRIED : wsBinaryFrame(flv);
+    return flv === NOT_CARRIED ? NOT_CARRIED : wsBinaryFrame(flv);
   },
 };
 
