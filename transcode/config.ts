@@ -24,9 +24,13 @@ export const videoProfileSchema = z.strictObject({
 });
 
 export const audioProfileSchema = z.strictObject({
-  /** auto: copy AAC, encode G.711 (or anything else) to AAC; aac: always encode; copy: never; none: drop audio. */
-  codec: z.enum(['auto', 'aac', 'copy', 'none']).default('auto'),
-  /** Output sample rate of encoded AAC; 0 keeps the source's. */
+  /**
+   * auto: copy AAC, encode G.711, Opus (or anything else) to AAC; aac: always encode; opus: copy
+   * Opus, encode anything else to Opus (libopus; a rendition carrying Opus publishes back over
+   * RTSP, since RTMP cannot carry it); copy: never; none: drop audio.
+   */
+  codec: z.enum(['auto', 'aac', 'opus', 'copy', 'none']).default('auto'),
+  /** Output sample rate of encoded AAC; 0 keeps the source's. Encoded Opus is always 48000 (RFC 7587 §4.1). */
   sampleRate: z.union([z.literal(0), z.literal(8000), z.literal(16000), z.literal(22050), z.literal(24000), z.literal(32000), z.literal(44100), z.literal(48000)]).default(48000),
   /** Output channels of encoded AAC; 0 keeps the source's. */
   channels: z.number().int().min(0).max(2).default(0),
@@ -49,13 +53,17 @@ export type AudioProfile = z.infer<typeof audioProfileSchema>;
 /**
  * The built-in profiles: `h264` makes any stream browser-safe; `720p` and `360p` also scale;
  * `wall` is 360p at a low bitrate for small wall tiles (a 16-tile wall of 1080p cameras would
- * otherwise encode 16 full-size streams to show them at a quarter of the width).
+ * otherwise encode 16 full-size streams to show them at a quarter of the width). `aac` and `opus`
+ * copy the video and change only the audio: `aac` for FLV/HLS/RTMP readers of a WebRTC (Opus)
+ * publisher, `opus` for WebRTC readers of an AAC or G.711 camera.
  */
 export const DEFAULT_PROFILES: Record<string, Profile> = {
   h264: profileSchema.parse({}),
   '720p': profileSchema.parse({ video: { codec: 'h264', height: 720, bitrateKbps: 2500 } }),
   '360p': profileSchema.parse({ video: { codec: 'h264', height: 360, bitrateKbps: 800 }, audio: { bitrateKbps: 48 } }),
   wall: profileSchema.parse({ video: { codec: 'h264', height: 360, bitrateKbps: 600 }, audio: { bitrateKbps: 48 } }),
+  aac: profileSchema.parse({ video: { codec: 'copy' } }),
+  opus: profileSchema.parse({ video: { codec: 'copy' }, audio: { codec: 'opus' } }),
 };
 
 const profileName = z.string().regex(/^[A-Za-z0-9-]{1,32}$/, 'profile names are [A-Za-z0-9-] (the rendition path is {name}_{profile})');

@@ -38,7 +38,30 @@ function planAudio(p: AudioProfile, track: SourceTracks['audio']): TrackPlan {
   if (!track || p.codec === 'none') return 'none';
   if (p.codec === 'copy') return 'copy';
   if (p.codec === 'aac') return 'encode';
-  return track.codec === 'AAC' && !p.denoise && !p.loudnorm ? 'copy' : 'encode';
+  const target = p.codec === 'opus' ? 'OPUS' : 'AAC';
+  return track.codec === target && !p.denoise && !p.loudnorm ? 'copy' : 'encode';
+}
+
+/** The audio codec a rendition carries (API names), or null when it has none. */
+export function renditionAudioCodec(profile: Profile, source: SourceTracks): string | null {
+  const plan = planAudio(profile.audio, source.audio);
+  if (plan === 'none') return null;
+  if (plan === 'copy') return source.audio?.codec ?? null;
+  return profile.audio.codec === 'opus' ? 'OPUS' : 'AAC';
+}
+
+/**
+ * How a rendition publishes back into the hub: RTMP (FLV) unless it carries Opus, which FLV
+ * cannot (no SoundFormat for it; ffmpeg 5.1 writes no Enhanced RTMP audio), so then RTSP
+ * ANNOUNCE/RECORD (RFC 7587 payload).
+ */
+export function renditionOutputProtocol(profile: Profile, source: SourceTracks): 'rtmp' | 'rtsp' {
+  return renditionAudioCodec(profile, source) === 'OPUS' ? 'rtsp' : 'rtmp';
+}
+
+/** libopus in its low-delay mode (CELT only, no SILK lookahead), 20 ms frames: one RTP packet each. */
+function opusEncoderArgs(a: AudioProfile): string[] {
+  return ['-c:a', 'libopus', '-application', 'lowdelay', '-frame_duration', '20', '-b:a', `${a.bitrateKbps}k`, '-ar', '48000'];
 }
 
 function videoFilters(p: VideoProfile): string[] {
@@ -57,7 +80,8 @@ function audioFilters(p: AudioProfile): string[] {
 
 /**
  * The ffmpeg job for a rendition: read the source over RTSP (TCP interleaved, from the gateway
- * itself), publish FLV over RTMP back into the hub. Encoding is tuned for latency: x264
+ * itself), publish FLV over RTMP back into the hub, or RTSP when `outputUrl` is rtsp:// (a
+ * rendition carrying Opus, see renditionOutputProtocol). Encoding is tuned for latency: x264
  * zerolatency (no lookahead, no B-frames), a keyframe every gopSeconds so readers join fast.
  * `level+info` prefixes each stderr line with its level, so the job can tell errors apart.
  */
@@ -85,15 +109,18 @@ export function renditionSpec(profile: Profile, source: SourceTracks, inputUrl: 
     out.push('-map', '0:a:0');
     if (plan.audio === 'copy') out.push('-c:a', 'copy');
     else {
-      out.push('-c:a', 'aac', '-b:a', `${a.bitrateKbps}k`);
-      if (a.sampleRate > 0) out.push('-ar', String(a.sampleRate));
+      if (a.codec === 'opus') out.push(...opusEncoderArgs(a));
+      else out.push('-c:a', 'aac', '-b:a', `${a.bitrateKbps}k`);
+      if (a.sampleRate > 0 && a.codec !== 'opus') out.push('-ar', String(a.sampleRate));
       if (a.channels > 0) out.push('-ac', String(a.channels));
       const filters = audioFilters(a);
       if (filters.length) out.push('-af', filters.join(','));
     }
   }
   // passthrough: keep the source's timestamps, never duplicate or drop frames to a fixed rate.
-  out.push('-vsync', 'passthrough', '-max_interleave_delta', '0', '-flush_packets', '1', '-f', 'flv', '-flvflags', 'no_duration_filesize');
+  out.push('-vsync', 'passthrough', '-max_interleave_delta', '0', '-flush_packets', '1');
+  if (outputUrl.startsWith('rtsp:')) out.push('-f', 'rtsp', '-rtsp_transport', 'tcp');
+  else out.push('-f', 'flv', '-flvflags', 'no_duration_filesize');
   return {
     input: inputUrl,
     inputOptions: [

@@ -2,7 +2,7 @@
  * On-demand renditions: `{app}/{name}_{profile}` starts an ffmpeg job on its first reader (the
  * hub's DemandHandler), stops it idleCloseMs after its last reader leaves (core/idle.ts), and refuses new jobs
  * past maxJobs. The job reads the source from the gateway's own RTSP server and publishes back
- * over RTMP, so the hub treats a rendition like any other publisher (readers survive restarts).
+ * over RTMP (RTSP when the rendition carries Opus, which RTMP cannot), so the hub treats a rendition like any other publisher (readers survive restarts).
  */
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
@@ -14,14 +14,14 @@ import type { Profile, TranscodeConfig } from './config.js';
 import { TranscodeLimitError } from './errors.js';
 import type { FfmpegBinary } from './ffmpeg.js';
 import { TranscodeJob } from './job.js';
-import { renditionSpec } from './profiles.js';
+import { renditionOutputProtocol, renditionSpec } from './profiles.js';
 
 /** Where the job connects, with credentials when access control needs them. */
 export interface LoopbackUrls {
   /** RTSP play URL of the source. */
   input(sourcePath: string): string;
-  /** RTMP publish URL of the rendition. */
-  output(path: string): string;
+  /** Publish URL of the rendition: RTMP, or RTSP for a rendition carrying Opus (renditionOutputProtocol). */
+  output(path: string, protocol: 'rtmp' | 'rtsp'): string;
 }
 
 /** `live/cam1_h264` -> source `live/cam1`, profile `h264`; undefined when the path is not a rendition name. */
@@ -123,7 +123,8 @@ export class Renditions implements DemandHandler {
       profileName,
       profile: config.profiles[profileName]!,
       binary,
-      spec: (profile: Profile) => renditionSpec(profile, tracks, this.options.urls.input(source), this.options.urls.output(path)),
+      spec: (profile: Profile) =>
+        renditionSpec(profile, tracks, this.options.urls.input(source), this.options.urls.output(path, renditionOutputProtocol(profile, tracks))),
       supervision: config,
       log: this.options.log.child({ rendition: path }),
     });

@@ -13,7 +13,7 @@ import { transcodeRouter } from './api.js';
 import type { TranscodeConfig } from './config.js';
 import { FfmpegNotFoundError, TranscodeError } from './errors.js';
 import { type FfmpegBinary, resolveFfmpeg } from './ffmpeg.js';
-import { planRendition } from './profiles.js';
+import { planRendition, renditionAudioCodec } from './profiles.js';
 import { parseRenditionPath, Renditions } from './renditions.js';
 import { Snapshots } from './snapshots.js';
 
@@ -52,6 +52,13 @@ export interface StreamPlayback {
     readonly browser: RenditionOffer | null;
     /** The rendition for small wall tiles (the rule's tileProfile), when one is configured. */
     readonly tile: RenditionOffer | null;
+    /**
+     * The audio-only renditions (video copied), where they apply: `aac` when the source's audio
+     * is Opus (FLV, RTMP and HLS readers), `opus` when it is AAC or G.711 (WebRTC readers). Absent
+     * when the profile is not configured or does not apply.
+     */
+    readonly aac?: RenditionOffer;
+    readonly opus?: RenditionOffer;
     /** Without a rendition: the config that would enable one. */
     readonly enable?: string;
   };
@@ -75,7 +82,7 @@ export class Transcoder {
       binary,
       urls: {
         input: (source) => this.url('rtsp', source, 'play'),
-        output: (path) => this.url('rtmp', path, 'publish'),
+        output: (path, protocol) => this.url(protocol, path, 'publish'),
       },
     });
     this.snapshots = new Snapshots({ streams: options.registry, config: options.config.snapshot, binary, log: options.log });
@@ -117,7 +124,9 @@ export class Transcoder {
     const a = stream.audioTrack;
     const browserSafe = (!v || v.codec === 'H264') && (!a || a.codec === 'AAC');
     const renditions = this.offers(stream);
-    const browserUrl = !browserSafe && renditions.browser ? `/${renditions.browser.path}.flv` : own;
+    // H.264 + Opus only needs its audio changed: the aac rendition copies the video.
+    const best = v?.codec === 'H264' && a?.codec === 'OPUS' && renditions.aac ? renditions.aac : renditions.browser;
+    const browserUrl = !browserSafe && best ? `/${best.path}.flv` : own;
     return { browserUrl, renditions };
   };
 
@@ -128,21 +137,26 @@ export class Transcoder {
     // A rendition is already browser-safe: offering a rendition of it would only stack jobs.
     const parsed = parseRenditionPath(stream.path);
     if (parsed && Object.hasOwn(config.profiles, parsed.profile)) return { browser: null, tile: null };
-    const rule = config.auto.find((r) => matchPathPattern(r.paths, stream.path));
-    if (!rule) return none(`transcode: { auto: [{ paths: "${stream.path}", profile: h264 }] }`);
-    if (!Object.hasOwn(config.profiles, rule.profile)) return none(`transcode: { profiles: { ${rule.profile}: {} } }`);
     const tracks = { video: stream.videoTrack, audio: stream.audioTrack };
-    const offer = (profile: string): RenditionOffer => {
+    const audio = tracks.audio?.codec;
+    const audioOffers: { aac?: RenditionOffer; opus?: RenditionOffer } = {};
+    if (audio === 'OPUS' && Object.hasOwn(config.profiles, 'aac')) audioOffers.aac = offerOf('aac');
+    if (audio !== undefined && audio !== 'OPUS' && Object.hasOwn(config.profiles, 'opus')) audioOffers.opus = offerOf('opus');
+    const rule = config.auto.find((r) => matchPathPattern(r.paths, stream.path));
+    if (!rule) return { ...none(`transcode: { auto: [{ paths: "${stream.path}", profile: h264 }] }`), ...audioOffers };
+    if (!Object.hasOwn(config.profiles, rule.profile)) return { ...none(`transcode: { profiles: { ${rule.profile}: {} } }`), ...audioOffers };
+    const tile = rule.tileProfile && Object.hasOwn(config.profiles, rule.tileProfile) ? offerOf(rule.tileProfile) : null;
+    return { browser: offerOf(rule.profile), tile, ...audioOffers };
+
+    function offerOf(profile: string): RenditionOffer {
       const plan = planRendition(config.profiles[profile]!, tracks);
       return {
         path: `${stream.path}_${profile}`,
         profile,
         video: plan.video === 'none' ? null : plan.video === 'copy' ? (tracks.video?.codec ?? null) : 'H264',
-        audio: plan.audio === 'none' ? null : plan.audio === 'copy' ? (tracks.audio?.codec ?? null) : 'AAC',
+        audio: renditionAudioCodec(config.profiles[profile]!, tracks),
       };
-    };
-    const tile = rule.tileProfile && Object.hasOwn(config.profiles, rule.tileProfile) ? offer(rule.tileProfile) : null;
-    return { browser: offer(rule.profile), tile };
+    }
   }
 
   close(): void {

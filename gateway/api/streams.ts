@@ -14,6 +14,20 @@ function g711Note(path: string): string {
   return `G.711 is carried as FLV sound format 7/8 (browser FLV players cannot decode it) and left out of HLS and recordings; the ${path}_h264 rendition carries it as AAC`;
 }
 
+function opusNote(path: string): string {
+  return `Opus is carried by RTSP play, fMP4 HLS and recordings (and WebRTC); HTTP-FLV, WS-FLV, RTMP play, MPEG-TS HLS and SRT play get the video only; the ${path}_aac rendition carries it as AAC`;
+}
+
+/**
+ * Readers (by protocol) that get no audio for a codec: they get the video only. `hls` is HLS in
+ * either container, `hls-ts` HLS with `hls.container: ts` only (fMP4 carries Opus).
+ */
+const AUDIO_NOT_CARRIED: Partial<Record<string, readonly string[]>> = {
+  PCMA: ['hls', 'record', 'srt'],
+  PCMU: ['hls', 'record', 'srt'],
+  OPUS: ['flv', 'ws-flv', 'rtmp', 'hls-ts', 'srt'],
+};
+
 /** The API's view of a stream: the fields of the contract in DESIGN.md, plus a few extras. */
 export function streamEntry(stream: Stream, withReaders = false) {
   const v = stream.videoTrack;
@@ -40,7 +54,9 @@ export function streamEntry(stream: Stream, withReaders = false) {
           codec: a.codec,
           sampleRate: a.sampleRate,
           channels: a.channels,
-          ...(a.codec === 'AAC' ? {} : { note: g711Note(stream.path) }),
+          ...(a.codec === 'AAC'
+            ? {}
+            : { note: a.codec === 'OPUS' ? opusNote(stream.path) : g711Note(stream.path), notCarriedBy: AUDIO_NOT_CARRIED[a.codec] ?? [] }),
         }
       : null,
     readers: { count, ...byProtocol },

@@ -71,13 +71,22 @@ export class MediaFrame {
 
 /**
  * A wire format that serializes frames. `slot` is the index in MediaFrame.wire; `serialize`
- * must be pure with respect to the frame so the result can be shared by every reader.
+ * must be pure with respect to the frame so the result can be shared by every reader. A frame
+ * the format cannot carry (Opus audio in FLV, RTMP or MPEG-TS) serializes to NOT_CARRIED:
+ * readers skip it and count it (Reader.framesNotCarried), never writing a mislabeled tag.
  */
 export interface WireFormat {
   readonly name: string;
   readonly slot: number;
   serialize(frame: MediaFrame): Buffer;
 }
+
+/**
+ * What `serialize` returns for a frame its format cannot carry. Compared by identity (other
+ * empty Buffers, such as the in-process frame carrier, are real serializations); zero-length,
+ * so nothing can ever be written into it.
+ */
+export const NOT_CARRIED: Buffer = Buffer.alloc(0);
 
 /** Bytes of `frame` in `format`, serialized on first use and cached on the frame. */
 export function wireBytes(frame: MediaFrame, format: WireFormat): Buffer {

@@ -1,5 +1,5 @@
 import { ReaderStalledError } from './errors.js';
-import { FrameKind, type MediaFrame, type WireFormat, wireBytes } from './media.js';
+import { FrameKind, type MediaFrame, NOT_CARRIED, type WireFormat, wireBytes } from './media.js';
 
 /**
  * What a protocol provides to read a stream: the hub calls these synchronously from the
@@ -48,6 +48,8 @@ export interface ReaderStats {
   readonly bytesSent: number;
   readonly framesSent: number;
   readonly droppedFrames: number;
+  /** Frames of a track this reader's format cannot carry (Opus audio to FLV/RTMP/TS): skipped, not sent. */
+  readonly framesNotCarried: number;
   readonly queuedFrames: number;
   /** Payload bytes of queued live frames (bounded by maxReaderQueueBytes). */
   readonly queuedBytes: number;
@@ -88,6 +90,7 @@ export class Reader {
   bytesSent = 0;
   framesSent = 0;
   droppedFrames = 0;
+  framesNotCarried = 0;
   private closed = false;
   private congested = false;
   private congestedSince = 0;
@@ -154,7 +157,13 @@ export class Reader {
     if (skip === 0 && !this.congested && !this.waitKeyframe) {
       const last = frames[frames.length - 1]!;
       this.lastLiveDts = last.dts;
-      this.send(this.host.batchBytes(this.output.format), frames.length, last.ingestTime);
+      const bytes = this.host.batchBytes(this.output.format);
+      // batchBytes serialized every frame of the window: count those this format does not carry.
+      const slot = this.output.format.slot;
+      let notCarried = 0;
+      for (let i = 0; i < frames.length; i++) if (frames[i]!.wire[slot] === NOT_CARRIED) notCarried++;
+      this.framesNotCarried += notCarried;
+      if (notCarried < frames.length) this.send(bytes, frames.length - notCarried, last.ingestTime);
       return;
     }
     for (let i = skip; i < frames.length; i++) this.pushFrame(frames[i]!, false);
@@ -207,6 +216,11 @@ export class Reader {
 
   /** One counted write to the transport; a refused write marks the reader congested since `at`. */
   private send(bytes: Buffer, frames: number, at: number): boolean {
+    if (bytes === NOT_CARRIED) {
+      // A frame this reader's format cannot carry (WireFormat): nothing to write.
+      this.framesNotCarried += frames;
+      return true;
+    }
     this.framesSent += frames;
     this.bytesSent += bytes.length;
     this.host.countBytesOut(bytes.length);
@@ -318,6 +332,7 @@ export class Reader {
       bytesSent: this.bytesSent,
       framesSent: this.framesSent,
       droppedFrames: this.droppedFrames,
+      framesNotCarried: this.framesNotCarried,
       queuedFrames: queued,
       queuedBytes: this.liveQueueBytes,
       lagMs: this.liveQueueFirstDts >= 0 ? Math.max(0, this.lastLiveDts - this.liveQueueFirstDts) : 0,

@@ -41,9 +41,21 @@ export type VideoTagBody =
   | { readonly type: 'frame'; readonly codec: VideoCodec; readonly keyframe: boolean; readonly cts: number; readonly data: Buffer }
   | { readonly type: 'ignore'; readonly reason: string };
 
+/**
+ * The audio codecs FLV/RTMP carry here (E.4.2.1 SoundFormat 10, 7, 8). Opus has no SoundFormat;
+ * only Enhanced RTMP v2's multitrack/FourCC audio carries it, which mpegts.js and ffmpeg 5.1 do
+ * not read, so FLV and RTMP readers of an Opus stream get its video only.
+ */
+export type FlvAudioCodec = 'AAC' | 'PCMA' | 'PCMU';
+
+/** True when FLV/RTMP can carry `codec` (false for Opus: see FlvAudioCodec). */
+export function flvCarriesAudio(codec: AudioCodec): codec is FlvAudioCodec {
+  return codec === 'AAC' || codec === 'PCMA' || codec === 'PCMU';
+}
+
 export type AudioTagBody =
   | { readonly type: 'config'; readonly codec: 'AAC'; readonly config: Buffer }
-  | { readonly type: 'frame'; readonly codec: AudioCodec; readonly data: Buffer; readonly channels: number }
+  | { readonly type: 'frame'; readonly codec: FlvAudioCodec; readonly data: Buffer; readonly channels: number }
   | { readonly type: 'ignore'; readonly reason: string };
 
 function truncated(what: string, len: number): ProtocolError {
@@ -156,6 +168,7 @@ export function videoConfigBody(track: VideoTrack): Buffer {
 }
 
 function soundFlags(track: AudioTrack): number {
+  if (!flvCarriesAudio(track.codec)) throw new UnsupportedCodecError(`FLV audio ${track.codec}`, SUPPORTED_AUDIO);
   if (track.codec === 'AAC') {
     // AAC always signals 44 kHz, 16-bit, stereo; the AudioSpecificConfig has the truth (E.4.2.1).
     return (SOUND_FORMAT_AAC << 4) | (3 << 2) | (1 << 1) | 1;
@@ -174,7 +187,15 @@ export function writeAudioFramePrefix(buf: Buffer, offset: number, track: AudioT
   if (track.codec === 'AAC') buf[offset + 1] = 1;
 }
 
-/** AAC sequence header body, or undefined for codecs without one (G.711). */
+/** The stream's audio track when FLV/RTMP can carry it, else undefined (Opus: video only). */
+export function flvAudioTrack(track: AudioTrack | undefined): AudioTrack | undefined {
+  return track !== undefined && flvCarriesAudio(track.codec) ? track : undefined;
+}
+
+/** What the FLV and RTMP wire formats return for frames they cannot carry (see WireFormat). */
+export { NOT_CARRIED } from '../core/media.js';
+
+/** AAC sequence header body, or undefined for codecs without one (G.711, and Opus, not carried). */
 export function audioConfigBody(track: AudioTrack): Buffer | undefined {
   if (track.codec !== 'AAC') return undefined;
   const out = Buffer.alloc(2 + track.config.length);
@@ -189,7 +210,7 @@ function flvVideoCodecId(codec: VideoCodec): number {
   return codec === 'H264' ? CODEC_ID_AVC : FOURCC_HVC1;
 }
 
-function flvAudioCodecId(codec: AudioCodec): number {
+function flvAudioCodecId(codec: FlvAudioCodec): number {
   return codec === 'AAC' ? SOUND_FORMAT_AAC : codec === 'PCMA' ? SOUND_FORMAT_PCMA : SOUND_FORMAT_PCMU;
 }
 
@@ -210,7 +231,8 @@ export function onMetaDataBody(
     if (v.fps) meta.framerate = v.fps;
     meta.videocodecid = flvVideoCodecId(v.codec);
   }
-  if (a) {
+  // Audio FLV cannot carry (Opus) is left out of the metadata, as its frames are left out.
+  if (a && flvCarriesAudio(a.codec)) {
     meta.audiocodecid = flvAudioCodecId(a.codec);
     meta.audiosamplerate = a.sampleRate;
     meta.stereo = a.channels > 1;

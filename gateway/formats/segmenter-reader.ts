@@ -39,26 +39,31 @@ export interface FrameSink {
   closed(error?: Error): void;
 }
 
+/** The segment container of a frame reader: fMP4 (HLS CMAF, recordings) or MPEG-TS (HLS ts). */
+export type SegmentContainer = 'fmp4' | 'ts';
+
 /**
- * The tracks an fMP4/TS segment can carry: H.264/H.265 video and AAC audio. G.711 audio is left
- * out (`audioOmitted` says why) until a browser-safe rendition provides AAC.
+ * The tracks a segment can carry: H.264/H.265 video and AAC audio, and Opus in fMP4 ("Opus in
+ * ISOBMFF", ISO/IEC 23003-5). G.711 (and Opus in TS) is left out (`audioOmitted` says why) until
+ * a rendition provides AAC.
  */
-export function carriedTracks(stream: Pick<Stream, 'videoTrack' | 'audioTrack'>): CarriedTracks {
+export function carriedTracks(stream: Pick<Stream, 'videoTrack' | 'audioTrack'>, container: SegmentContainer = 'fmp4'): CarriedTracks {
   const audio = stream.audioTrack;
-  if (audio && audio.codec !== 'AAC') {
-    return { video: stream.videoTrack, audioOmitted: `audio codec ${audio.codec} cannot be carried in HLS/MP4; supported: AAC` };
+  if (audio && audio.codec !== 'AAC' && !(audio.codec === 'OPUS' && container === 'fmp4')) {
+    const supported = container === 'fmp4' ? 'AAC, OPUS' : 'AAC';
+    return { video: stream.videoTrack, audioOmitted: `audio codec ${audio.codec} cannot be carried in ${container === 'ts' ? 'HLS (MPEG-TS)' : 'HLS/MP4'}; supported: ${supported}` };
   }
   return { video: stream.videoTrack, audio };
 }
 
 /** Adds a frame reader to `stream`; the sink gets tracks first, then the GOP cache, then live frames. */
-export function readFrames(stream: Stream, protocol: string, sink: FrameSink): Reader {
+export function readFrames(stream: Stream, protocol: string, sink: FrameSink, container: SegmentContainer = 'fmp4'): Reader {
   const output: ReaderOutput = {
     protocol,
     remoteAddress: 'internal',
     format: frameFormat,
     headers: () => {
-      sink.tracks(carriedTracks(stream));
+      sink.tracks(carriedTracks(stream, container));
       return [];
     },
     write: (bytes) => {

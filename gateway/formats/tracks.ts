@@ -6,7 +6,7 @@ import { parseAudioSpecificConfig } from '../codecs/aac.js';
 import { CodecError } from '../codecs/errors.js';
 import { buildAvcDecoderConfig, parseAvcDecoderConfig, parseH264Sps } from '../codecs/h264.js';
 import { buildHevcDecoderConfig, parseH265Sps, parseHevcDecoderConfig } from '../codecs/h265.js';
-import type { AudioCodec, AudioTrack, VideoCodec, VideoTrack } from '../core/media.js';
+import type { AudioTrack, VideoCodec, VideoTrack } from '../core/media.js';
 
 /** Throws CodecError when the record or its SPS cannot be parsed. */
 export function videoTrackFromConfig(codec: VideoCodec, config: Buffer): VideoTrack {
@@ -29,8 +29,13 @@ export function aacTrackFromConfig(config: Buffer): AudioTrack {
   return { kind: 'audio', codec: 'AAC', config: Buffer.from(config), sampleRate: asc.sampleRate, channels: asc.channels };
 }
 
-export function g711Track(codec: Exclude<AudioCodec, 'AAC'>, channels = 1, sampleRate = 8000): AudioTrack {
+export function g711Track(codec: 'PCMA' | 'PCMU', channels = 1, sampleRate = 8000): AudioTrack {
   return { kind: 'audio', codec, config: Buffer.alloc(0), sampleRate, channels };
+}
+
+/** An Opus track: no decoder config in the hub, always 48 kHz (RFC 7587 §4.1), 1 or 2 channels. */
+export function opusTrack(channels = 2): AudioTrack {
+  return { kind: 'audio', codec: 'OPUS', config: Buffer.alloc(0), sampleRate: 48000, channels: channels === 1 ? 1 : 2 };
 }
 
 export function sameConfig(a: { codec: string; config: Buffer } | undefined, codec: string, config: Buffer): boolean {

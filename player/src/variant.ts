@@ -5,6 +5,8 @@
  *
  *   H.265 camera, browser without HEVC   -> `{stream}_h264` (or the small tile rendition)
  *   H.264 + G.711                         -> the rendition (G.711 -> AAC, video copied)
+ *   H.264 + Opus (a WebRTC publisher)     -> `{stream}_aac` (Opus -> AAC, video copied: FLV and HLS
+ *                                            cannot carry Opus, the source plays without sound)
  *   H.265 in a browser that decodes HEVC  -> the source (G.711 alone would still switch)
  *   no rendition configured               -> the source without sound, or `unsupported` with the
  *                                            config line that would enable one
@@ -38,7 +40,7 @@ export function browserCapabilities(): Capabilities {
 
 /** API codec names in the words a user reads: `H265` -> `H.265`, `PCMA` -> `G.711 A-law`. */
 export function codecName(codec: string): string {
-  const names: Record<string, string> = { H264: 'H.264', H265: 'H.265', PCMA: 'G.711 A-law', PCMU: 'G.711 µ-law' };
+  const names: Record<string, string> = { H264: 'H.264', H265: 'H.265', PCMA: 'G.711 A-law', PCMU: 'G.711 µ-law', OPUS: 'Opus' };
   return names[codec] ?? codec;
 }
 
@@ -47,7 +49,7 @@ function videoDecodable(codec: string | null | undefined, caps: Capabilities): b
   return (codec === 'H264' && caps.h264) || (codec === 'H265' && caps.h265);
 }
 
-/** Audio played from FLV/HLS: AAC and MP3 only (G.711 never reaches MSE). */
+/** Audio played from FLV/HLS: AAC and MP3 only (G.711 never reaches MSE; the gateway leaves Opus out of FLV). */
 function audioDecodable(codec: string | null | undefined, caps: Capabilities): boolean {
   if (!codec) return true;
   return (codec === 'AAC' && caps.aac) || (codec === 'MP3' && caps.mp3);
@@ -69,7 +71,7 @@ export interface VariantChoice {
 }
 
 /** The renditions of an entry; a gateway without the `renditions` field offers its `browserUrl`. */
-function offersOf(entry: StreamEntry): { browser: RenditionOffer | null; tile: RenditionOffer | null; enable?: string } {
+function offersOf(entry: StreamEntry): { browser: RenditionOffer | null; tile: RenditionOffer | null; aac?: RenditionOffer; enable?: string } {
   if (entry.renditions) return entry.renditions;
   const m = /^\/?([^?#]+)\.flv(?:[?#].*)?$/.exec((entry.browserUrl ?? '').replace(/^[a-z]+:\/\/[^/]+/i, ''));
   const path = m ? decodeURIComponent(m[1]!) : undefined;
@@ -97,7 +99,11 @@ export function chooseVariant(entry: StreamEntry, caps: Capabilities, mode: Vari
   if (videoOk && audioOk) return source(mode === 'source' ? 'source forced (variant=source)' : 'the browser decodes the source');
 
   const offers = offersOf(entry);
-  const rendition = mode === 'auto' ? [tile ? offers.tile : null, offers.browser].find((r) => r && videoDecodable(r.video, caps) && audioDecodable(r.audio, caps)) : undefined;
+  // Opus with decodable video: the aac rendition only changes the audio (no video encode), so it
+  // comes first, before even a tile rendition (which would encode the video to shrink it).
+  const audioOnly = audio === 'OPUS' && videoOk ? (offers.aac ?? null) : null;
+  const rendition =
+    mode === 'auto' ? [audioOnly, tile ? offers.tile : null, offers.browser].find((r) => r && videoDecodable(r.video, caps) && audioDecodable(r.audio, caps)) : undefined;
   if (rendition) {
     const camera = [video && !videoOk ? codecName(video) : '', audio && !audioOk ? codecName(audio) : ''].filter(Boolean).join(' + ');
     const carries = [rendition.video && rendition.video !== video ? codecName(rendition.video) : '', rendition.audio && rendition.audio !== audio ? codecName(rendition.audio) : ''].filter(Boolean).join(' + ');

@@ -8,7 +8,7 @@ export interface PublishOptions {
   /** Keyframe interval in frames. */
   gop?: number;
   video?: 'h264' | 'h265' | 'none';
-  audio?: 'aac' | 'pcma' | 'pcmu' | 'mp2' | 'none';
+  audio?: 'aac' | 'pcma' | 'pcmu' | 'mp2' | 'opus' | 'none';
   /** Output format: flv (RTMP), rtsp, or mpegts (SRT: the URL is srt://...). */
   format?: 'flv' | 'rtsp' | 'mpegts';
   rtspTransport?: 'tcp' | 'udp';
@@ -33,7 +33,7 @@ export function publish(url: string, o: PublishOptions = {}): Publisher {
   const fps = o.fps ?? 25;
   const args = ['-hide_banner', '-loglevel', 'error', ...(o.realtime === false ? [] : ['-re']), '-f', 'lavfi', '-i', `testsrc2=size=${o.size ?? '320x240'}:rate=${fps}`];
   const audio = o.audio ?? 'aac';
-  if (audio !== 'none') args.push('-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${audio === 'aac' || audio === 'mp2' ? 44100 : 8000}`);
+  if (audio !== 'none') args.push('-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${audio === 'opus' ? 48000 : audio === 'aac' || audio === 'mp2' ? 44100 : 8000}`);
   args.push('-t', String(o.duration ?? 60));
   const video = o.video ?? 'h264';
   if (video === 'h264') {
@@ -52,6 +52,7 @@ export function publish(url: string, o: PublishOptions = {}): Publisher {
   else if (audio === 'pcma') args.push('-c:a', 'pcm_alaw', '-ar', '8000', '-ac', '1');
   else if (audio === 'pcmu') args.push('-c:a', 'pcm_mulaw', '-ar', '8000', '-ac', '1');
   else if (audio === 'mp2') args.push('-c:a', 'mp2', '-b:a', '128k');
+  else if (audio === 'opus') args.push('-c:a', 'libopus', '-b:a', '64k', '-ac', '2');
   if (o.format === 'rtsp') args.push('-f', 'rtsp', '-rtsp_transport', o.rtspTransport ?? 'tcp', url);
   else if (o.format === 'mpegts') args.push('-f', 'mpegts', url);
   else args.push('-f', 'flv', url);

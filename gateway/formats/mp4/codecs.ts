@@ -31,5 +31,7 @@ export function codecStrings(tracks: { video?: VideoTrack | undefined; audio?: A
   const out: string[] = [];
   if (tracks.video) out.push(videoCodecString(tracks.video));
   if (tracks.audio && tracks.audio.codec === 'AAC') out.push(audioCodecString(tracks.audio));
+  // RFC 6381 value for Opus in ISOBMFF ("Encapsulation of Opus in ISOBMFF" §4.3.1): the sample entry name.
+  else if (tracks.audio && tracks.audio.codec === 'OPUS') out.push('opus');
   return out;
 }

@@ -4,6 +4,7 @@
  * (the CMAF fragment layout of ISO/IEC 23000-19 §7.3.2.2).
  */
 import { FrameKind, type MediaFrame } from '../../core/media.js';
+import { opusPacketSamples } from '../../codecs/opus.js';
 import { AUDIO_TRACK_ID, audioTimescale, type Mp4Tracks, VIDEO_TRACK_ID } from './init.js';
 
 /** sample_depends_on = 2 (an I-frame) — §8.8.3.1 sample flags. */
@@ -40,12 +41,15 @@ export class FragmentWriter {
   private nextAudioTime: number | undefined;
   private lastVideoDuration = 0;
   private readonly audioRate: number;
+  /** Opus packets vary in length (2.5-120 ms): each sample's duration comes from its TOC (RFC 6716 §3.1). */
+  private readonly opus: boolean;
 
   constructor(
     readonly tracks: Mp4Tracks,
     readonly baseDts = 0,
   ) {
     this.audioRate = tracks.audio ? audioTimescale(tracks.audio) : 48_000;
+    this.opus = tracks.audio?.codec === 'OPUS';
   }
 
   /**
@@ -111,11 +115,11 @@ export class FragmentWriter {
           this.nextAudioTime = Math.max(0, expected);
         }
         times[i] = this.nextAudioTime;
-        this.nextAudioTime += AAC_FRAME_SAMPLES;
+        this.nextAudioTime += this.opus ? opusPacketSamples(audio[i]!.payload) : AAC_FRAME_SAMPLES;
       }
       o = writeTrafHead(header, o, audioTrafSize, AUDIO_TRACK_ID, times[0]!, audio.length, 0x000301, moofSize + 8 + videoBytes);
       for (let i = 0; i < audio.length; i++) {
-        const duration = i + 1 < audio.length ? Math.max(0, times[i + 1]! - times[i]!) : AAC_FRAME_SAMPLES;
+        const duration = i + 1 < audio.length ? Math.max(0, times[i + 1]! - times[i]!) : this.nextAudioTime! - times[i]!;
         header.writeUInt32BE(duration, o);
         header.writeUInt32BE(audio[i]!.payload.length, o + 4);
         o += AUDIO_SAMPLE_BYTES;

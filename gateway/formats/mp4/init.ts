@@ -5,7 +5,7 @@
 import type { AudioTrack, VideoTrack } from '../../core/media.js';
 import { box, fullBox, LANGUAGE_UND, u, UNITY_MATRIX } from './boxes.js';
 
-/** The tracks of one fMP4 timeline. Only AAC audio can be carried (G.711 is left out by callers). */
+/** The tracks of one fMP4 timeline. AAC and Opus audio can be carried (G.711 is left out by callers). */
 export interface Mp4Tracks {
   readonly video?: VideoTrack | undefined;
   readonly audio?: AudioTrack | undefined;
@@ -17,6 +17,7 @@ export const AUDIO_TRACK_ID = 2;
 export const VIDEO_TIMESCALE = 90_000;
 
 export function audioTimescale(track: AudioTrack): number {
+  if (track.codec === 'OPUS') return 48_000;
   return track.sampleRate > 0 ? track.sampleRate : 48_000;
 }
 
@@ -126,6 +127,31 @@ function mp4aSampleEntry(track: AudioTrack): Buffer {
   return box('mp4a', fields, esds);
 }
 
+/**
+ * Pre-skip written in dOps: 312 samples (6.5 ms at 48 kHz), what libopus reports for its encoder
+ * lookahead. The hub has no OpusHead, so the real value is unknown; decoders only use it to trim
+ * the first samples, and live streams join mid-way anyway.
+ */
+const OPUS_PRE_SKIP = 312;
+
+/**
+ * AudioSampleEntry 'Opus' with its OpusSpecificBox 'dOps' ("Encapsulation of Opus in ISO Base
+ * Media File Format" §4.3.1-4.3.2, as adopted in ISO/IEC 23003-5): Version 0, OutputChannelCount,
+ * PreSkip, InputSampleRate, OutputGain 0, ChannelMappingFamily 0 (mono/stereo, no mapping table).
+ * The entry's samplerate is 48000 and the track's timescale too (§4.3.1).
+ */
+function opusSampleEntry(track: AudioTrack): Buffer {
+  const channels = track.channels === 1 ? 1 : 2;
+  const fields = u(
+    [4, 0], [2, 0], [2, 1],
+    [4, 0], [4, 0],
+    [2, channels], [2, 16], [2, 0], [2, 0],
+    [4, 48000 * 65536],
+  );
+  const dOps = box('dOps', u([1, 0], [1, channels], [2, OPUS_PRE_SKIP], [4, 48000], [2, 0], [1, 0]));
+  return box('Opus', fields, dOps);
+}
+
 function videoTrak(track: VideoTrack): Buffer {
   return box(
     'trak',
@@ -147,7 +173,7 @@ function audioTrak(track: AudioTrack): Buffer {
       'mdia',
       mdhd(audioTimescale(track)),
       hdlr('soun', 'SoundHandler'),
-      box('minf', fullBox('smhd', 0, 0, u([2, 0], [2, 0])), dinf(), box('stbl', ...emptyTables(mp4aSampleEntry(track)))),
+      box('minf', fullBox('smhd', 0, 0, u([2, 0], [2, 0])), dinf(), box('stbl', ...emptyTables(track.codec === 'OPUS' ? opusSampleEntry(track) : mp4aSampleEntry(track)))),
     ),
   );
 }
@@ -165,7 +191,7 @@ export function initSegment(tracks: Mp4Tracks): Buffer {
     trexes.push(trex(VIDEO_TRACK_ID));
   }
   if (tracks.audio) {
-    if (tracks.audio.codec !== 'AAC') throw new Error(`fMP4: audio codec ${tracks.audio.codec} is not carried; supported: AAC`);
+    if (tracks.audio.codec !== 'AAC' && tracks.audio.codec !== 'OPUS') throw new Error(`fMP4: audio codec ${tracks.audio.codec} is not carried; supported: AAC, OPUS`);
     traks.push(audioTrak(tracks.audio));
     trexes.push(trex(AUDIO_TRACK_ID));
   }

@@ -72,6 +72,7 @@ function codecOf(buf: Buffer, stsd: [number, number]): string {
         const asc = esds && findDescriptor(buf.subarray(esds[0] + 4, esds[1]), 0x05);
         return asc ? aacCodecString(asc) : 'mp4a.40.2';
       }
+      if (type === 'Opus') return 'opus'; // the RFC 6381 name of the 'Opus' sample entry (Opus in ISOBMFF §4.3.1)
     } catch {
       return type;
     }

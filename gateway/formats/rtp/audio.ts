@@ -1,6 +1,7 @@
 /**
  * Audio RTP payloads: AAC as RFC 3640 mpeg4-generic AAC-hbr (§3.3.6: 13-bit AU-size, 3-bit
- * AU-Index/AU-Index-delta), and G.711 PCMA/PCMU (RFC 3551 §4.5.14, one byte per sample).
+ * AU-Index/AU-Index-delta), G.711 PCMA/PCMU (RFC 3551 §4.5.14, one byte per sample), and Opus
+ * (RFC 7587 §4.2: exactly one Opus packet per RTP payload, 48 kHz RTP clock).
  */
 import type { RtpPacket } from './rtp.js';
 
@@ -72,7 +73,7 @@ function readBits(buf: Buffer, bitOffset: number, count: number): number {
 }
 
 export interface AudioDepacketizerSink {
-  /** One access unit (AAC raw_data_block or G.711 samples) with its RTP timestamp. */
+  /** One access unit (AAC raw_data_block, G.711 samples or one Opus packet) with its RTP timestamp. */
   frame(payload: Buffer, timestamp: number): void;
   lost(reason: string): void;
 }
@@ -187,5 +188,47 @@ export class G711Depacketizer {
     }
     this.expectedSeq = (pkt.sequence + 1) & 0xffff;
     if (pkt.payload.length > 0) this.sink.frame(pkt.payload, pkt.timestamp);
+  }
+}
+
+/** RTP clock of Opus whatever the coded bandwidth (RFC 7587 §4.1). */
+export const OPUS_CLOCK_RATE = 48000;
+
+/**
+ * The RTP payload of one Opus packet: the packet itself (RFC 7587 §4.2: one packet per RTP
+ * payload, never fragmented or aggregated; a sender that wants fewer packets uses longer frames
+ * or the packet's own multi-frame code 3 of RFC 6716 §3.2.5). Shaped like the other helpers.
+ */
+export function packetizeOpus(packet: Buffer): Buffer {
+  return packet;
+}
+
+/**
+ * Opus packets from RFC 7587 RTP packets: each payload is one Opus packet. An empty payload is
+ * not a valid Opus packet (RFC 6716 §3.4 R1: at least one byte) and is counted, not forwarded.
+ * Losses leave a gap (the decoder conceals it; audio needs no keyframe).
+ */
+export class OpusDepacketizer {
+  private expectedSeq = -1;
+  packets = 0;
+  lostPackets = 0;
+  badPackets = 0;
+
+  constructor(private readonly sink: AudioDepacketizerSink) {}
+
+  push(pkt: RtpPacket): void {
+    this.packets++;
+    if (this.expectedSeq >= 0 && pkt.sequence !== this.expectedSeq) {
+      const gap = (pkt.sequence - this.expectedSeq) & 0xffff;
+      if (gap > 0x8000) return; // late or duplicate
+      this.lostPackets += gap;
+    }
+    this.expectedSeq = (pkt.sequence + 1) & 0xffff;
+    if (pkt.payload.length === 0) {
+      this.badPackets++;
+      this.sink.lost('empty Opus payload');
+      return;
+    }
+    this.sink.frame(pkt.payload, pkt.timestamp);
   }
 }

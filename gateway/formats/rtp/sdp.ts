@@ -1,13 +1,15 @@
 /**
  * SDP (RFC 4566) as RTSP uses it: parsing an ANNOUNCE body or a camera's DESCRIBE answer into
  * media descriptions with codec parameters, and writing the SDP for DESCRIBE from hub tracks.
- * Codec parameters: H.264 RFC 6184 §8.1, H.265 RFC 7798 §7.1, AAC RFC 3640 §4.1, G.711 RFC 3551 §6.
+ * Codec parameters: H.264 RFC 6184 §8.1, H.265 RFC 7798 §7.1, AAC RFC 3640 §4.1, G.711 RFC 3551 §6,
+ * Opus RFC 7587 §6-7.
  */
 import { parseAvcDecoderConfig } from '../../codecs/h264.js';
 import { parseHevcDecoderConfig } from '../../codecs/h265.js';
 import { ProtocolError, UnsupportedCodecError } from '../../core/errors.js';
 import type { AudioTrack, Track } from '../../core/media.js';
-import { aacTrackFromConfig, g711Track, videoTrackFromParameterSets } from '../../formats/tracks.js';
+import { OPUS_CLOCK_RATE } from './audio.js';
+import { aacTrackFromConfig, g711Track, opusTrack, videoTrackFromParameterSets } from '../../formats/tracks.js';
 
 export interface SdpMedia {
   readonly type: string;
@@ -105,7 +107,7 @@ export function parseSdp(text: string, maxBytes = 65536): SdpSession {
   return { control: sessionControl, media };
 }
 
-export const SUPPORTED_RTP_CODECS = ['H264', 'H265', 'MPEG4-GENERIC (AAC)', 'PCMA', 'PCMU'] as const;
+export const SUPPORTED_RTP_CODECS = ['H264', 'H265', 'MPEG4-GENERIC (AAC)', 'PCMA', 'PCMU', 'OPUS'] as const;
 
 /** A media description mapped to the hub: the track (when parameters allow) and how to (de)packetize. */
 export interface MediaTrack {
@@ -168,9 +170,18 @@ export function mediaTracks(sdp: SdpSession): MediaTrack[] {
               base64List(media.fmtp.get('sprop-pps')),
             );
       out.push({ media, codec: enc, clockRate: media.clockRate || 90000, track });
-    } else if (media.type === 'audio' && (enc === 'MPEG4-GENERIC' || enc === 'PCMA' || enc === 'PCMU')) {
+    } else if (media.type === 'audio' && (enc === 'MPEG4-GENERIC' || enc === 'PCMA' || enc === 'PCMU' || enc === 'OPUS')) {
       if (out.some((t) => t.media.type === 'audio')) continue;
-      if (enc === 'MPEG4-GENERIC') {
+      if (enc === 'OPUS') {
+        // RFC 7587 §7: the rtpmap always says opus/48000/2; whether the sender codes stereo is
+        // sprop-stereo (§6.1, default 0: mono). The RTP clock is 48000 whatever the rtpmap claims.
+        if (media.clockRate !== 0 && media.clockRate !== OPUS_CLOCK_RATE) {
+          unsupported.push(`OPUS/${media.clockRate} (RFC 7587 requires a 48000 Hz clock)`);
+          continue;
+        }
+        const stereo = media.fmtp.get('sprop-stereo') === '1';
+        out.push({ media, codec: 'OPUS', clockRate: OPUS_CLOCK_RATE, track: opusTrack(stereo ? 2 : 1) });
+      } else if (enc === 'MPEG4-GENERIC') {
         const mode = (media.fmtp.get('mode') ?? '').toLowerCase();
         const config = media.fmtp.get('config');
         if (mode !== 'aac-hbr' || !config || !/^[0-9a-fA-F]+$/.test(config)) {
@@ -211,6 +222,8 @@ export function mediaTracks(sdp: SdpSession): MediaTrack[] {
 /** Payload types and controls the gateway uses in its own SDP. */
 export const VIDEO_PT = 96;
 export const AAC_PT = 97;
+/** Opus's dynamic payload type (the value browsers offer, so SDP diffs stay readable). */
+export const OPUS_PT = 111;
 
 /** The a=fmtp/rtpmap lines of one hub track for its RTP payload type. */
 function mediaSection(track: Track, index: number): string[] {
@@ -233,6 +246,13 @@ function mediaSection(track: Track, index: number): string[] {
       `m=audio 0 RTP/AVP ${AAC_PT}`,
       `a=rtpmap:${AAC_PT} MPEG4-GENERIC/${track.sampleRate}/${track.channels}`,
       `a=fmtp:${AAC_PT} profile-level-id=1; mode=AAC-hbr; sizelength=13; indexlength=3; indexdeltalength=3; config=${track.config.toString('hex')}`,
+    );
+  } else if (track.codec === 'OPUS') {
+    // RFC 7587 §7: rtpmap channels are always 2; sprop-stereo tells the receiver what we send.
+    lines.push(
+      `m=audio 0 RTP/AVP ${OPUS_PT}`,
+      `a=rtpmap:${OPUS_PT} opus/${OPUS_CLOCK_RATE}/2`,
+      `a=fmtp:${OPUS_PT} sprop-stereo=${track.channels === 2 ? 1 : 0}`,
     );
   } else {
     const pt = track.codec === 'PCMU' ? 0 : 8;

@@ -11,13 +11,10 @@
  */
 import { splitLengthPrefixed } from '../../codecs/annexb.js';
 import { FrameKind, type MediaFrame, type Track, type VideoCodec, type WireFormat } from '../../core/media.js';
-import { AAC_PT, parameterSetsOf, VIDEO_PT } from './sdp.js';
-import { packetizeAac, packetizeG711 } from './audio.js';
+import { AAC_PT, OPUS_PT, parameterSetsOf, VIDEO_PT } from './sdp.js';
+import { packetizeAac, packetizeG711, packetizeOpus } from './audio.js';
 import { packetizeVideo } from './video.js';
 import { DEFAULT_MAX_PAYLOAD, RTCP_SR_SIZE, RTP_HEADER_SIZE, writeRtcpSenderReport, writeRtpHeader } from './rtp.js';
-
-/** Dynamic payload type of Opus in the gateway's own SDP (the one browsers use). */
-export const OPUS_PT = 111;
 
 /** How often an audio-only track repeats its RTCP sender report (video sends one per keyframe). */
 const AUDIO_SR_INTERVAL_MS = 1000;
@@ -120,7 +117,7 @@ export class RtpStreamFormat implements WireFormat {
       markers = packets.map((p) => p.last);
     } else if (track.kind === 'audio' && track.codec === 'OPUS') {
       // RFC 7587 §4.2: one Opus packet per RTP payload, timestamps at 48 kHz.
-      payloads = [frame.payload];
+      payloads = [packetizeOpus(frame.payload)];
     } else if (track.kind === 'audio') {
       const packets = packetizeG711(frame.payload, Math.min(this.maxPayload, this.g711Samples * track.channels), track.channels);
       payloads = packets.map((p) => p.payload);

@@ -10,7 +10,7 @@ import { AccessUnitScanner } from '../../codecs/access-unit.js';
 import type { VideoCodec, VideoTrack } from '../../core/media.js';
 import type { PublishSession } from '../../core/stream.js';
 import { sameConfig } from '../tracks.js';
-import { AAC_HBR, AacDepacketizer, G711Depacketizer } from './audio.js';
+import { AAC_HBR, AacDepacketizer, G711Depacketizer, OpusDepacketizer } from './audio.js';
 import { VideoDepacketizer } from './video.js';
 import { type RtpPacket, TimestampUnwrapper } from './rtp.js';
 import { type MediaTrack, parameterSetsOf, videoTrackFromParameterSets } from './sdp.js';
@@ -240,8 +240,14 @@ export class RtpToStream {
       });
       state.push = (pkt) => d.push(pkt);
       state.lostPackets = () => d.lostPackets;
+    } else if (m.codec === 'OPUS') {
+      const d = new OpusDepacketizer({
+        frame: (payload, ts) => this.audioFrame(state, payload, ts),
+        lost: () => this.stats.badPackets++,
+      });
+      state.push = (pkt) => d.push(pkt);
+      state.lostPackets = () => d.lostPackets;
     } else {
-      // G.711 and Opus (RFC 7587 §4.2: one Opus packet per payload) both give one frame per packet.
       const d = new G711Depacketizer({ frame: (payload, ts) => this.audioFrame(state, payload, ts), lost: () => {} });
       state.push = (pkt) => d.push(pkt);
       state.lostPackets = () => d.lostPackets;

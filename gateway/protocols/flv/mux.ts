@@ -11,6 +11,9 @@ import {
   FLV_TAG_AUDIO,
   FLV_TAG_SCRIPT,
   FLV_TAG_VIDEO,
+  flvAudioTrack,
+  flvCarriesAudio,
+  NOT_CARRIED,
   onMetaDataBody,
   videoConfigBody,
   videoFramePrefixSize,
@@ -103,6 +106,7 @@ function serializeFrame(frame: MediaFrame): Buffer {
     return out;
   }
   if (track.kind !== 'audio') throw new Error('frame kind and track disagree');
+  if (!flvCarriesAudio(track.codec)) return NOT_CARRIED;
   const prefix = audioFramePrefixSize(track.codec);
   const size = prefix + payload.length;
   const out = Buffer.allocUnsafe(TAG_HEADER + size + PREV_SIZE);
@@ -143,18 +147,23 @@ export function wsBinaryFrame(payload: Buffer): Buffer {
 export const wsFlvFormat: WireFormat = {
   name: 'ws-flv',
   slot: 4,
-  serialize: (frame) => wsBinaryFrame(wireBytes(frame, flvFormat)),
+  serialize: (frame) => {
+    const flv = wireBytes(frame, flvFormat);
+    return flv === NOT_CARRIED ? NOT_CARRIED : wsBinaryFrame(flv);
+  },
 };
 
 /**
  * Metadata and sequence-header tags for the stream's current tracks, built once per track
- * change and shared by every FLV reader, at timestamp 0.
+ * change and shared by every FLV reader, at timestamp 0. Audio FLV cannot carry (Opus) is left
+ * out here and in the file header, so players see a video-only stream, not a mislabeled one.
  */
 export function flvHeaderTags(stream: Stream): Buffer[] {
   const tags = [flvTag(FLV_TAG_SCRIPT, 0, onMetaDataBody(stream))];
   if (stream.videoTrack) tags.push(flvTag(FLV_TAG_VIDEO, 0, videoConfigBody(stream.videoTrack)));
-  if (stream.audioTrack) {
-    const body = audioConfigBody(stream.audioTrack);
+  const audio = flvAudioTrack(stream.audioTrack);
+  if (audio) {
+    const body = audioConfigBody(audio);
     if (body) tags.push(flvTag(FLV_TAG_AUDIO, 0, body));
   }
   return tags;

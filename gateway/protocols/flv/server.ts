@@ -15,6 +15,7 @@ import { isAccessRefusal } from '../../auth/index.js';
 import type { ReaderOutput } from '../../core/reader.js';
 import type { Stream } from '../../core/stream.js';
 import { endSocket, socketCorking, writeToSocket } from '../../net/socket-writer.js';
+import { flvAudioTrack } from '../../formats/flv-tag.js';
 import { flvFileHeader, flvFormat, flvHeaderTags, wsBinaryFrame, wsFlvFormat } from './mux.js';
 import { peerAddress } from '../../net/listen.js';
 import { maskSecrets } from '../../log.js';
@@ -34,7 +35,7 @@ export function flvStreamPath(pathname: string): string | undefined {
 function headersFor(stream: Stream, initial: boolean): readonly Buffer[] {
   const tags = stream.cachedHeaders('flv', () => flvHeaderTags(stream));
   if (!initial) return tags;
-  return [flvFileHeader(stream.audioTrack !== undefined, stream.videoTrack !== undefined), ...tags];
+  return [flvFileHeader(flvAudioTrack(stream.audioTrack) !== undefined, stream.videoTrack !== undefined), ...tags];
 }
 
 export class FlvServer {

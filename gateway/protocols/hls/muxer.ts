@@ -93,7 +93,7 @@ export class HlsMuxer {
       },
       frame: (f) => this.segmenter.push(f),
       closed: (error) => this.close(error),
-    });
+    }, config.container === 'ts' ? 'ts' : 'fmp4');
     stream.on('unpublish', this.onUnpublish);
   }
 

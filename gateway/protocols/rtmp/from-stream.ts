@@ -7,6 +7,9 @@ import type { Stream } from '../../core/stream.js';
 import {
   audioConfigBody,
   audioFramePrefixSize,
+  flvAudioTrack,
+  flvCarriesAudio,
+  NOT_CARRIED,
   onMetaDataBody,
   videoConfigBody,
   videoFramePrefixSize,
@@ -101,6 +104,8 @@ export function rtmpFormat(chunkSize: number): WireFormat {
         p = videoFramePrefixSize(track.codec);
         writeVideoFramePrefix(prefix, 0, track.codec, frame.keyframe, frame.pts - frame.dts);
       } else if (track.kind === 'audio') {
+        // RTMP without Enhanced RTMP v2 audio has no Opus SoundFormat: video only (see FlvAudioCodec).
+        if (!flvCarriesAudio(track.codec)) return NOT_CARRIED;
         p = audioFramePrefixSize(track.codec);
         writeAudioFramePrefix(prefix, 0, track);
       } else {
@@ -129,7 +134,7 @@ export function rtmpFormat(chunkSize: number): WireFormat {
 export function rtmpHeaderMessages(stream: Stream, chunkSize: number): Buffer[] {
   const out: Buffer[] = [];
   const v = stream.videoTrack;
-  const a = stream.audioTrack;
+  const a = flvAudioTrack(stream.audioTrack);
   out.push(rtmpMessage(CSID_DATA, RTMP_TYPE_DATA, PLAY_STREAM_ID, 0, onMetaDataBody(stream), chunkSize));
   if (v) out.push(rtmpMessage(CSID_VIDEO, RTMP_TYPE_VIDEO, PLAY_STREAM_ID, 0, videoConfigBody(v), chunkSize));
   if (a) {

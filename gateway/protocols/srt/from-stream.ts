@@ -6,7 +6,7 @@
  * PAT and PMT go first and again before every keyframe, so a player that dropped to a keyframe
  * (or joined late) finds its tables there.
  */
-import type { MediaFrame, Track, WireFormat } from '../../core/media.js';
+import { type MediaFrame, NOT_CARRIED, type Track, type WireFormat } from '../../core/media.js';
 import type { Stream } from '../../core/stream.js';
 import { TsMuxer } from '../../formats/mpegts.js';
 
@@ -22,6 +22,8 @@ export function tsWireFormat(): WireFormat {
     name: 'mpegts',
     slot: SRT_TS_SLOT,
     serialize(frame: MediaFrame): Buffer {
+      // Our TS carries AAC audio only (G.711 and Opus have no stream_type here): skipped and counted.
+      if (frame.track.kind === 'audio' && frame.track.codec !== 'AAC') return NOT_CARRIED;
       let muxer = muxers.get(frame.track);
       if (!muxer) {
         muxer = new TsMuxer(frame.track.kind === 'video' ? { video: frame.track } : { audio: frame.track });

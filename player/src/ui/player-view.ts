@@ -169,5 +169,6 @@ export function codecLabel(codec: string): string {
   if (c.startsWith('hvc') || c.startsWith('hev')) return 'H.265';
   if (c.startsWith('mp4a')) return 'AAC';
   if (c === 'mp3' || c.startsWith('mp4a.6b')) return 'MP3';
+  if (c === 'opus') return 'Opus';
   return codec;
 }

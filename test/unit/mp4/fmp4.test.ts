@@ -46,7 +46,7 @@ describe('fMP4 init segment', () => {
   });
 
   it('refuses G.711 audio with a message naming what it carries', () => {
-    expect(() => initSegment({ audio: { kind: 'audio', codec: 'PCMA', config: Buffer.alloc(0), sampleRate: 8000, channels: 1 } })).toThrow(/PCMA is not carried; supported: AAC/);
+    expect(() => initSegment({ audio: { kind: 'audio', codec: 'PCMA', config: Buffer.alloc(0), sampleRate: 8000, channels: 1 } })).toThrow(/PCMA is not carried; supported: AAC, OPUS/);
   });
 });
 

@@ -85,4 +85,26 @@ describe('chooseVariant', () => {
     expect(chooseVariant(entry(null, 'PCMA', { browser: { ...H264_RENDITION, video: null }, tile: null }), CHROMIUM, 'auto')).toMatchObject({ kind: 'rendition', hasVideo: false, hasAudio: true });
     expect(chooseVariant(entry('H265', null, { browser: { ...H264_RENDITION, audio: null }, tile: null }), CHROMIUM, 'auto')).toMatchObject({ kind: 'rendition', hasVideo: true, hasAudio: false });
   });
+
+  describe('Opus sources (WebRTC publishers): FLV and HLS carry no Opus', () => {
+    const AAC_RENDITION = { path: 'live/cam2_aac', profile: 'aac', video: 'H264', audio: 'AAC' };
+    const WITH_AAC = { ...OFFERED, aac: AAC_RENDITION };
+    test.each([
+      // name, video, audio, offers, tile, expected path, kind
+      ['H.264 + Opus: the aac rendition (video copied)', 'H264', 'OPUS', WITH_AAC, false, 'live/cam2_aac', 'rendition'],
+      ['H.264 + Opus in a wall tile: still the aac rendition (no video encode)', 'H264', 'OPUS', WITH_AAC, true, 'live/cam2_aac', 'rendition'],
+      ['H.265 + Opus without HEVC: the H.264 rendition (it also makes AAC)', 'H265', 'OPUS', WITH_AAC, false, 'live/cam2_h264', 'rendition'],
+      ['H.264 + Opus, no aac profile: the browser rendition', 'H264', 'OPUS', OFFERED, false, 'live/cam2_h264', 'rendition'],
+      ['H.264 + Opus, no rendition at all: the source without sound', 'H264', 'OPUS', { browser: null, tile: null, enable: 'x' }, false, 'live/cam2', 'source'],
+    ] as const)('%s', (_name, video, audio, offers, tile, path, kind) => {
+      const c = chooseVariant(entry(video, audio, offers), CHROMIUM, 'auto', tile);
+      expect(c).toMatchObject({ kind, path });
+      if (kind === 'rendition') expect(c.hasAudio).toBe(true);
+      else expect(c.hasAudio).toBe(false);
+    });
+
+    test('says why, naming Opus', () => {
+      expect(chooseVariant(entry('H264', 'OPUS', WITH_AAC), CHROMIUM, 'auto').reason).toBe('Opus camera, playing the AAC rendition live/cam2_aac');
+    });
+  });
 });

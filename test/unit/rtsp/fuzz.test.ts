@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { StreamgateError } from '../../../gateway/core/errors.js';
 import { parseTransport, RtspParser } from '../../../gateway/protocols/rtsp/message.js';
-import { AAC_HBR, AacDepacketizer, packetizeAac } from '../../../gateway/formats/rtp/audio.js';
+import { AAC_HBR, AacDepacketizer, OpusDepacketizer, packetizeAac, packetizeOpus } from '../../../gateway/formats/rtp/audio.js';
+import { opusPacketSamples } from '../../../gateway/codecs/opus.js';
 import { packetizeVideo, VideoDepacketizer } from '../../../gateway/formats/rtp/video.js';
 import { buildRtp, parseRtp } from '../../../gateway/formats/rtp/rtp.js';
 import { mediaTracks, parseSdp } from '../../../gateway/formats/rtp/sdp.js';
@@ -62,11 +63,23 @@ describe('fuzz', () => {
     }
   });
 
+  it('the Opus depacketizer and packet-duration reader survive mutated packets', () => {
+    const r = rng(4);
+    const packets = [Buffer.from([0xfc, 1, 2, 3]), Buffer.from([0xfb, 6, 9, 9]), Buffer.from([0x00, 7])];
+    const d = new OpusDepacketizer({ frame: () => {}, lost: () => {} });
+    for (let i = 0; i < ITERATIONS; i++) {
+      const p = mutate(packetizeOpus(packets[i % packets.length]!), r);
+      expect(() => d.push(parseRtp(buildRtp({ marker: false, payloadType: 111, sequence: i & 0xffff, timestamp: i * 960, ssrc: 1 }, p)))).not.toThrow();
+      const samples = opusPacketSamples(p);
+      expect(samples >= 120 && samples <= 5760).toBe(true);
+    }
+  });
+
   it('RTP, RTSP, SDP and Transport parsers throw only gateway errors', () => {
     const r = rng(3);
     const rtp = buildRtp({ marker: true, payloadType: 96, sequence: 1, timestamp: 2, ssrc: 3 }, Buffer.alloc(20, 1));
     const rtsp = Buffer.from('ANNOUNCE rtsp://h/a/b RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 4\r\n\r\nv=0\n$\x00\x00\x02ab');
-    const sdp = Buffer.from('v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 sprop-parameter-sets=Z0IAHpWoKA9puAgICBA=,aM48gA==\r\nm=audio 0 RTP/AVP 97\r\na=rtpmap:97 MPEG4-GENERIC/44100/2\r\na=fmtp:97 mode=AAC-hbr;config=1210\r\n');
+    const sdp = Buffer.from('v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 sprop-parameter-sets=Z0IAHpWoKA9puAgICBA=,aM48gA==\r\nm=audio 0 RTP/AVP 97\r\na=rtpmap:97 MPEG4-GENERIC/44100/2\r\na=fmtp:97 mode=AAC-hbr;config=1210\r\nm=audio 0 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 sprop-stereo=1\r\n');
     const transport = Buffer.from('RTP/AVP/TCP;unicast;interleaved=0-1, RTP/AVP;client_port=5000-5001');
     const gatewayErrorsOnly = (fn: () => unknown) => {
       try {

@@ -146,8 +146,8 @@ describe('SDP', () => {
   });
 
   it('refuses unsupported codecs naming the supported ones', () => {
-    const sdp = 'v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\nm=audio 0 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n';
-    expect(() => mediaTracks(parseSdp(sdp))).toThrow('unsupported codec video VP8, audio OPUS; supported: H264, H265, MPEG4-GENERIC (AAC), PCMA, PCMU');
+    const sdp = 'v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\nm=audio 0 RTP/AVP 110\r\na=rtpmap:110 speex/16000\r\n';
+    expect(() => mediaTracks(parseSdp(sdp))).toThrow('unsupported codec video VP8, audio SPEEX; supported: H264, H265, MPEG4-GENERIC (AAC), PCMA, PCMU, OPUS');
   });
 
   it('keeps the supported tracks of a mixed SDP', () => {

@@ -6,7 +6,7 @@ import { configWith } from '../../../gateway/config.js';
 import { DEFAULT_PROFILES, profileSchema } from '../../../transcode/config.js';
 import { FfmpegNotFoundError } from '../../../transcode/errors.js';
 import { errorLine, ffmpegArgs, parseProgress, resolveFfmpeg } from '../../../transcode/ffmpeg.js';
-import { planRendition, renditionSpec } from '../../../transcode/profiles.js';
+import { planRendition, renditionAudioCodec, renditionOutputProtocol, renditionSpec } from '../../../transcode/profiles.js';
 import { parseRenditionPath } from '../../../transcode/renditions.js';
 
 const h264 = DEFAULT_PROFILES.h264!;
@@ -23,6 +23,11 @@ describe('rendition plans', () => {
     ['codec h264 always encodes', 'H264', 'AAC', { video: { codec: 'h264' } }, 'encode', 'copy'],
     ['audio none drops audio', 'H265', 'AAC', { audio: { codec: 'none' } }, 'encode', 'none'],
     ['missing tracks stay missing', undefined, 'PCMA', {}, 'none', 'encode'],
+    ['H.264 + Opus: auto encodes Opus to AAC', 'H264', 'OPUS', {}, 'copy', 'encode'],
+    ['audio opus copies Opus', 'H264', 'OPUS', { audio: { codec: 'opus' } }, 'copy', 'copy'],
+    ['audio opus encodes AAC', 'H264', 'AAC', { audio: { codec: 'opus' } }, 'copy', 'encode'],
+    ['audio opus encodes G.711', 'H265', 'PCMU', { video: { codec: 'copy' }, audio: { codec: 'opus' } }, 'copy', 'encode'],
+    ['audio opus with clean-up re-encodes Opus', 'H264', 'OPUS', { audio: { codec: 'opus', denoise: true } }, 'copy', 'encode'],
   ];
   for (const [name, video, audio, profile, v, a] of cases) {
     it(name, () => {
@@ -60,6 +65,44 @@ describe('rendition plans', () => {
   });
 });
 
+describe('the aac and opus renditions', () => {
+  const aac = DEFAULT_PROFILES.aac!;
+  const opus = DEFAULT_PROFILES.opus!;
+  it.each([
+    // profile, source video, source audio, rendition audio, publishes over
+    ['aac', 'H264', 'OPUS', 'AAC', 'rtmp'],
+    ['aac', 'H264', 'AAC', 'AAC', 'rtmp'],
+    ['aac', 'H265', 'PCMA', 'AAC', 'rtmp'],
+    ['opus', 'H264', 'AAC', 'OPUS', 'rtsp'],
+    ['opus', 'H264', 'PCMU', 'OPUS', 'rtsp'],
+    ['opus', 'H264', 'OPUS', 'OPUS', 'rtsp'],
+    ['opus', 'H264', undefined, null, 'rtmp'],
+  ] as const)('%s of %s + %s carries %s and publishes over %s', (name, video, audio, carried, protocol) => {
+    const profile = name === 'aac' ? aac : opus;
+    const source = { video: track(video), audio: track(audio) };
+    expect(planRendition(profile, source).video).toBe('copy');
+    expect(renditionAudioCodec(profile, source)).toBe(carried);
+    expect(renditionOutputProtocol(profile, source)).toBe(protocol);
+  });
+
+  it('encodes Opus with libopus at 48 kHz in 20 ms low-delay packets and publishes over RTSP/TCP', () => {
+    const args = ffmpegArgs(renditionSpec(opus, { video: track('H264'), audio: track('AAC') }, 'rtsp://a:1/live/y', 'rtsp://a:1/live/y_opus')).join(' ');
+    expect(args).toContain('-c:v copy');
+    expect(args).toContain('-c:a libopus -application lowdelay -frame_duration 20 -b:a 64k -ar 48000');
+    expect(args).not.toContain('-c:a aac');
+    expect(args).not.toContain('-f flv');
+    expect(args).toMatch(/-f rtsp -rtsp_transport tcp rtsp:\/\/a:1\/live\/y_opus$/);
+  });
+
+  it('encodes Opus to AAC, reading the source over RTSP and writing FLV', () => {
+    const args = ffmpegArgs(renditionSpec(aac, { video: track('H264'), audio: track('OPUS') }, 'rtsp://a:1/live/x', 'rtmp://a:2/live/x_aac')).join(' ');
+    expect(args).toContain('-i rtsp://a:1/live/x');
+    expect(args).toContain('-c:v copy');
+    expect(args).toContain('-c:a aac -b:a 64k -ar 48000');
+    expect(args).toMatch(/-f flv .*rtmp:\/\/a:2\/live\/x_aac$/);
+  });
+});
+
 describe('rendition paths', () => {
   it.each([
     ['live/cam1_h264', { source: 'live/cam1', profile: 'h264' }],
@@ -73,9 +116,11 @@ describe('rendition paths', () => {
 });
 
 describe('transcode config', () => {
-  it('defaults to the h264, 720p, 360p and wall profiles and an auto rule for every path (wall for small tiles)', () => {
+  it('defaults to the h264, 720p, 360p, wall, aac and opus profiles and an auto rule for every path (wall for small tiles)', () => {
     const c = configWith().transcode;
-    expect(Object.keys(c.profiles)).toEqual(['h264', '720p', '360p', 'wall']);
+    expect(Object.keys(c.profiles)).toEqual(['h264', '720p', '360p', 'wall', 'aac', 'opus']);
+    expect(c.profiles.aac).toMatchObject({ video: { codec: 'copy' }, audio: { codec: 'auto' } });
+    expect(c.profiles.opus).toMatchObject({ video: { codec: 'copy' }, audio: { codec: 'opus' } });
     expect(c.auto).toEqual([{ paths: '**', profile: 'h264', tileProfile: 'wall' }]);
     expect(c.profiles.wall!.video).toMatchObject({ codec: 'h264', height: 360, bitrateKbps: 600 });
   });

@@ -15,6 +15,7 @@ const hevc: VideoTrack = { kind: 'video', codec: 'H265', config: Buffer.from([1]
 const avc: VideoTrack = { ...hevc, codec: 'H264' };
 const pcma: AudioTrack = { kind: 'audio', codec: 'PCMA', config: Buffer.alloc(0), sampleRate: 8000, channels: 1 };
 const aac: AudioTrack = { ...pcma, codec: 'AAC', config: Buffer.from([0x12, 0x10]) };
+const opus: AudioTrack = { kind: 'audio', codec: 'OPUS', config: Buffer.alloc(0), sampleRate: 48000, channels: 2 };
 
 function extrasFor(path: string, tracks: { video?: VideoTrack; audio?: AudioTrack }, transcode: Record<string, unknown> = {}) {
   const config = configWith({ transcode });
@@ -53,6 +54,37 @@ describe('streamExtras', () => {
     expect(extrasFor('live/cam2', { video: hevc }, { enabled: false }).renditions).toEqual({ browser: null, tile: null, enable: 'transcode: { enabled: true }' });
     expect(extrasFor('live/cam2', { video: hevc }, { auto: [{ paths: 'other/*', profile: 'h264' }] }).renditions.enable).toBe('transcode: { auto: [{ paths: "live/cam2", profile: h264 }] }');
     expect(extrasFor('live/cam2', { video: hevc }, { enabled: false }).browserUrl).toBe('/live/cam2.flv');
+  });
+});
+
+describe('streamExtras: the aac and opus renditions', () => {
+  it('H.264 + Opus (a WebRTC publisher): renditions.aac, and browserUrl points at it (video copied)', () => {
+    const e = extrasFor('live/x', { video: avc, audio: opus });
+    expect(e.renditions.aac).toEqual({ path: 'live/x_aac', profile: 'aac', video: 'H264', audio: 'AAC' });
+    expect(e.renditions.opus).toBeUndefined();
+    expect(e.browserUrl).toBe('/live/x_aac.flv');
+  });
+
+  it('H.265 + Opus: browserUrl is the h264 rendition (the video needs encoding too)', () => {
+    const e = extrasFor('live/x', { video: hevc, audio: opus });
+    expect(e.renditions.aac).toMatchObject({ video: 'H265', audio: 'AAC' });
+    expect(e.browserUrl).toBe('/live/x_h264.flv');
+  });
+
+  it.each([
+    ['AAC', aac],
+    ['G.711', pcma],
+  ])('an %s camera: renditions.opus for WebRTC readers, no aac offer', (_name, audio) => {
+    const e = extrasFor('live/cam', { video: avc, audio });
+    expect(e.renditions.opus).toEqual({ path: 'live/cam_opus', profile: 'opus', video: 'H264', audio: 'OPUS' });
+    expect(e.renditions.aac).toBeUndefined();
+  });
+
+  it('no audio, or the profiles not configured: neither is offered', () => {
+    expect(extrasFor('live/cam', { video: avc }).renditions).not.toHaveProperty('opus');
+    const e = extrasFor('live/x', { video: avc, audio: opus }, { profiles: { h264: {} } });
+    expect(e.renditions).not.toHaveProperty('aac');
+    expect(e.browserUrl).toBe('/live/x_h264.flv');
   });
 });
 
