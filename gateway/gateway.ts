@@ -2,6 +2,7 @@
  * The composition root: builds every server from one Config. Nothing here is process-wide, so
  * several gateways can run side by side in one process (tests start them on port 0).
  */
+import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import express, { type RequestHandler } from 'express';
 import type { Logger } from 'pino';
@@ -145,6 +146,7 @@ export class Gateway {
           config: config.webrtc,
           log: this.log.child({ component: 'webrtc' }),
           bindAddress: config.bind,
+          certificateDir: join(config.dataDir, 'webrtc'),
           peek: (path) => this.registry.get(path),
           renditionFor: (path, needs) => this.webrtcRendition(path, needs),
         })

@@ -64,6 +64,7 @@ export const DEFAULT_PROFILES: Record<string, Profile> = {
   wall: profileSchema.parse({ video: { codec: 'h264', height: 360, bitrateKbps: 600 }, audio: { bitrateKbps: 48 } }),
   aac: profileSchema.parse({ video: { codec: 'copy' } }),
   opus: profileSchema.parse({ video: { codec: 'copy' }, audio: { codec: 'opus' } }),
+  webrtc: profileSchema.parse({ video: { codec: 'auto' }, audio: { codec: 'opus' } }),
 };
 
 const profileName = z.string().regex(/^[A-Za-z0-9-]{1,32}$/, 'profile names are [A-Za-z0-9-] (the rendition path is {name}_{profile})');

@@ -37,10 +37,11 @@ export class Peer {
   readonly tracks = new Map<string, NdTrack>();
   private closed = false;
 
-  constructor(name: string, config: WebRtcConfig, bindAddress: string, events: PeerEvents) {
+  constructor(name: string, config: WebRtcConfig, bindAddress: string, certificate: { certificatePemFile: string; keyPemFile: string }, events: PeerEvents) {
     const rtc: RtcConfig = {
       iceServers: config.iceServers,
       disableAutoNegotiation: true,
+      ...certificate,
       // 0.0.0.0 / :: gather every interface; a specific bind address only that one.
       ...(bindAddress && bindAddress !== '0.0.0.0' && bindAddress !== '::' ? { bindAddress } : {}),
       ...(config.udpPort > 0
@@ -95,10 +96,10 @@ export class Peer {
   private heldCandidates: { candidate: string; mid: string }[] = [];
 
   /**
-   * The offer without its candidates. With them, our ICE could connect and start DTLS before the
-   * client has read the answer (and our fingerprint): libdatachannel clients such as OBS then
-   * fail the handshake. Without them, the client connects to our candidates once it has the
-   * answer, and ours come a moment later (releaseCandidates, after the HTTP response).
+   * The offer without its candidates. With them, our connectivity checks could reach the client
+   * before it has read the answer; a libdatachannel client (OBS) then starts DTLS without our
+   * fingerprint and fails. Without them, the client connects to our candidates once it has the
+   * answer (browsers at once), and ours follow (releaseCandidates, after the HTTP response).
    */
   private holdCandidates(offer: string): string {
     const kept: string[] = [];

@@ -19,6 +19,7 @@ import type { Stream } from '../../core/stream.js';
 import { sendError } from '../../http/errors.js';
 import { peerAddress } from '../../net/listen.js';
 import { maskSecrets } from '../../log.js';
+import { certificateFiles } from './certificate.js';
 import type { WebRtcConfig } from './config.js';
 import { type AnswerMedia, Peer } from './engine.js';
 import { WebRtcLimitError } from './errors.js';
@@ -36,6 +37,8 @@ export interface WebRtcServerOptions {
   readonly admission: Admission;
   readonly config: WebRtcConfig;
   readonly log: Logger;
+  /** Where the DTLS certificate is kept (dataDir/webrtc). */
+  readonly certificateDir: string;
   /** The address the gateway binds (candidates are gathered on it). */
   readonly bindAddress: string;
   /** The stream a path has now, if any (to choose a rendition before admitting the reader). */
@@ -88,6 +91,7 @@ export class WebRtcServer {
   /** RTP state per stream (one format each), dropped with the stream. */
   private readonly formats = new WeakMap<Stream, WebRtcStreamFormat>();
   private closed = false;
+  private certificate: { certificatePemFile: string; keyPemFile: string } | undefined;
 
   constructor(private readonly options: WebRtcServerOptions) {}
 
@@ -178,7 +182,8 @@ export class WebRtcServer {
   }
 
   private peer(name: string, onState: (s: string) => void): Peer {
-    return new Peer(name, this.options.config, this.options.bindAddress, { state: onState });
+    this.certificate ??= certificateFiles(this.options.certificateDir);
+    return new Peer(name, this.options.config, this.options.bindAddress, this.certificate, { state: onState });
   }
 
   private finishAnswer(sdp: string): string {

@@ -12,8 +12,11 @@ import { WebRtcFailedError } from './errors.js';
 export type SessionKind = 'whep' | 'whip';
 export type SessionState = 'connecting' | 'connected' | 'closed';
 
-/** The client's head start to read the answer before our side uses its candidates. */
-const ANSWER_HEAD_START_MS = 20;
+/**
+ * How long the client has to read the answer before our side checks its candidates (browsers
+ * check ours at once, so this only matters for clients that wait to be reached).
+ */
+const ANSWER_HEAD_START_MS = 250;
 
 /** A session that lost ICE connectivity gets this long to come back before it is closed. */
 const DISCONNECTED_GRACE_MS = 5000;
@@ -108,7 +111,7 @@ export abstract class WebRtcSession {
   abstract get bytesReceived(): number;
   abstract get packetsReceived(): number;
 
-  /** The answer went out: ICE may now use the offer's candidates. */
+  /** The answer went out: ICE may use the offer's candidates after the client's head start. */
   answered(): void {
     setTimeout(() => this.peer.releaseCandidates(), ANSWER_HEAD_START_MS);
   }

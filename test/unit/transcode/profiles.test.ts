@@ -116,9 +116,10 @@ describe('rendition paths', () => {
 });
 
 describe('transcode config', () => {
-  it('defaults to the h264, 720p, 360p, wall, aac and opus profiles and an auto rule for every path (wall for small tiles)', () => {
+  it('defaults to the h264, 720p, 360p, wall, aac, opus and webrtc profiles and an auto rule for every path (wall for small tiles)', () => {
     const c = configWith().transcode;
-    expect(Object.keys(c.profiles)).toEqual(['h264', '720p', '360p', 'wall', 'aac', 'opus']);
+    expect(Object.keys(c.profiles)).toEqual(['h264', '720p', '360p', 'wall', 'aac', 'opus', 'webrtc']);
+    expect(c.profiles.webrtc).toMatchObject({ video: { codec: 'auto' }, audio: { codec: 'opus' } });
     expect(c.profiles.aac).toMatchObject({ video: { codec: 'copy' }, audio: { codec: 'auto' } });
     expect(c.profiles.opus).toMatchObject({ video: { codec: 'copy' }, audio: { codec: 'opus' } });
     expect(c.auto).toEqual([{ paths: '**', profile: 'h264', tileProfile: 'wall' }]);
