@@ -3,6 +3,7 @@
  * several gateways can run side by side in one process (tests start them on port 0).
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import express, { type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { Metrics } from './api/metrics.js';
@@ -28,6 +29,10 @@ import { Rooms } from './rooms/rooms.js';
 import { HlsServer } from './protocols/hls/server.js';
 import { Recorder } from './record/recorder.js';
 import { Transcoder } from '../transcode/transcoder.js';
+import { ClusterAccess } from './cluster/access.js';
+import { Directory } from './cluster/directory.js';
+import { EdgeRelays } from './cluster/edge.js';
+import { RedisLink } from './cluster/redis.js';
 
 export interface GatewayPorts {
   http: number;
@@ -90,6 +95,11 @@ export class Gateway {
   readonly recorder: Recorder;
   readonly transcoder: Transcoder;
   private readonly flv: FlvServer;
+  /** Redis (directory, room bus, leases) when cluster.redis.url is set. */
+  readonly redis: RedisLink | undefined;
+  readonly directory: Directory | undefined;
+  /** Edge relays when cluster.edge.enabled. */
+  readonly edge: EdgeRelays | undefined;
   private started = false;
   readonly startedAt = Date.now();
   ports: GatewayPorts = { http: 0, rtmp: undefined, rtsp: undefined, srt: undefined, https: undefined, rtmps: undefined };
@@ -123,7 +133,15 @@ export class Gateway {
     this.auth = new Authorizer(config.auth, authLog, refused);
     this.limiter = new ConnectionLimiter(() => this.auth.config.limits, authLog, refused);
     this.apiGate = adminMiddleware(this.auth, authLog, refused);
-    this.admission = new Admission(this.registry, this.auth, (p, r) => this.metrics.refused(p, r));
+    const cluster = config.cluster;
+    const clusterLog = this.log.child({ component: 'cluster' });
+    this.redis = cluster.redis.url ? new RedisLink(cluster.redis.url, cluster.redis.keyPrefix, clusterLog) : undefined;
+    this.directory = this.redis ? new Directory(this.redis, this.registry, cluster.directory, () => ({ node: this.nodeId, url: this.advertisedUrl }), clusterLog) : undefined;
+    this.edge = cluster.edge.enabled
+      ? new EdgeRelays({ config: cluster, directory: this.directory, registry: this.registry, admission: () => this.admission, nodeId: () => this.nodeId, log: clusterLog.child({ role: 'edge' }) })
+      : undefined;
+    const policy = cluster.relaySecret || this.edge ? new ClusterAccess(this.auth, cluster.relaySecret, this.edge, cluster.edge.checkWithOrigin) : this.auth;
+    this.admission = new Admission(this.registry, policy, (p, r) => this.metrics.refused(p, r));
     // Camera pulls, whatever the listeners: rtsp.enabled turns the RTSP server off, not the pulls.
     this.sources = new SourceManager([rtspPullKind(config.rtsp, this.log.child({ component: 'sources' }))], this.admission, this.log.child({ component: 'sources' }));
     for (const [path, source] of Object.entries(config.sources)) this.sources.add(path, source);
@@ -204,6 +222,21 @@ export class Gateway {
       return [...counts].map(([state, value]) => ({ labels: { state }, value }));
     });
     this.metrics.addRooms(() => this.rooms.list().map((room) => ({ path: room.path, participants: room.participants.size, messages: room.lastMessageId })));
+    // Edge relays come last: a local camera source or rendition of the path wins over the origin.
+    if (this.edge) this.registry.addDemandHandler(this.edge);
+    app.get('/api/v1/cluster', (_req, res) => {
+      res.json({
+        nodeId: this.nodeId,
+        advertise: this.advertisedUrl,
+        redis: { configured: this.redis !== undefined, connected: this.redis?.ready ?? false },
+        directory: this.directory?.paths ?? [],
+        edge: { enabled: this.edge !== undefined, relays: this.edge?.list() ?? [] },
+      });
+    });
+    this.metrics.addGauge('streamgate_cluster_redis_up', 'Whether the Redis of the cluster directory and room bus is connected (absent without cluster.redis.url)', [], () =>
+      this.redis ? [{ labels: {}, value: this.redis.ready ? 1 : 0 }] : [],
+    );
+    this.metrics.addGauge('streamgate_edge_relays', 'Paths this edge pulls from their origin', [], () => (this.edge ? [{ labels: {}, value: this.edge.list().length }] : []));
     this.http.addUpgradeHandler(this.rooms.handleUpgrade);
     this.http.addUpgradeHandler(this.flv.handleUpgrade);
     this.http.finish();
@@ -211,6 +244,19 @@ export class Gateway {
     this.rtmp = config.rtmp.enabled
       ? new RtmpServer(this.admission, config.rtmp, this.log.child({ component: 'rtmp' }))
       : undefined;
+  }
+
+  /** This node's name in the cluster directory. */
+  get nodeId(): string {
+    return this.config.cluster.nodeId || `${hostname()}-${this.ports.http}`;
+  }
+
+  /** The HTTP base URL other nodes pull this node's streams from. */
+  get advertisedUrl(): string {
+    if (this.config.cluster.advertise) return this.config.cluster.advertise.replace(/\/+$/, '');
+    const bind = this.config.bind;
+    const host = bind === '0.0.0.0' || bind === '::' ? hostname() : bind.includes(':') ? `[${bind}]` : bind;
+    return `http://${host}:${this.ports.http}`;
   }
 
   /** Starts every listener; logs one line per listener with the port it got. */
@@ -322,6 +368,7 @@ export class Gateway {
 
   /** Stops listeners, ends every stream and closes every connection. Idempotent. */
   async stop(): Promise<void> {
+    this.edge?.close();
     this.sources.close();
     this.transcoder.close();
     this.registry.close();
@@ -329,5 +376,8 @@ export class Gateway {
     // Rooms first, so participants get a proper close frame before the HTTP sockets go.
     await this.rooms.close();
     await Promise.all([this.rtmp?.close(), this.rtsp?.close(), this.srt?.close(), this.hls.close(), this.recorder.close(), this.http.close()]);
+    // Directory entries go last but before Redis: a stopped node must not stay an origin.
+    await this.directory?.close();
+    await this.redis?.close();
   }
 }

@@ -51,6 +51,8 @@ export interface PullDriver {
   readonly url: string;
   /** `tcp` / `udp`: how media comes (API). */
   readonly transport: 'tcp' | 'udp';
+  /** The publisher protocol the hub shows (default `rtsp-pull`; edge relays say `edge-pull`). */
+  readonly protocol?: string;
   /** Connects and starts media into `claim()`'s session; resolves once playing. */
   connect(request: ConnectRequest): Promise<PullConnection & { readonly description: string }>;
   /** Failures another attempt will not fix (credentials refused, no such stream). */
@@ -200,7 +202,7 @@ export class Source {
   private async claim(remote: string): Promise<PublishSession> {
     if (this.publishSession) return this.publishSession;
     const { session } = await this.admission.publish(
-      { path: this.path, protocol: 'rtsp-pull', remoteAddress: remote, query: {} },
+      { path: this.path, protocol: this.driver.protocol ?? 'rtsp-pull', remoteAddress: remote, query: {} },
       { close: (reason) => this.onKicked(reason) },
       // The operator configured this source: no access check, hooks and counters still apply.
       { authenticated: { role: 'host', via: 'configured source' } },
