@@ -33,6 +33,7 @@ import { ClusterAccess } from './cluster/access.js';
 import { Directory } from './cluster/directory.js';
 import { EdgeRelays } from './cluster/edge.js';
 import { RedisLink } from './cluster/redis.js';
+import { RedisRoomBus } from './cluster/bus.js';
 
 export interface GatewayPorts {
   http: number;
@@ -157,7 +158,8 @@ export class Gateway {
       : undefined;
     this.hls = new HlsServer({ registry: this.registry, config: config.hls, log: this.log.child({ component: 'hls' }), admission: this.admission });
     this.recorder = new Recorder({ registry: this.registry, config: config.record, dataDir: config.dataDir, log: this.log.child({ component: 'record' }) });
-    this.rooms = new Rooms({ registry: this.registry, config: config.rooms, dataDir: config.dataDir, log: this.log.child({ component: 'rooms' }), access: this.auth });
+    const bus = this.redis ? new RedisRoomBus(this.redis, () => this.nodeId, this.log.child({ component: 'rooms', bus: 'redis' })) : undefined;
+    this.rooms = new Rooms({ registry: this.registry, config: config.rooms, dataDir: config.dataDir, log: this.log.child({ component: 'rooms' }), access: this.auth, ...(bus ? { bus } : {}) });
     this.flv = new FlvServer(this.admission, this.log.child({ component: 'flv' }));
     const app = this.http.app;
     app.get('/healthz', (_req, res) => {

@@ -22,6 +22,7 @@ import type { roomsConfigSchema } from './config.js';
 import { RoomError } from './errors.js';
 import { HistoryFile, historyFileName } from './history.js';
 import { validateName } from './protocol.js';
+import type { BusEvent, RoomBus } from './bus.js';
 import { type Connection, type Participant, Room, type RoomHost } from './room.js';
 import { peerAddress } from '../net/listen.js';
 
@@ -32,6 +33,8 @@ export interface RoomsDeps {
   readonly log: Logger;
   /** Access control: who may join, and as host or viewer. Absent: everyone, roles by config. */
   readonly access?: AccessControl;
+  /** Shares rooms with other nodes (cluster/bus.ts over Redis); absent: rooms are this node's. */
+  readonly bus?: RoomBus;
 }
 
 const WS_PATH = /^\/api\/v1\/rooms\/(.+)\/ws$/;
@@ -107,6 +110,15 @@ export class Rooms implements RoomHost, RoomDirectory {
     }
     const room = new Room(path, this.config, file, entries, lastId, this, log);
     this.rooms.set(path, room);
+    const bus = this.deps.bus;
+    if (bus) {
+      // Once subscribed, the other nodes announce their participants to us.
+      void bus
+        .subscribe(path, (event) => {
+          if (this.rooms.get(path) === room) room.applyRemote(event, bus.node);
+        })
+        .then(() => bus.publish(path, { t: 'sync', node: bus.node }));
+    }
     return room;
   }
 
@@ -121,10 +133,19 @@ export class Rooms implements RoomHost, RoomDirectory {
     }
     oldest.shutdown();
     this.rooms.delete(oldest.path);
+    this.deps.bus?.unsubscribe(oldest.path);
   }
 
   roomClosed(room: Room): void {
-    if (this.rooms.get(room.path) === room) this.rooms.delete(room.path);
+    if (this.rooms.get(room.path) === room) {
+      this.rooms.delete(room.path);
+      this.deps.bus?.unsubscribe(room.path);
+    }
+  }
+
+  publish(room: Room, event: BusEvent): void {
+    const bus = this.deps.bus;
+    if (bus && this.rooms.get(room.path) === room) bus.publish(room.path, { ...event, node: bus.node });
   }
 
   router(): Router {
@@ -240,7 +261,10 @@ export class Rooms implements RoomHost, RoomDirectory {
     if (this.closed) return;
     this.closed = true;
     if (this.pingTimer) clearInterval(this.pingTimer);
-    for (const room of this.rooms.values()) room.shutdown();
+    for (const room of this.rooms.values()) {
+      room.shutdown();
+      this.deps.bus?.unsubscribe(room.path);
+    }
     this.rooms.clear();
     const open = [...this.wss.clients];
     await Promise.race([
