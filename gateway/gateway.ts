@@ -34,6 +34,7 @@ import { Directory } from './cluster/directory.js';
 import { EdgeRelays } from './cluster/edge.js';
 import { RedisLink } from './cluster/redis.js';
 import { RedisRoomBus } from './cluster/bus.js';
+import { WorkerDirectory, type WorkerIdentity } from './cluster/workers.js';
 
 export interface GatewayPorts {
   http: number;
@@ -74,6 +75,8 @@ export function changedSettings(a: Config, b: Config): string[] {
 export interface GatewayOptions {
   /** A logger to use instead of one built from config.log (tests pass a silent one). */
   logger?: Logger;
+  /** Set when the primary of `cluster.workers` forked this process (cluster/workers.ts). */
+  worker?: WorkerIdentity;
 }
 
 export class Gateway {
@@ -101,6 +104,11 @@ export class Gateway {
   readonly directory: Directory | undefined;
   /** Edge relays when cluster.edge.enabled. */
   readonly edge: EdgeRelays | undefined;
+  /** With cluster.workers > 1: the primary's directory of this box's workers. */
+  readonly workers: WorkerDirectory | undefined;
+  private readonly worker: WorkerIdentity | undefined;
+  /** This worker's own loopback HTTP port (other workers pull from it); 0 when not a worker. */
+  privatePort = 0;
   private started = false;
   readonly startedAt = Date.now();
   ports: GatewayPorts = { http: 0, rtmp: undefined, rtsp: undefined, srt: undefined, https: undefined, rtmps: undefined };
@@ -138,10 +146,25 @@ export class Gateway {
     const clusterLog = this.log.child({ component: 'cluster' });
     this.redis = cluster.redis.url ? new RedisLink(cluster.redis.url, cluster.redis.keyPrefix, clusterLog) : undefined;
     this.directory = this.redis ? new Directory(this.redis, this.registry, cluster.directory, () => ({ node: this.nodeId, url: this.advertisedUrl }), clusterLog) : undefined;
-    this.edge = cluster.edge.enabled
-      ? new EdgeRelays({ config: cluster, directory: this.directory, registry: this.registry, admission: () => this.admission, nodeId: () => this.nodeId, log: clusterLog.child({ role: 'edge' }) })
-      : undefined;
-    const policy = cluster.relaySecret || this.edge ? new ClusterAccess(this.auth, cluster.relaySecret, this.edge, cluster.edge.checkWithOrigin) : this.auth;
+    this.worker = options.worker && options.worker.count > 1 ? options.worker : undefined;
+    this.workers = this.worker ? new WorkerDirectory(this.registry, () => ({ node: this.nodeId, url: `http://127.0.0.1:${this.privatePort}` })) : undefined;
+    const relaySecret = this.worker?.relaySecret || cluster.relaySecret;
+    this.edge =
+      cluster.edge.enabled || this.workers
+        ? new EdgeRelays({
+            config: cluster,
+            edgeEnabled: cluster.edge.enabled,
+            directory: this.directory,
+            workers: this.workers,
+            relaySecret,
+            registry: this.registry,
+            admission: () => this.admission,
+            nodeId: () => this.nodeId,
+            log: clusterLog.child({ role: 'edge' }),
+          })
+        : undefined;
+    // The workers of one box share one auth config: no origin check between them, only on an edge.
+    const policy = relaySecret || this.edge ? new ClusterAccess(this.auth, relaySecret, this.edge, cluster.edge.enabled && cluster.edge.checkWithOrigin) : this.auth;
     this.admission = new Admission(this.registry, policy, (p, r) => this.metrics.refused(p, r));
     // Camera pulls, whatever the listeners: rtsp.enabled turns the RTSP server off, not the pulls.
     this.sources = new SourceManager([rtspPullKind(config.rtsp, this.log.child({ component: 'sources' }))], this.admission, this.log.child({ component: 'sources' }));
@@ -230,6 +253,7 @@ export class Gateway {
       res.json({
         nodeId: this.nodeId,
         advertise: this.advertisedUrl,
+        worker: this.worker ? { index: this.worker.index, count: this.worker.count, pid: process.pid } : null,
         redis: { configured: this.redis !== undefined, connected: this.redis?.ready ?? false },
         directory: this.directory?.paths ?? [],
         edge: { enabled: this.edge !== undefined, relays: this.edge?.list() ?? [] },
@@ -250,7 +274,8 @@ export class Gateway {
 
   /** This node's name in the cluster directory. */
   get nodeId(): string {
-    return this.config.cluster.nodeId || `${hostname()}-${this.ports.http}`;
+    const base = this.config.cluster.nodeId || `${hostname()}-${this.ports.http}`;
+    return this.worker ? `${base}-w${this.worker.index}` : base;
   }
 
   /** The HTTP base URL other nodes pull this node's streams from. */
@@ -276,6 +301,10 @@ export class Gateway {
       await this.recorder.start();
       this.ports.http = await this.http.listen(this.config.http.port, host);
       this.log.info({ listener: 'http', port: this.ports.http }, `HTTP (FLV, WS-FLV, HLS, API, player) listening on http://${host}:${this.ports.http}`);
+      if (this.worker) {
+        this.privatePort = await this.http.listenPrivate();
+        this.log.info({ listener: 'http-private', port: this.privatePort, worker: this.worker.index }, `worker ${this.worker.index}: loopback relay listener on http://127.0.0.1:${this.privatePort}`);
+      }
       if (this.rtmp) {
         this.ports.rtmp = await this.rtmp.listen(this.config.rtmp.port, host);
         this.log.info({ listener: 'rtmp', port: this.ports.rtmp }, `RTMP listening on rtmp://${host}:${this.ports.rtmp}`);
@@ -379,6 +408,7 @@ export class Gateway {
     await this.rooms.close();
     await Promise.all([this.rtmp?.close(), this.rtsp?.close(), this.srt?.close(), this.hls.close(), this.recorder.close(), this.http.close()]);
     // Directory entries go last but before Redis: a stopped node must not stay an origin.
+    this.workers?.close();
     await this.directory?.close();
     await this.redis?.close();
   }

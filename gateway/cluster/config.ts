@@ -10,6 +10,11 @@ const ms = z.number().int().min(0);
  */
 export const clusterConfigSchema = z
   .strictObject({
+    /**
+     * Processes on this box sharing the listeners (node:cluster); `auto`: one per core. A stream is
+     * ingested by one worker and relayed once over loopback to each other worker with readers.
+     */
+    workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1),
     /** This node's name in the directory; empty: `{hostname}-{http port}`. */
     nodeId: z.string().default(''),
     /** The HTTP base URL other nodes pull this node's streams from; empty: `http://{bind or hostname}:{http port}`. */

@@ -21,7 +21,7 @@ import { ForbiddenError, UnauthorizedError } from '../auth/index.js';
 import { HttpFlvPull } from '../protocols/flv/pull.js';
 import { Source, type SourceInfo } from '../sources/source.js';
 import type { ClusterConfig } from './config.js';
-import type { Directory } from './directory.js';
+import type { Directory, DirectoryEntry } from './directory.js';
 import { RELAY_QUERY, signRelay } from './relay-grant.js';
 
 /** The edge could not find or reach the origin of a path (Redis away, origin down). */
@@ -36,7 +36,13 @@ class NoOriginError extends StreamNotFoundError {}
 
 export interface EdgeDeps {
   readonly config: ClusterConfig;
+  /** Relay other nodes' streams found in `directory` or at `edge.upstream` (cluster.edge.enabled). */
+  readonly edgeEnabled: boolean;
   readonly directory: Directory | undefined;
+  /** With `cluster.workers` > 1: the primary's directory of this box's workers, asked first. */
+  readonly workers?: { lookup(path: string): Promise<DirectoryEntry | undefined> } | undefined;
+  /** Signs pulls (relay grants); empty: forward the reader's query. */
+  readonly relaySecret: string;
   readonly registry: StreamRegistry;
   readonly admission: () => Admission;
   /** This node's id (a directory entry naming it is not an origin to pull from: it would be a loop). */
@@ -61,9 +67,14 @@ export class EdgeRelays implements DemandHandler {
     return this.deps.config.edge;
   }
 
+  /** Paths relayed here: edge.paths on an edge; every path between the workers of one box. */
+  private get paths(): readonly string[] {
+    return this.deps.edgeEnabled ? this.edge.paths : ['**'];
+  }
+
   /** True when `path` is (or would be) relayed here rather than published locally. */
   isRelayed(path: string): boolean {
-    if (!this.edge.paths.some((p) => matchPathPattern(p, path))) return false;
+    if (!this.paths.some((p) => matchPathPattern(p, path))) return false;
     const publisher = this.deps.registry.get(path)?.publisher;
     return publisher === undefined || publisher.protocol === 'edge-pull';
   }
@@ -98,6 +109,12 @@ export class EdgeRelays implements DemandHandler {
 
   /** The HTTP base URL of the node to pull `path` from. */
   private async upstreamOf(path: string): Promise<string> {
+    if (this.deps.workers) {
+      // Another worker of this box ingests it: its private loopback listener.
+      const entry = await this.deps.workers.lookup(path);
+      if (entry && entry.node !== this.deps.nodeId()) return entry.url;
+    }
+    if (!this.deps.edgeEnabled) throw new NoOriginError(path);
     if (this.edge.upstream) return this.edge.upstream.replace(/\/+$/, '');
     const directory = this.deps.directory;
     if (!directory) throw new OriginUnavailableError(path, 'no cluster.redis.url and no cluster.edge.upstream', 503);
@@ -118,7 +135,7 @@ export class EdgeRelays implements DemandHandler {
 
   private async pullUrl(path: string): Promise<string> {
     const base = await this.upstreamOf(path);
-    const secret = this.deps.config.relaySecret;
+    const secret = this.deps.relaySecret;
     return this.flvUrl(base, path, secret ? { [RELAY_QUERY]: signRelay(secret, path) } : (this.acceptedQuery.get(path) ?? {}));
   }
 

@@ -1,0 +1,174 @@
+/**
+ * Several processes on one box (`cluster.workers`): the primary forks N workers with node:cluster,
+ * which share the TCP listeners (HTTP, RTMP, RTSP; Node's cluster module hands new connections to
+ * the workers round-robin). A stream is ingested once, by the worker its publisher reached; a
+ * reader that lands on another worker is served by a loopback relay: that worker pulls the path
+ * once over HTTP-FLV from the owner's private loopback listener (the edge pull of cluster/edge.ts)
+ * and fans it out itself. The primary keeps the directory of which worker owns which path and
+ * answers lookups over IPC; it runs no gateway itself and restarts a worker that dies.
+ *
+ * Limits: UDP stays with worker 0 (SRT listener); RTSP over UDP with workers > 1 is not
+ * supported (every worker would get the same shared UDP ports): use RTSP over TCP.
+ * API and metrics are per worker (the one the request reached).
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import type { Logger } from 'pino';
+import type { StreamRegistry } from '../core/registry.js';
+import type { PublisherInfo, Stream } from '../core/stream.js';
+import type { DirectoryEntry } from './directory.js';
+import { RELAY_PROTOCOLS } from './directory.js';
+
+/** Environment a worker gets from the primary. */
+export const WORKER_ENV = { index: 'STREAMGATE_WORKER_INDEX', count: 'STREAMGATE_WORKER_COUNT', secret: 'STREAMGATE_WORKER_SECRET' } as const;
+
+export interface WorkerIdentity {
+  readonly index: number;
+  readonly count: number;
+  /** Signs the loopback relays (cluster.relaySecret, or a random one per start of the primary). */
+  readonly relaySecret: string;
+}
+
+/** This process's worker identity, when the primary forked it. */
+export function workerIdentity(env: NodeJS.ProcessEnv = process.env): WorkerIdentity | undefined {
+  if (!cluster.isWorker || env[WORKER_ENV.index] === undefined) return undefined;
+  return { index: Number(env[WORKER_ENV.index]), count: Number(env[WORKER_ENV.count]), relaySecret: env[WORKER_ENV.secret] ?? '' };
+}
+
+export function workerCount(setting: number | 'auto'): number {
+  return setting === 'auto' ? availableParallelism() : setting;
+}
+
+type DirMessage =
+  | { sg: 'dir'; op: 'set'; path: string; node: string; url: string }
+  | { sg: 'dir'; op: 'del'; path: string; node: string }
+  | { sg: 'dir'; op: 'get'; id: number; path: string }
+  | { sg: 'dir'; op: 'got'; id: number; entry: DirectoryEntry | null };
+
+function isDirMessage(m: unknown): m is DirMessage {
+  return typeof m === 'object' && m !== null && (m as { sg?: unknown }).sg === 'dir';
+}
+
+/**
+ * The primary: forks the workers, keeps the path directory, restarts dead workers. Resolves
+ * when every worker has exited after `stop()`.
+ */
+export class WorkerPool {
+  private readonly owners = new Map<string, DirectoryEntry & { worker: number }>();
+  private stopping = false;
+  private readonly secret: string;
+
+  constructor(
+    private readonly count: number,
+    relaySecret: string,
+    private readonly log: Logger,
+  ) {
+    this.secret = relaySecret || randomBytes(24).toString('base64url');
+  }
+
+  start(): void {
+    cluster.on('message', (worker, message) => this.onMessage(worker, message));
+    cluster.on('exit', (worker, code, signal) => {
+      for (const [path, entry] of this.owners) if (entry.worker === worker.id) this.owners.delete(path);
+      if (this.stopping) return;
+      const index = (worker as Worker & { sgIndex?: number }).sgIndex ?? 0;
+      this.log.error({ worker: index, code, signal }, `worker ${index} died; restarting it`);
+      setTimeout(() => this.fork(index), 500).unref();
+    });
+    for (let i = 0; i < this.count; i++) this.fork(i);
+  }
+
+  private fork(index: number): void {
+    if (this.stopping) return;
+    const worker = cluster.fork({ [WORKER_ENV.index]: String(index), [WORKER_ENV.count]: String(this.count), [WORKER_ENV.secret]: this.secret });
+    (worker as Worker & { sgIndex?: number }).sgIndex = index;
+  }
+
+  private onMessage(worker: Worker, message: unknown): void {
+    if (!isDirMessage(message)) return;
+    if (message.op === 'set') this.owners.set(message.path, { node: message.node, url: message.url, since: Date.now(), worker: worker.id });
+    else if (message.op === 'del') {
+      if (this.owners.get(message.path)?.node === message.node) this.owners.delete(message.path);
+    } else if (message.op === 'get') {
+      const entry = this.owners.get(message.path);
+      worker.send({ sg: 'dir', op: 'got', id: message.id, entry: entry ? { node: entry.node, url: entry.url, since: entry.since } : null } satisfies DirMessage);
+    }
+  }
+
+  /** SIGTERM to every worker (each stops its gateway), then waits for them. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.isDead()) return resolve();
+            w.once('exit', () => resolve());
+            w.process.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+}
+
+/**
+ * A worker's view of the primary's directory: registers the paths its publishers claim (not
+ * relays) with its private loopback URL, and looks up the owner of a path.
+ */
+export class WorkerDirectory {
+  private nextId = 1;
+  private readonly pending = new Map<number, (entry: DirectoryEntry | undefined) => void>();
+  private readonly onPublish = (stream: Stream, info: PublisherInfo) => {
+    if (!RELAY_PROTOCOLS.has(info.protocol)) this.send({ sg: 'dir', op: 'set', path: stream.path, ...this.self() });
+  };
+  private readonly onUnpublish = (stream: Stream, info: PublisherInfo) => {
+    if (!RELAY_PROTOCOLS.has(info.protocol)) this.send({ sg: 'dir', op: 'del', path: stream.path, node: this.self().node });
+  };
+  private readonly onMessage = (message: unknown) => {
+    if (!isDirMessage(message) || message.op !== 'got') return;
+    const resolve = this.pending.get(message.id);
+    this.pending.delete(message.id);
+    resolve?.(message.entry ?? undefined);
+  };
+
+  constructor(
+    private readonly registry: StreamRegistry,
+    /** This worker's node id and private loopback URL. */
+    private readonly self: () => { node: string; url: string },
+  ) {
+    registry.on('publish', this.onPublish);
+    registry.on('unpublish', this.onUnpublish);
+    process.on('message', this.onMessage);
+  }
+
+  private send(message: DirMessage): void {
+    if (process.connected) process.send?.(message);
+  }
+
+  lookup(path: string): Promise<DirectoryEntry | undefined> {
+    if (!process.connected) return Promise.resolve(undefined);
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        resolve(undefined);
+      }, 2000);
+      timer.unref();
+      this.pending.set(id, (entry) => {
+        clearTimeout(timer);
+        resolve(entry);
+      });
+      this.send({ sg: 'dir', op: 'get', id, path });
+    });
+  }
+
+  close(): void {
+    this.registry.off('publish', this.onPublish);
+    this.registry.off('unpublish', this.onUnpublish);
+    process.off('message', this.onMessage);
+    for (const resolve of this.pending.values()) resolve(undefined);
+    this.pending.clear();
+  }
+}
