@@ -1,0 +1,78 @@
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publish, type Publisher } from '../helpers/ffmpeg.js';
+import { isKeyframeTag, readFlv, videoTags, type FlvCapture } from '../helpers/flv-client.js';
+import { waitFor } from '../helpers/gateway.js';
+import { hasTool } from '../helpers/tools.js';
+
+/** The built gateway (dist/, built by npm test) with cluster.workers: 2, and its JSON log lines. */
+describe.skipIf(!hasTool('ffmpeg'))('cluster.workers: 2 on one box (node:cluster, loopback relay)', () => {
+  let child: ChildProcessByStdio<null, Readable, Readable>;
+  const lines: Record<string, any>[] = [];
+  let pub: Publisher | undefined;
+  const readers: FlvCapture[] = [];
+  let http = '';
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-workers-'));
+    const file = join(dir, 'workers.yaml');
+    writeFileSync(file, `bind: 127.0.0.1\ndataDir: ${dir}\nlog:\n  level: info\n  format: json\nhttp:\n  port: 0\nrtmp:\n  port: 0\nrtsp:\n  enabled: false\nsrt:\n  enabled: false\ncluster:\n  workers: 2\n`);
+    child = spawn(process.execPath, ['dist/gateway/main.js', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let rest = '';
+    child.stdout.on('data', (d) => {
+      rest += String(d);
+      const parts = rest.split('\n');
+      rest = parts.pop()!;
+      for (const part of parts) {
+        try {
+          lines.push(JSON.parse(part));
+        } catch {
+          /* not JSON */
+        }
+      }
+    });
+    await waitFor('two workers listening', () => lines.filter((l) => l.listener === 'http-private').length === 2, 20_000);
+  }, 30_000);
+
+  afterAll(async () => {
+    for (const r of readers) r.close();
+    await pub?.stop();
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  it('shares one HTTP and RTMP port, ingests once and serves readers on both workers', async () => {
+    const httpPort = lines.find((l) => l.listener === 'http')!.port;
+    const rtmpPort = lines.find((l) => l.listener === 'rtmp')!.port;
+    // Both workers got the same shared ports.
+    expect(new Set(lines.filter((l) => l.listener === 'http').map((l) => l.port)).size).toBe(1);
+    http = `http://127.0.0.1:${httpPort}`;
+    const privates = lines.filter((l) => l.listener === 'http-private').map((l) => `http://127.0.0.1:${l.port}`);
+    pub = publish(`rtmp://127.0.0.1:${rtmpPort}/live/cam1`, { size: '320x240', fps: 25, gop: 25 });
+    const entryOn = async (base: string) => {
+      const res = await fetch(`${base}/api/v1/streams/live/cam1`);
+      return res.status === 200 ? ((await res.json()) as any) : undefined;
+    };
+    await waitFor('stream ready on a worker', async () => (await Promise.all(privates.map(entryOn))).some((e) => e?.ready), 15_000);
+    // Round-robin hands successive connections to alternating workers.
+    for (let i = 0; i < 4; i++) readers.push(readFlv(`${http}/live/cam1.flv`));
+    for (const r of readers) expect(await r.status).toBe(200);
+    await waitFor('keyframes on every reader', () => readers.every((r) => videoTags(r.tags).some(isKeyframeTag)), 15_000);
+    const entries = await Promise.all(privates.map(entryOn));
+    const owner = entries.find((e) => e?.publisher?.protocol === 'rtmp');
+    const relay = entries.find((e) => e?.publisher?.protocol === 'edge-pull');
+    expect(owner).toBeDefined();
+    expect(relay).toBeDefined();
+    expect(relay.publisher.remoteAddress).toMatch(/^127\.0\.0\.1:/);
+    // Readers on both processes; the owner counts its own readers plus one relay.
+    expect(relay.readers.count).toBeGreaterThanOrEqual(1);
+    expect(owner.readers.count + relay.readers.count).toBe(readers.length + 1);
+  }, 40_000);
+});
