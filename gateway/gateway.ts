@@ -10,7 +10,7 @@ import { Metrics } from './api/metrics.js';
 import { Authorizer, ConnectionLimiter, adminMiddleware, contentMiddleware } from './auth/index.js';
 import { ConfigError } from './core/errors.js';
 import { contentOf } from './api/content.js';
-import { streamsRouter } from './api/streams.js';
+import { streamEntry, streamsRouter } from './api/streams.js';
 import { tokensRouter } from './api/tokens.js';
 import type { Config } from './config.js';
 import { Admission } from './core/admission.js';
@@ -212,6 +212,22 @@ export class Gateway {
     });
     app.use(this.recorder.router());
     app.use(this.transcoder.router());
+    const workers = this.workers;
+    if (workers) {
+      // The whole box: every worker's streams merged by the primary (`?local=1`: this worker's only).
+      workers.collector = async (what) => {
+        if (what === 'streams') return this.registry.list().map((s) => ({ ...streamEntry(s), ...this.transcoder.streamExtras(s), worker: this.worker!.index }));
+        return this.metrics.registry.getMetricsAsJSON();
+      };
+      app.get('/api/v1/streams', (req, res, next) => {
+        if (req.query.local !== undefined) return next();
+        workers.aggregate('streams').then((streams) => res.json({ streams }), next);
+      });
+      app.get('/metrics', (req, res, next) => {
+        if (req.query.local !== undefined) return next();
+        workers.aggregate('metrics').then((text) => res.type(this.metrics.registry.contentType).send(text), next);
+      });
+    }
     app.use(streamsRouter(this.registry, this.transcoder.streamExtras));
     app.use(
       tokensRouter(this.auth, () => ({

@@ -15,6 +15,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
 import type { StreamRegistry } from '../core/registry.js';
 import type { PublisherInfo, Stream } from '../core/stream.js';
 import type { DirectoryEntry } from './directory.js';
@@ -46,6 +47,45 @@ type DirMessage =
   | { sg: 'dir'; op: 'get'; id: number; path: string }
   | { sg: 'dir'; op: 'got'; id: number; entry: DirectoryEntry | null };
 
+/** Whole-box views (API streams, metrics): a worker asks, the primary collects from every worker. */
+export type AggregateKind = 'streams' | 'metrics';
+type AggMessage =
+  | { sg: 'agg'; op: 'ask'; id: number; what: AggregateKind }
+  | { sg: 'agg'; op: 'collect'; id: number; what: AggregateKind }
+  | { sg: 'agg'; op: 'part'; id: number; data: unknown }
+  | { sg: 'agg'; op: 'done'; id: number; data: unknown };
+
+function isAggMessage(m: unknown): m is AggMessage {
+  return typeof m === 'object' && m !== null && (m as { sg?: unknown }).sg === 'agg';
+}
+
+type Entry = Record<string, any>;
+
+/**
+ * One entry per path for the whole box: the owner's (its real publisher), with readers and
+ * outgoing bitrate added up over the workers; each loopback relay is a reader of the owner, so
+ * it is taken off the owner's count (`flv`).
+ */
+export function mergeStreamEntries(parts: Entry[][]): Entry[] {
+  const byPath = new Map<string, Entry[]>();
+  for (const part of parts) for (const e of part) byPath.set(e.path, [...(byPath.get(e.path) ?? []), e]);
+  const merged: Entry[] = [];
+  for (const entries of byPath.values()) {
+    const relays = entries.filter((e) => e.publisher?.protocol === 'edge-pull');
+    const owner = entries.find((e) => e.publisher && e.publisher.protocol !== 'edge-pull') ?? entries[0]!;
+    const readers: Record<string, number> = { count: 0 };
+    for (const e of entries) for (const [k, v] of Object.entries((e.readers ?? {}) as Record<string, number>)) readers[k] = (readers[k] ?? 0) + v;
+    if (owner.publisher?.protocol !== 'edge-pull' && relays.length > 0) {
+      readers.count = Math.max(0, readers.count! - relays.length);
+      if (readers.flv !== undefined) readers.flv = Math.max(0, readers.flv - relays.length);
+      if (readers.flv === 0) delete readers.flv;
+    }
+    const out = entries.reduce((sum, e) => sum + (e.bitrateKbps?.out ?? 0), 0);
+    merged.push({ ...owner, readers, bitrateKbps: { ...(owner.bitrateKbps ?? {}), out }, workers: entries.map((e) => ({ worker: e.worker, readers: e.readers?.count ?? 0, relay: e.publisher?.protocol === 'edge-pull' })) });
+  }
+  return merged;
+}
+
 function isDirMessage(m: unknown): m is DirMessage {
   return typeof m === 'object' && m !== null && (m as { sg?: unknown }).sg === 'dir';
 }
@@ -67,8 +107,14 @@ export class WorkerPool {
     this.secret = relaySecret || randomBytes(24).toString('base64url');
   }
 
+  private nextCollect = 1;
+  private readonly collecting = new Map<number, { parts: unknown[]; expect: number; done: (parts: unknown[]) => void }>();
+
   start(): void {
-    cluster.on('message', (worker, message) => this.onMessage(worker, message));
+    cluster.on('message', (worker, message) => {
+      if (isAggMessage(message)) this.onAggregate(worker, message);
+      else this.onMessage(worker, message);
+    });
     cluster.on('exit', (worker, code, signal) => {
       for (const [path, entry] of this.owners) if (entry.worker === worker.id) this.owners.delete(path);
       if (this.stopping) return;
@@ -94,6 +140,38 @@ export class WorkerPool {
       const entry = this.owners.get(message.path);
       worker.send({ sg: 'dir', op: 'got', id: message.id, entry: entry ? { node: entry.node, url: entry.url, since: entry.since } : null } satisfies DirMessage);
     }
+  }
+
+  private onAggregate(from: Worker, message: AggMessage): void {
+    if (message.op === 'part') {
+      const c = this.collecting.get(message.id);
+      if (!c) return;
+      c.parts.push(message.data);
+      if (c.parts.length >= c.expect) c.done(c.parts);
+      return;
+    }
+    if (message.op !== 'ask') return;
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+    const id = this.nextCollect++;
+    const reply = (parts: unknown[]) => {
+      clearTimeout(timer);
+      this.collecting.delete(id);
+      void this.merge(message.what, parts).then(
+        (data) => from.isConnected() && from.send({ sg: 'agg', op: 'done', id: message.id, data } satisfies AggMessage),
+        (error: Error) => this.log.error({ err: error }, 'aggregating the workers failed'),
+      );
+    };
+    // A worker that does not answer in time (busy, restarting) is left out rather than holding the request.
+    const timer = setTimeout(() => reply(this.collecting.get(id)?.parts ?? []), 2000);
+    this.collecting.set(id, { parts: [], expect: workers.length, done: reply });
+    for (const w of workers) w.send({ sg: 'agg', op: 'collect', id, what: message.what } satisfies AggMessage);
+  }
+
+  private async merge(what: AggregateKind, parts: unknown[]): Promise<unknown> {
+    if (what === 'streams') return mergeStreamEntries(parts as Entry[][]);
+    // prom-client sums each series over the workers (process metrics included).
+    const registry = AggregatorRegistry.aggregate(parts as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+    return registry.metrics();
   }
 
   /** SIGTERM to every worker (each stops its gateway), then waits for them. */
@@ -126,7 +204,24 @@ export class WorkerDirectory {
   private readonly onUnpublish = (stream: Stream, info: PublisherInfo) => {
     if (!RELAY_PROTOCOLS.has(info.protocol)) this.send({ sg: 'dir', op: 'del', path: stream.path, node: this.self().node });
   };
+  private readonly asks = new Map<number, (data: unknown) => void>();
+  /** What this worker contributes to a whole-box view. */
+  collector: ((what: AggregateKind) => Promise<unknown>) | undefined;
   private readonly onMessage = (message: unknown) => {
+    if (isAggMessage(message)) {
+      if (message.op === 'done') {
+        const resolve = this.asks.get(message.id);
+        this.asks.delete(message.id);
+        resolve?.(message.data);
+      } else if (message.op === 'collect' && this.collector) {
+        const id = message.id;
+        this.collector(message.what).then(
+          (data) => process.connected && process.send?.({ sg: 'agg', op: 'part', id, data } satisfies AggMessage),
+          () => process.connected && process.send?.({ sg: 'agg', op: 'part', id, data: message.what === 'streams' ? [] : [] } satisfies AggMessage),
+        );
+      }
+      return;
+    }
     if (!isDirMessage(message) || message.op !== 'got') return;
     const resolve = this.pending.get(message.id);
     this.pending.delete(message.id);
@@ -161,6 +256,23 @@ export class WorkerDirectory {
         resolve(entry);
       });
       this.send({ sg: 'dir', op: 'get', id, path });
+    });
+  }
+
+  /** The whole box's view (the primary asks every worker); rejects after 3 s. */
+  aggregate(what: AggregateKind): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.asks.delete(id);
+        reject(new Error('the primary did not answer'));
+      }, 3000);
+      timer.unref();
+      this.asks.set(id, (data) => {
+        clearTimeout(timer);
+        resolve(data);
+      });
+      process.send?.({ sg: 'agg', op: 'ask', id, what } satisfies AggMessage);
     });
   }
 

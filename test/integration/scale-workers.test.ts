@@ -35,7 +35,7 @@ describe.skipIf(!hasTool('ffmpeg'))('cluster.workers: 2 on one box (node:cluster
         }
       }
     });
-    await waitFor('two workers listening', () => lines.filter((l) => l.listener === 'http-private').length === 2, 20_000);
+    await waitFor('two workers listening', () => ['http', 'http-private', 'rtmp'].every((name) => lines.filter((l) => l.listener === name).length === 2), 20_000);
   }, 30_000);
 
   afterAll(async () => {
@@ -75,4 +75,18 @@ describe.skipIf(!hasTool('ffmpeg'))('cluster.workers: 2 on one box (node:cluster
     expect(relay.readers.count).toBeGreaterThanOrEqual(1);
     expect(owner.readers.count + relay.readers.count).toBe(readers.length + 1);
   }, 40_000);
+
+  it('GET /api/v1/streams and /metrics on the shared port show the whole box', async () => {
+    for (let i = 0; i < 2; i++) {
+      // Whichever worker answers, the answer is the same.
+      const { streams } = (await (await fetch(`${http}/api/v1/streams`)).json()) as { streams: any[] };
+      expect(streams).toHaveLength(1);
+      expect(streams[0]).toMatchObject({ path: 'live/cam1', publisher: { protocol: 'rtmp' }, readers: { count: readers.length } });
+      expect(streams[0].workers).toHaveLength(2);
+    }
+    const text = await (await fetch(`${http}/metrics`)).text();
+    // Two workers, one stream each (the owner's and the relay's): the sum over the box.
+    expect(text).toMatch(/^streamgate_streams(\{[^}]*\})? 2$/m);
+    expect(text).toMatch(/^streamgate_readers\{[^}]*\} \d+$/m);
+  }, 20_000);
 });
