@@ -34,6 +34,7 @@ import { Directory } from './cluster/directory.js';
 import { EdgeRelays } from './cluster/edge.js';
 import { RedisLink } from './cluster/redis.js';
 import { RedisRoomBus } from './cluster/bus.js';
+import { SourceLeases } from './cluster/lease.js';
 import { WorkerDirectory, type WorkerIdentity } from './cluster/workers.js';
 
 export interface GatewayPorts {
@@ -167,7 +168,8 @@ export class Gateway {
     const policy = relaySecret || this.edge ? new ClusterAccess(this.auth, relaySecret, this.edge, cluster.edge.enabled && cluster.edge.checkWithOrigin) : this.auth;
     this.admission = new Admission(this.registry, policy, (p, r) => this.metrics.refused(p, r));
     // Camera pulls, whatever the listeners: rtsp.enabled turns the RTSP server off, not the pulls.
-    this.sources = new SourceManager([rtspPullKind(config.rtsp, this.log.child({ component: 'sources' }))], this.admission, this.log.child({ component: 'sources' }));
+    const leases = this.redis && cluster.standby.enabled ? new SourceLeases(this.redis, () => this.nodeId, cluster.standby.leaseMs, clusterLog.child({ role: 'standby' })) : undefined;
+    this.sources = new SourceManager([rtspPullKind(config.rtsp, this.log.child({ component: 'sources' }))], this.admission, this.log.child({ component: 'sources' }), leases);
     for (const [path, source] of Object.entries(config.sources)) this.sources.add(path, source);
     this.registry.addDemandHandler(this.sources);
     this.http = new HttpServer(config.http, this.log.child({ component: 'http' }));
@@ -425,6 +427,7 @@ export class Gateway {
     await Promise.all([this.rtmp?.close(), this.rtsp?.close(), this.srt?.close(), this.hls.close(), this.recorder.close(), this.http.close()]);
     // Directory entries go last but before Redis: a stopped node must not stay an origin.
     this.workers?.close();
+    await this.sources.closeGate();
     await this.directory?.close();
     await this.redis?.close();
   }

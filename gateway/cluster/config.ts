@@ -41,6 +41,14 @@ export const clusterConfigSchema = z
         refreshMs: z.number().int().min(100).default(3000),
       })
       .prefault({}),
+    standby: z
+      .strictObject({
+        /** Hot standby: an always-on camera source is pulled only by the gateway holding its Redis lease. */
+        enabled: z.boolean().default(false),
+        /** A dead holder's lease expires after this; the standby tries every third of it. */
+        leaseMs: z.number().int().min(300).default(3000),
+      })
+      .prefault({}),
     edge: z
       .strictObject({
         /** A reader for a path this node does not have pulls it from the origin the directory (or `upstream`) names. */
@@ -62,6 +70,7 @@ export const clusterConfigSchema = z
       })
       .prefault({}),
   })
+  .refine((c) => !c.standby.enabled || c.redis.url !== '', { message: 'cluster.standby.enabled needs cluster.redis.url (the leases)', path: ['standby', 'enabled'] })
   .refine((c) => !c.edge.enabled || c.redis.url !== '' || c.edge.upstream !== '', {
     message: 'cluster.edge.enabled needs cluster.redis.url (the directory) or cluster.edge.upstream',
     path: ['edge', 'enabled'],

@@ -14,7 +14,8 @@ import { closeWhenUnread, type IdleCloser } from '../core/idle.js';
 import type { PublishSession, Stream } from '../core/stream.js';
 import { maskSecrets } from '../log.js';
 
-export type SourceState = 'idle' | 'connecting' | 'running' | 'retrying' | 'stopped';
+/** `standby`: another gateway holds the source's lease (hot standby) and pulls it. */
+export type SourceState = 'idle' | 'connecting' | 'running' | 'retrying' | 'stopped' | 'standby';
 
 /** Counters a connection keeps; the supervisor adds them up across connections. */
 export interface PullStats {
@@ -323,7 +324,7 @@ export class Source {
   }
 
   /** Stops pulling; readers get the hub's grace period, then the stream ends. */
-  stop(state: 'idle' | 'stopped' = 'stopped', reason = 'source stopped'): void {
+  stop(state: 'idle' | 'stopped' | 'standby' = 'stopped', reason = 'source stopped'): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.dropConnection();
