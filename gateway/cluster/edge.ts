@@ -99,7 +99,7 @@ export class EdgeRelays implements DemandHandler {
     const source = new Source(
       path,
       driver,
-      { onDemand: true, idleCloseMs: this.edge.idleCloseMs, retryInitialMs: this.edge.retryInitialMs, retryMaxMs: this.edge.retryMaxMs },
+      { onDemand: true, idleCloseMs: this.edge.idleCloseMs, retryInitialMs: this.edge.retryInitialMs, retryMaxMs: this.edge.retryMaxMs, stopOnPermanent: true },
       this.deps.admission(),
       this.log,
     );

@@ -65,6 +65,12 @@ export interface SourceSettings {
   readonly idleCloseMs: number;
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
+  /**
+   * Stop instead of retrying on a failure retrying will not fix (an edge relay whose origin no
+   * longer publishes the path: its readers get the stream's end, not an endless wait). Cameras
+   * keep retrying: a camera that is away usually comes back.
+   */
+  readonly stopOnPermanent?: boolean;
 }
 
 /** What the API shows for a source. */
@@ -254,6 +260,10 @@ export class Source {
     this.reconnects++;
     this.state = 'retrying';
     if (this.permanent(error)) this.settle(new SourceUnavailableError(this.path, error.message));
+    if (this.settings.stopOnPermanent && this.permanent(error)) {
+      this.stop('idle', error.message);
+      return;
+    }
     if (!this.wanted) {
       this.stop('idle', `no reader waits for it any more (${error.message})`);
       return;

@@ -26,6 +26,7 @@ describe.skipIf(!hasTool('ffmpeg') || !hasRedis())('origin + edge over a Redis d
     origin = await startGateway({
       cluster: { redis: { url: redis.url }, relaySecret: SECRET, directory: { ttlMs: 3000, refreshMs: 500 } },
       auth: { rules: [{ paths: 'secure/*', mode: 'keys', publishKey: 'pub-key', playKey: 'play-key' }] },
+      hub: { publisherGraceMs: 1000 },
     });
     edge = await startGateway({
       cluster: { redis: { url: redis.url }, relaySecret: SECRET, edge: { enabled: true, idleCloseMs: 1000, checkCacheMs: 0 } },
@@ -109,6 +110,25 @@ describe.skipIf(!hasTool('ffmpeg') || !hasRedis())('origin + edge over a Redis d
       ok.close();
     }
   }, 20_000);
+
+  it('when the origin stream ends for good, the edge ends it for its readers', async () => {
+    const short = publish(`${origin.rtmp}/live/gone`, { size: '160x120', fps: 25, gop: 25, audio: 'none' });
+    try {
+      await waitFor('origin live/gone ready', () => origin.gw.registry.get('live/gone')?.ready, 15_000);
+      const r = readFlv(`${edge.http}/live/gone.flv`);
+      expect(await r.status).toBe(200);
+      await waitFor('edge playing live/gone', () => videoTags(r.tags).some(isKeyframeTag), 10_000);
+      const stoppedAt = Date.now();
+      await short.stop();
+      await Promise.race([r.ended, sleep(8000)]);
+      const endedAfter = Date.now() - stoppedAt;
+      // Origin grace (1 s) + one reconnect that finds no origin (0.5 s) + the edge's grace (0.3 s).
+      expect(endedAfter).toBeLessThan(6000);
+      expect(edge.gw.registry.get('live/gone')).toBeUndefined();
+    } finally {
+      await short.stop();
+    }
+  }, 30_000);
 
   it('a forged relay grant is refused by the origin', async () => {
     expect((await fetch(`${origin.http}/secure/cam2.flv?sg_relay=${Date.now() + 30_000}.AAAA`)).status).toBe(403);
