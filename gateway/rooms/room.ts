@@ -77,6 +77,8 @@ export class Room {
   private readonly remote = new Map<number, RemoteParticipant>();
   /** `{node}/{their id}` -> local id. */
   private readonly remoteIds = new Map<string, number>();
+  /** Nodes heard from on the room bus. */
+  private readonly peers = new Set<string>();
   private nextParticipantId = 1;
   private lastId: number;
   readonly history: History;
@@ -431,6 +433,14 @@ export class Room {
   applyRemote(e: BusEvent, self: string): void {
     if (this.closed || e.node === self) return;
     this.lastActivityAt = Date.now();
+    if (!this.peers.has(e.node)) {
+      // The first word from a node: either side may have published before the other listened
+      // (subscriptions are asynchronous), so both announce their participants once.
+      this.peers.add(e.node);
+      this.announceAll();
+      if (e.t !== 'sync') this.host.publish?.(this, { t: 'sync', node: '' });
+      if (e.t === 'sync') return;
+    }
     switch (e.t) {
       case 'sync':
         this.announceAll();

@@ -83,6 +83,11 @@ describe.skipIf(!hasTool('ffmpeg') || !hasRedis())('origin + edge over a Redis d
     }
   }, 30_000);
 
+  it('an RTMP reader on the edge plays the relayed path too (every protocol goes through admission)', async () => {
+    const probed = await probe(`${edge.rtmp}/live/cam1`, 1);
+    expect(probed.streams.map((x) => x.codec_name).sort()).toEqual(['aac', 'h264']);
+  }, 20_000);
+
   it('the edge stops pulling when its last reader left for edge.idleCloseMs', async () => {
     await waitFor('edge relay closed', () => !edge.gw.registry.get('live/cam1') && origin.gw.registry.get('live/cam1')!.readers.size === 0, 8000);
     expect((await json(`${edge.http}/api/v1/cluster`)).edge.relays).toEqual([]);

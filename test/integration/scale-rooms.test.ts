@@ -56,4 +56,27 @@ describe.skipIf(!hasRedis())('rooms shared by two nodes over the Redis room bus'
     await ops.next('leave', (f) => f.participant.name === 'bob');
     await ops.close();
   }, 30_000);
+
+  it('Redis restarting: each node keeps its room going locally, and the bus works again afterwards', async () => {
+    const ops = await RoomClient.connect(a.ws, 'room/r2', 'ops');
+    const eve = await RoomClient.connect(b.ws, 'room/r2', 'eve');
+    await ops.next('join', (f) => f.participant.name === 'eve');
+    await redis.stop();
+    const local = await RoomClient.connect(a.ws, 'room/r2', 'local');
+    local.send({ type: 'chat', text: 'while redis is away' });
+    await ops.next('chat', (f) => f.text === 'while redis is away');
+    expect((await fetch(`${b.http}/healthz`)).status).toBe(200);
+    await redis.restart();
+    // The subscriber reconnects and resubscribes by itself; then lines cross again.
+    let crossed = false;
+    for (let i = 0; i < 40 && !crossed; i++) {
+      ops.send({ type: 'chat', text: `after ${i}` });
+      crossed = await eve.next('chat', (f) => String(f.text).startsWith('after'), 250).then(
+        () => true,
+        () => false,
+      );
+    }
+    expect(crossed).toBe(true);
+    await Promise.all([ops.close(), eve.close(), local.close()]);
+  }, 30_000);
 });
