@@ -109,8 +109,10 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     const worker = workerIdentity();
-    // UDP listeners are not shared between workers: SRT stays with worker 0.
-    if (worker && worker.index > 0) config = { ...config, srt: { ...config.srt, enabled: false } };
+    // UDP sockets cannot be shared between workers (node:cluster would hand every worker the same
+    // one): SRT and the RTSP server's UDP pair stay with worker 0; RTSP on the others is TCP only
+    // (a client asking for UDP there is answered 461 and falls back to TCP interleaved).
+    if (worker && worker.index > 0) config = { ...config, srt: { ...config.srt, enabled: false }, rtsp: { ...config.rtsp, udp: false } };
     gateway = new Gateway(config, worker ? { worker } : {});
   } catch (error) {
     if (error instanceof ConfigError) {
