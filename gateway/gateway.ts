@@ -170,7 +170,6 @@ export class Gateway {
     // Camera pulls, whatever the listeners: rtsp.enabled turns the RTSP server off, not the pulls.
     const leases = this.redis && cluster.standby.enabled ? new SourceLeases(this.redis, () => this.nodeId, cluster.standby.leaseMs, clusterLog.child({ role: 'standby' })) : undefined;
     this.sources = new SourceManager([rtspPullKind(config.rtsp, this.log.child({ component: 'sources' }))], this.admission, this.log.child({ component: 'sources' }), leases);
-    for (const [path, source] of Object.entries(config.sources)) this.sources.add(path, source);
     this.registry.addDemandHandler(this.sources);
     this.http = new HttpServer(config.http, this.log.child({ component: 'http' }));
     this.rtsp = config.rtsp.enabled
@@ -265,6 +264,9 @@ export class Gateway {
       return [...counts].map(([state, value]) => ({ labels: { state }, value }));
     });
     this.metrics.addRooms(() => this.rooms.list().map((room) => ({ path: room.path, participants: room.participants.size, messages: room.lastMessageId })));
+    // Camera sources run in one process: worker 0 of cluster.workers (the others relay them from it,
+    // so a camera gets one connection, not one per worker).
+    if (!this.worker || this.worker.index === 0) for (const [path, source] of Object.entries(config.sources)) this.sources.add(path, source);
     // Edge relays come last: a local camera source or rendition of the path wins over the origin.
     if (this.edge) this.registry.addDemandHandler(this.edge);
     app.get('/api/v1/cluster', (_req, res) => {
@@ -346,6 +348,8 @@ export class Gateway {
       }
       // Always-on camera pulls start once everything listens (renditions of them need the listeners).
       this.sources.run();
+      // The other workers learn where the camera sources run (the private port is known now).
+      if (this.workers) for (const source of this.sources.list()) this.workers.claim(source.path);
       await this.transcoder.start();
       if (this.srt) void this.srt.checkFfmpeg();
     } catch (error) {

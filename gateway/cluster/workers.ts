@@ -44,6 +44,9 @@ export function workerCount(setting: number | 'auto'): number {
 type DirMessage =
   | { sg: 'dir'; op: 'set'; path: string; node: string; url: string }
   | { sg: 'dir'; op: 'del'; path: string; node: string }
+  /** A path this worker can start (a camera source): served by it even while nobody publishes. */
+  | { sg: 'dir'; op: 'claim'; path: string; node: string; url: string }
+  | { sg: 'dir'; op: 'unclaim'; path: string; node: string }
   | { sg: 'dir'; op: 'get'; id: number; path: string }
   | { sg: 'dir'; op: 'got'; id: number; entry: DirectoryEntry | null };
 
@@ -96,6 +99,8 @@ function isDirMessage(m: unknown): m is DirMessage {
  */
 export class WorkerPool {
   private readonly owners = new Map<string, DirectoryEntry & { worker: number }>();
+  /** Camera sources by path: the worker that runs them (worker 0). */
+  private readonly claims = new Map<string, DirectoryEntry & { worker: number }>();
   private stopping = false;
   private readonly secret: string;
 
@@ -117,6 +122,7 @@ export class WorkerPool {
     });
     cluster.on('exit', (worker, code, signal) => {
       for (const [path, entry] of this.owners) if (entry.worker === worker.id) this.owners.delete(path);
+      for (const [path, entry] of this.claims) if (entry.worker === worker.id) this.claims.delete(path);
       if (this.stopping) return;
       const index = (worker as Worker & { sgIndex?: number }).sgIndex ?? 0;
       this.log.error({ worker: index, code, signal }, `worker ${index} died; restarting it`);
@@ -136,8 +142,12 @@ export class WorkerPool {
     if (message.op === 'set') this.owners.set(message.path, { node: message.node, url: message.url, since: Date.now(), worker: worker.id });
     else if (message.op === 'del') {
       if (this.owners.get(message.path)?.node === message.node) this.owners.delete(message.path);
+    } else if (message.op === 'claim') {
+      this.claims.set(message.path, { node: message.node, url: message.url, since: Date.now(), worker: worker.id });
+    } else if (message.op === 'unclaim') {
+      if (this.claims.get(message.path)?.node === message.node) this.claims.delete(message.path);
     } else if (message.op === 'get') {
-      const entry = this.owners.get(message.path);
+      const entry = this.owners.get(message.path) ?? this.claims.get(message.path);
       worker.send({ sg: 'dir', op: 'got', id: message.id, entry: entry ? { node: entry.node, url: entry.url, since: entry.since } : null } satisfies DirMessage);
     }
   }
@@ -240,6 +250,15 @@ export class WorkerDirectory {
 
   private send(message: DirMessage): void {
     if (process.connected) process.send?.(message);
+  }
+
+  /** This worker runs the camera source of `path`: the others relay it from here. */
+  claim(path: string): void {
+    this.send({ sg: 'dir', op: 'claim', path, ...this.self() });
+  }
+
+  unclaim(path: string): void {
+    this.send({ sg: 'dir', op: 'unclaim', path, node: this.self().node });
   }
 
   lookup(path: string): Promise<DirectoryEntry | undefined> {

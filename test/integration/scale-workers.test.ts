@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publish, type Publisher } from '../helpers/ffmpeg.js';
 import { isKeyframeTag, readFlv, videoTags, type FlvCapture } from '../helpers/flv-client.js';
-import { waitFor } from '../helpers/gateway.js';
+import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
 import { hasTool } from '../helpers/tools.js';
 
 /** The built gateway (dist/, built by npm test) with cluster.workers: 2, and its JSON log lines. */
@@ -16,11 +16,17 @@ describe.skipIf(!hasTool('ffmpeg'))('cluster.workers: 2 on one box (node:cluster
   let pub: Publisher | undefined;
   const readers: FlvCapture[] = [];
   let http = '';
+  let camera: TestGateway;
+  let cameraPub: Publisher | undefined;
 
   beforeAll(async () => {
+    // An RTSP "camera": a gateway serving RTSP play of a test pattern.
+    camera = await startGateway();
+    cameraPub = publish(`${camera.rtmp}/live/cam`, { size: '160x120', fps: 25, gop: 12, audio: 'none' });
+    await waitFor('camera ready', () => camera.gw.registry.get('live/cam')?.ready, 15_000);
     const dir = mkdtempSync(join(tmpdir(), 'sg-workers-'));
     const file = join(dir, 'workers.yaml');
-    writeFileSync(file, `bind: 127.0.0.1\ndataDir: ${dir}\nlog:\n  level: info\n  format: json\nhttp:\n  port: 0\nrtmp:\n  port: 0\nrtsp:\n  enabled: false\nsrt:\n  enabled: false\ncluster:\n  workers: 2\n`);
+    writeFileSync(file, `bind: 127.0.0.1\ndataDir: ${dir}\nlog:\n  level: info\n  format: json\nhttp:\n  port: 0\nrtmp:\n  port: 0\nrtsp:\n  enabled: false\nsrt:\n  enabled: false\ncluster:\n  workers: 2\nsources:\n  cams/door:\n    url: ${camera.rtsp}/live/cam\n    onDemand: false\n`);
     child = spawn(process.execPath, ['dist/gateway/main.js', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     let rest = '';
     child.stdout.on('data', (d) => {
@@ -46,6 +52,8 @@ describe.skipIf(!hasTool('ffmpeg'))('cluster.workers: 2 on one box (node:cluster
       child.kill('SIGTERM');
       await exited;
     }
+    await cameraPub?.stop();
+    await camera?.stop();
   });
 
   it('shares one HTTP and RTMP port, ingests once and serves readers on both workers', async () => {
@@ -80,13 +88,32 @@ describe.skipIf(!hasTool('ffmpeg'))('cluster.workers: 2 on one box (node:cluster
     for (let i = 0; i < 2; i++) {
       // Whichever worker answers, the answer is the same.
       const { streams } = (await (await fetch(`${http}/api/v1/streams`)).json()) as { streams: any[] };
-      expect(streams).toHaveLength(1);
-      expect(streams[0]).toMatchObject({ path: 'live/cam1', publisher: { protocol: 'rtmp' }, readers: { count: readers.length } });
-      expect(streams[0].workers).toHaveLength(2);
+      const cam1 = streams.filter((s) => s.path === 'live/cam1');
+      expect(cam1).toHaveLength(1);
+      expect(cam1[0]).toMatchObject({ path: 'live/cam1', publisher: { protocol: 'rtmp' }, readers: { count: readers.length } });
+      expect(cam1[0].workers).toHaveLength(2);
     }
+    // The metrics are the sum over the workers' own views (?local=1 on each private port).
+    const privates = lines.filter((l) => l.listener === 'http-private').map((l) => `http://127.0.0.1:${l.port}`);
+    let local = 0;
+    for (const base of privates) local += ((await (await fetch(`${base}/api/v1/streams?local=1`)).json()) as { streams: unknown[] }).streams.length;
     const text = await (await fetch(`${http}/metrics`)).text();
-    // Two workers, one stream each (the owner's and the relay's): the sum over the box.
-    expect(text).toMatch(/^streamgate_streams(\{[^}]*\})? 2$/m);
+    expect(text).toMatch(new RegExp(`^streamgate_streams(\\{[^}]*\\})? ${local}$`, 'm'));
     expect(text).toMatch(/^streamgate_readers\{[^}]*\} \d+$/m);
   }, 20_000);
+
+  it('a camera source is pulled once for the box and read on every worker', async () => {
+    const cams: FlvCapture[] = [];
+    try {
+      for (let i = 0; i < 4; i++) cams.push(readFlv(`${http}/cams/door.flv`));
+      for (const r of cams) expect(await r.status).toBe(200);
+      await waitFor('keyframes from the camera on every reader', () => cams.every((r) => videoTags(r.tags).some(isKeyframeTag)), 15_000);
+      // One RTSP connection to the camera, however many workers read it.
+      expect(camera.gw.registry.get('live/cam')!.readers.size).toBe(1);
+      const { streams } = (await (await fetch(`${http}/api/v1/streams`)).json()) as { streams: any[] };
+      expect(streams.find((s) => s.path === 'cams/door')).toMatchObject({ publisher: { protocol: 'rtsp-pull' }, readers: { count: 4 } });
+    } finally {
+      for (const r of cams) r.close();
+    }
+  }, 30_000);
 });
