@@ -20,12 +20,19 @@ export type BusEvent =
   | { readonly t: 'leave'; readonly node: string; readonly id: number; readonly reason: string }
   /** A node opened the room: every other node answers with `join` for its participants. */
   | { readonly t: 'sync'; readonly node: string }
+  /** Sent every BUS_ALIVE_MS by a node with participants in the room: a silent node has crashed. */
+  | { readonly t: 'alive'; readonly node: string }
   | { readonly t: 'chat'; readonly node: string; readonly from: ParticipantRef; readonly text: string; readonly ts: number }
   | { readonly t: 'data'; readonly node: string; readonly from: ParticipantRef; readonly to: BusTarget; readonly payload?: unknown; readonly binary?: string }
   /** Moderation is by name (as mute and bans are): each node applies it to its own participants. */
   | { readonly t: 'mute'; readonly node: string; readonly name: string; readonly muted: boolean; readonly by: ParticipantRef }
   | { readonly t: 'kick'; readonly node: string; readonly name: string; readonly banMs: number; readonly reason?: string; readonly by: ParticipantRef }
   | { readonly t: 'close'; readonly node: string; readonly reason: string; readonly by?: ParticipantRef };
+
+/** How often a node with participants in a room says so. */
+export const BUS_ALIVE_MS = 5000;
+/** A node not heard from for this long in a room is gone: its participants leave (reason `node gone`). */
+export const BUS_PEER_TIMEOUT_MS = 3 * BUS_ALIVE_MS;
 
 /** What Rooms needs from a bus (cluster/bus.ts over Redis; absent on a single box). */
 export interface RoomBus {

@@ -77,8 +77,8 @@ export class Room {
   private readonly remote = new Map<number, RemoteParticipant>();
   /** `{node}/{their id}` -> local id. */
   private readonly remoteIds = new Map<string, number>();
-  /** Nodes heard from on the room bus. */
-  private readonly peers = new Set<string>();
+  /** Nodes heard from on the room bus, with when they were last heard. */
+  private readonly peers = new Map<string, number>();
   private nextParticipantId = 1;
   private lastId: number;
   readonly history: History;
@@ -424,6 +424,23 @@ export class Room {
     return id === undefined ? ref : this.remote.get(id)!.ref;
   }
 
+  /**
+   * Forgets the participants of nodes not heard from since `before` (a crashed node cannot say
+   * they left). A node that speaks again is greeted as new and announces them again.
+   */
+  expirePeers(before: number): void {
+    for (const [node, seen] of this.peers) {
+      if (seen >= before) continue;
+      this.peers.delete(node);
+      for (const [id, r] of this.remote) {
+        if (r.node !== node) continue;
+        this.remote.delete(id);
+        this.remoteIds.delete(`${node}/${r.remoteId}`);
+        this.broadcast(encode({ type: 'leave', participant: r.ref, count: this.count, reason: 'node gone' }));
+      }
+    }
+  }
+
   /** Our own participants, announced again (another node opened the room). */
   announceAll(): void {
     for (const p of this.participants.values()) this.host.publish?.(this, { t: 'join', node: '', p: p.ref });
@@ -433,10 +450,11 @@ export class Room {
   applyRemote(e: BusEvent, self: string): void {
     if (this.closed || e.node === self) return;
     this.lastActivityAt = Date.now();
-    if (!this.peers.has(e.node)) {
+    const known = this.peers.has(e.node);
+    this.peers.set(e.node, Date.now());
+    if (!known) {
       // The first word from a node: either side may have published before the other listened
       // (subscriptions are asynchronous), so both announce their participants once.
-      this.peers.add(e.node);
       this.announceAll();
       if (e.t !== 'sync') this.host.publish?.(this, { t: 'sync', node: '' });
       if (e.t === 'sync') return;
@@ -444,6 +462,8 @@ export class Room {
     switch (e.t) {
       case 'sync':
         this.announceAll();
+        return;
+      case 'alive':
         return;
       case 'join': {
         const key = `${e.node}/${e.p.id}`;

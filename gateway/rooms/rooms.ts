@@ -22,7 +22,7 @@ import type { roomsConfigSchema } from './config.js';
 import { RoomError } from './errors.js';
 import { HistoryFile, historyFileName } from './history.js';
 import { validateName } from './protocol.js';
-import type { BusEvent, RoomBus } from './bus.js';
+import { BUS_ALIVE_MS, BUS_PEER_TIMEOUT_MS, type BusEvent, type RoomBus } from './bus.js';
 import { type Connection, type Participant, Room, type RoomHost } from './room.js';
 import { peerAddress } from '../net/listen.js';
 
@@ -51,6 +51,8 @@ export class Rooms implements RoomHost, RoomDirectory {
   /** Sockets that answered the last ping (heartbeat). */
   private readonly alive = new WeakMap<WebSocket, boolean>();
   private readonly pingTimer: NodeJS.Timeout | undefined;
+  /** Room bus presence: says this node is alive in its rooms, forgets silent nodes' participants. */
+  private readonly aliveTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly log: Logger;
   readonly config: z.infer<typeof roomsConfigSchema>;
@@ -61,6 +63,17 @@ export class Rooms implements RoomHost, RoomDirectory {
     // Frames over 4x the message limit are not worth reading into memory to refuse politely:
     // `ws` closes those connections with 1009 (RFC 6455 §7.4.1).
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: this.config.maxMessageBytes * 4 });
+    const bus = deps.bus;
+    if (bus) {
+      this.aliveTimer = setInterval(() => {
+        const before = Date.now() - BUS_PEER_TIMEOUT_MS;
+        for (const room of this.rooms.values()) {
+          if (room.participants.size > 0) bus.publish(room.path, { t: 'alive', node: bus.node });
+          room.expirePeers(before);
+        }
+      }, BUS_ALIVE_MS);
+      this.aliveTimer.unref();
+    }
     if (this.config.enabled && this.config.pingIntervalMs > 0) {
       this.pingTimer = setInterval(() => this.heartbeat(), this.config.pingIntervalMs);
       this.pingTimer.unref();
@@ -261,6 +274,7 @@ export class Rooms implements RoomHost, RoomDirectory {
     if (this.closed) return;
     this.closed = true;
     if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.aliveTimer) clearInterval(this.aliveTimer);
     for (const room of this.rooms.values()) {
       room.shutdown();
       this.deps.bus?.unsubscribe(room.path);
