@@ -161,6 +161,7 @@ export class Gateway {
             registry: this.registry,
             admission: () => this.admission,
             nodeId: () => this.nodeId,
+            servedLocally: (path) => this.sources.canServe(path) || (config.transcode.enabled && this.transcoder.renditions.canServe(path)),
             log: clusterLog.child({ role: 'edge' }),
           })
         : undefined;

@@ -47,6 +47,8 @@ export interface EdgeDeps {
   readonly admission: () => Admission;
   /** This node's id (a directory entry naming it is not an origin to pull from: it would be a loop). */
   readonly nodeId: () => string;
+  /** True when something on this node serves the path (a camera source, a rendition): not relayed. */
+  readonly servedLocally: (path: string) => boolean;
   readonly log: Logger;
 }
 
@@ -76,7 +78,8 @@ export class EdgeRelays implements DemandHandler {
   isRelayed(path: string): boolean {
     if (!this.paths.some((p) => matchPathPattern(p, path))) return false;
     const publisher = this.deps.registry.get(path)?.publisher;
-    return publisher === undefined || publisher.protocol === 'edge-pull';
+    if (publisher) return publisher.protocol === 'edge-pull';
+    return !this.deps.servedLocally(path);
   }
 
   canServe(path: string): boolean {

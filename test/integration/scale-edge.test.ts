@@ -30,7 +30,9 @@ describe.skipIf(!hasTool('ffmpeg') || !hasRedis())('origin + edge over a Redis d
     });
     edge = await startGateway({
       cluster: { redis: { url: redis.url }, relaySecret: SECRET, edge: { enabled: true, idleCloseMs: 1000, checkCacheMs: 0 } },
-      hub: { publisherGraceMs: 300 },
+      hub: { publisherGraceMs: 300, readyTimeoutMs: 2000 },
+      // A camera of the edge's own (unreachable here): its path is served locally, never asked of the origin.
+      sources: { 'local/cam': { url: 'rtsp://127.0.0.1:1/none' } },
     });
     client = new Redis(redis.url, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 100, 1000) });
     client.on('error', () => {});
@@ -134,6 +136,12 @@ describe.skipIf(!hasTool('ffmpeg') || !hasRedis())('origin + edge over a Redis d
       await short.stop();
     }
   }, 30_000);
+
+  it('a path the edge serves itself (a camera source) is not relayed nor checked with the origin', async () => {
+    const res = await fetch(`${edge.http}/local/cam.flv`);
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as any).error.code).toBe('SG_ERR_SOURCE_UNAVAILABLE');
+  }, 15_000);
 
   it('a forged relay grant is refused by the origin', async () => {
     expect((await fetch(`${origin.http}/secure/cam2.flv?sg_relay=${Date.now() + 30_000}.AAAA`)).status).toBe(403);
