@@ -69,14 +69,14 @@ export class EdgeRelays implements DemandHandler {
     return this.deps.config.edge;
   }
 
-  /** Paths relayed here: edge.paths on an edge; every path between the workers of one box. */
-  private get paths(): readonly string[] {
-    return this.deps.edgeEnabled ? this.edge.paths : ['**'];
+  /** Paths relayed from other nodes: edge.paths on an edge (between the workers of one box: all). */
+  private fromOtherNodes(path: string): boolean {
+    return this.deps.edgeEnabled && this.edge.paths.some((p) => matchPathPattern(p, path));
   }
 
   /** True when `path` is (or would be) relayed here rather than published locally. */
   isRelayed(path: string): boolean {
-    if (!this.paths.some((p) => matchPathPattern(p, path))) return false;
+    if (!this.deps.workers && !this.fromOtherNodes(path)) return false;
     const publisher = this.deps.registry.get(path)?.publisher;
     if (publisher) return publisher.protocol === 'edge-pull';
     return !this.deps.servedLocally(path);
@@ -117,7 +117,7 @@ export class EdgeRelays implements DemandHandler {
       const entry = await this.deps.workers.lookup(path);
       if (entry && entry.node !== this.deps.nodeId()) return entry.url;
     }
-    if (!this.deps.edgeEnabled) throw new NoOriginError(path);
+    if (!this.fromOtherNodes(path)) throw new NoOriginError(path);
     if (this.edge.upstream) return this.edge.upstream.replace(/\/+$/, '');
     const directory = this.deps.directory;
     if (!directory) throw new OriginUnavailableError(path, 'no cluster.redis.url and no cluster.edge.upstream', 503);
