@@ -143,6 +143,24 @@ describe.skipIf(!hasTool('ffmpeg') || !hasRedis())('origin + edge over a Redis d
     expect(((await res.json()) as any).error.code).toBe('SG_ERR_SOURCE_UNAVAILABLE');
   }, 15_000);
 
+  it('without a relay secret the edge pulls with the token of a reader the origin accepted', async () => {
+    const plain = await startGateway({ cluster: { redis: { url: redis.url }, edge: { enabled: true, idleCloseMs: 500 } } });
+    try {
+      expect((await fetch(`${plain.http}/secure/cam2.flv?token=wrong`)).status).toBe(403);
+      const r = readFlv(`${plain.http}/secure/cam2.flv?token=play-key`);
+      try {
+        expect(await r.status).toBe(200);
+        await waitFor('keyframe through a forwarded token', () => videoTags(r.tags).some(isKeyframeTag), 10_000);
+        const relay = ((await json(`${plain.http}/api/v1/cluster`)) as any).edge.relays[0];
+        expect(relay.url).toContain('token=***');
+      } finally {
+        r.close();
+      }
+    } finally {
+      await plain.stop();
+    }
+  }, 20_000);
+
   it('a forged relay grant is refused by the origin', async () => {
     expect((await fetch(`${origin.http}/secure/cam2.flv?sg_relay=${Date.now() + 30_000}.AAAA`)).status).toBe(403);
   });
