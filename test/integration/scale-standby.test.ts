@@ -11,6 +11,33 @@ import { hasTool } from '../helpers/tools.js';
 
 const LEASE_MS = 2000;
 
+/** The built gateway as a child process, with its JSON log lines. */
+function spawnGateway(file: string): { child: ChildProcessByStdio<null, Readable, Readable>; lines: Record<string, any>[] } {
+  const child = spawn(process.execPath, ['dist/gateway/main.js', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Record<string, any>[] = [];
+  let rest = '';
+  child.stdout.on('data', (d) => {
+    rest += String(d);
+    const parts = rest.split('\n');
+    rest = parts.pop()!;
+    for (const part of parts) {
+      try {
+        lines.push(JSON.parse(part));
+      } catch {
+        /* not JSON */
+      }
+    }
+  });
+  return { child, lines };
+}
+
+async function kill(child: ChildProcessByStdio<null, Readable, Readable> | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
 /**
  * Hot standby: the "camera" is a gateway serving RTSP play of an ffmpeg test pattern; the primary
  * (a child process, so it can be kill -9'd) and the standby (in-process) share one config with an
@@ -21,7 +48,9 @@ describe.skipIf(!hasTool('ffmpeg') || !hasRedis())('hot standby: camera pull lea
   let camera: TestGateway;
   let pub: Publisher;
   let primary: ChildProcessByStdio<null, Readable, Readable>;
-  const primaryLines: Record<string, any>[] = [];
+  let primaryLines: Record<string, any>[] = [];
+  let third: ChildProcessByStdio<null, Readable, Readable> | undefined;
+  let file = '';
   let standby: TestGateway;
   let settings: Record<string, any>;
 
@@ -35,33 +64,17 @@ describe.skipIf(!hasTool('ffmpeg') || !hasRedis())('hot standby: camera pull lea
       cluster: { redis: { url: redis.url }, standby: { enabled: true, leaseMs: LEASE_MS } },
     };
     const dir = mkdtempSync(join(tmpdir(), 'sg-standby-'));
-    const file = join(dir, 'primary.json');
+    file = join(dir, 'primary.json');
     // JSON is YAML: the same settings as the standby's.
     writeFileSync(file, JSON.stringify({ ...settings, bind: '127.0.0.1', dataDir: dir, log: { level: 'info', format: 'json' }, http: { port: 0 }, rtmp: { port: 0 }, rtsp: { port: 0 }, srt: { enabled: false } }));
-    primary = spawn(process.execPath, ['dist/gateway/main.js', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let rest = '';
-    primary.stdout.on('data', (d) => {
-      rest += String(d);
-      const parts = rest.split('\n');
-      rest = parts.pop()!;
-      for (const part of parts) {
-        try {
-          primaryLines.push(JSON.parse(part));
-        } catch {
-          /* not JSON */
-        }
-      }
-    });
+    ({ child: primary, lines: primaryLines } = spawnGateway(file));
     await waitFor('primary pulling', () => primaryLines.some((l) => /^pulling /.test(l.msg ?? '')), 15_000);
     standby = await startGateway(settings);
   }, 40_000);
 
   afterAll(async () => {
-    if (primary && primary.exitCode === null && primary.signalCode === null) {
-      const exited = new Promise((r) => primary.once('exit', r));
-      primary.kill('SIGKILL');
-      await exited;
-    }
+    await kill(primary);
+    await kill(third);
     await standby?.stop();
     await pub?.stop();
     await camera?.stop();
@@ -91,4 +104,21 @@ describe.skipIf(!hasTool('ffmpeg') || !hasRedis())('hot standby: camera pull lea
     const info = (await (await fetch(`${standby.http}/api/v1/sources/cams/door`)).json()) as any;
     expect(info.state).toBe('running');
   }, 20_000);
+
+  it('a clean stop releases the lease: another gateway takes over within leaseMs / 3', async () => {
+    const next = spawnGateway(file);
+    third = next.child;
+    await waitFor('third gateway up', () => next.lines.some((l) => l.listener === 'http'), 15_000);
+    const http = `http://127.0.0.1:${next.lines.find((l) => l.listener === 'http')!.port}`;
+    await waitFor('third gateway standing by', async () => ((await (await fetch(`${http}/api/v1/sources/cams/door`)).json()) as any).state === 'standby', 5000);
+    const stoppedAt = Date.now();
+    await standby.stop();
+    await waitFor('third gateway pulling', async () => {
+      const res = await fetch(`${http}/api/v1/streams/cams/door`);
+      return res.status === 200 && ((await res.json()) as any).ready;
+    }, LEASE_MS * 3);
+    const gapMs = Date.now() - stoppedAt;
+    process.stderr.write(`hot standby: clean stop to first keyframe on the other gateway ${gapMs} ms (leaseMs ${LEASE_MS})\n`);
+    expect(gapMs).toBeLessThan(LEASE_MS / 3 + 1500);
+  }, 30_000);
 });
