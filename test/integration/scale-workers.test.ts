@@ -116,4 +116,22 @@ describe.skipIf(!hasTool('ffmpeg'))('cluster.workers: 2 on one box (node:cluster
       for (const r of cams) r.close();
     }
   }, 30_000);
+
+  it('a worker killed with -9 is restarted; the other worker keeps its streams playing', async () => {
+    const privates = lines.filter((l) => l.listener === 'http-private').map((l) => `http://127.0.0.1:${l.port}`);
+    const info = await Promise.all(privates.map(async (base) => ({ base, cluster: (await (await fetch(`${base}/api/v1/cluster`)).json()) as any, stream: await fetch(`${base}/api/v1/streams/live/cam1`).then((r) => (r.status === 200 ? r.json() : undefined)) as any })));
+    const owner = info.find((i) => i.stream?.publisher?.protocol === 'rtmp')!;
+    const other = info.find((i) => i !== owner)!;
+    process.kill(other.cluster.worker.pid, 'SIGKILL');
+    await waitFor('worker restarted', () => lines.filter((l) => l.listener === 'http-private').length === 3, 15_000);
+    const { streams } = (await (await fetch(`${owner.base}/api/v1/streams?local=1`)).json()) as { streams: any[] };
+    expect(streams.find((x) => x.path === 'live/cam1')).toMatchObject({ ready: true, publisher: { protocol: 'rtmp' } });
+    const after: FlvCapture[] = [];
+    try {
+      for (let i = 0; i < 2; i++) after.push(readFlv(`${http}/live/cam1.flv`));
+      await waitFor('keyframes after the restart', () => after.every((r) => videoTags(r.tags).some(isKeyframeTag)), 15_000);
+    } finally {
+      for (const r of after) r.close();
+    }
+  }, 40_000);
 });
