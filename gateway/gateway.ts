@@ -35,7 +35,7 @@ import { EdgeRelays } from './cluster/edge.js';
 import { RedisLink } from './cluster/redis.js';
 import { RedisRoomBus } from './cluster/bus.js';
 import { SourceLeases } from './cluster/lease.js';
-import { WorkerDirectory, type WorkerIdentity } from './cluster/workers.js';
+import { IpcRoomBus, WorkerDirectory, type WorkerIdentity } from './cluster/workers.js';
 
 export interface GatewayPorts {
   http: number;
@@ -183,7 +183,11 @@ export class Gateway {
       : undefined;
     this.hls = new HlsServer({ registry: this.registry, config: config.hls, log: this.log.child({ component: 'hls' }), admission: this.admission });
     this.recorder = new Recorder({ registry: this.registry, config: config.record, dataDir: config.dataDir, log: this.log.child({ component: 'record' }) });
-    const bus = this.redis ? new RedisRoomBus(this.redis, () => this.nodeId, this.log.child({ component: 'rooms', bus: 'redis' })) : undefined;
+    const bus = this.redis
+      ? new RedisRoomBus(this.redis, () => this.nodeId, this.log.child({ component: 'rooms', bus: 'redis' }))
+      : options.worker && options.worker.count > 1
+        ? new IpcRoomBus(() => this.nodeId)
+        : undefined;
     this.rooms = new Rooms({ registry: this.registry, config: config.rooms, dataDir: config.dataDir, log: this.log.child({ component: 'rooms' }), access: this.auth, ...(bus ? { bus } : {}) });
     this.flv = new FlvServer(this.admission, this.log.child({ component: 'flv' }));
     const app = this.http.app;

@@ -20,6 +20,7 @@ import type { StreamRegistry } from '../core/registry.js';
 import type { PublisherInfo, Stream } from '../core/stream.js';
 import type { DirectoryEntry } from './directory.js';
 import { RELAY_PROTOCOLS } from './directory.js';
+import type { BusEvent, RoomBus } from '../rooms/bus.js';
 
 /** Environment a worker gets from the primary. */
 export const WORKER_ENV = { index: 'STREAMGATE_WORKER_INDEX', count: 'STREAMGATE_WORKER_COUNT', secret: 'STREAMGATE_WORKER_SECRET' } as const;
@@ -57,6 +58,13 @@ type AggMessage =
   | { sg: 'agg'; op: 'collect'; id: number; what: AggregateKind }
   | { sg: 'agg'; op: 'part'; id: number; data: unknown }
   | { sg: 'agg'; op: 'done'; id: number; data: unknown };
+
+/** Room bus events between the workers of one box (no Redis): the primary forwards to the others. */
+type BusMessage = { sg: 'bus'; room: string; event: BusEvent };
+
+function isBusMessage(m: unknown): m is BusMessage {
+  return typeof m === 'object' && m !== null && (m as { sg?: unknown }).sg === 'bus';
+}
 
 function isAggMessage(m: unknown): m is AggMessage {
   return typeof m === 'object' && m !== null && (m as { sg?: unknown }).sg === 'agg';
@@ -118,7 +126,9 @@ export class WorkerPool {
   start(): void {
     cluster.on('message', (worker, message) => {
       if (isAggMessage(message)) this.onAggregate(worker, message);
-      else this.onMessage(worker, message);
+      else if (isBusMessage(message)) {
+        for (const w of Object.values(cluster.workers ?? {})) if (w && w !== worker && w.isConnected()) w.send(message);
+      } else this.onMessage(worker, message);
     });
     cluster.on('exit', (worker, code, signal) => {
       for (const [path, entry] of this.owners) if (entry.worker === worker.id) this.owners.delete(path);
@@ -301,5 +311,45 @@ export class WorkerDirectory {
     process.off('message', this.onMessage);
     for (const resolve of this.pending.values()) resolve(undefined);
     this.pending.clear();
+  }
+}
+
+/**
+ * The room bus between the workers of one box when there is no Redis: events go to the primary,
+ * which forwards them to every other worker, so participants whose WebSockets reached different
+ * workers share their rooms. With cluster.redis.url the Redis bus is used instead (it spans the
+ * workers too: each worker is a node).
+ */
+export class IpcRoomBus implements RoomBus {
+  private readonly handlers = new Map<string, (event: BusEvent) => void>();
+  private readonly onMessage = (message: unknown) => {
+    if (!isBusMessage(message)) return;
+    this.handlers.get(message.room)?.(message.event);
+  };
+
+  constructor(private readonly nodeId: () => string) {
+    process.on('message', this.onMessage);
+  }
+
+  get node(): string {
+    return this.nodeId();
+  }
+
+  publish(room: string, event: BusEvent): void {
+    if (process.connected) process.send?.({ sg: 'bus', room, event } satisfies BusMessage);
+  }
+
+  subscribe(room: string, handler: (event: BusEvent) => void): Promise<void> {
+    this.handlers.set(room, handler);
+    return Promise.resolve();
+  }
+
+  unsubscribe(room: string): void {
+    this.handlers.delete(room);
+  }
+
+  close(): void {
+    process.off('message', this.onMessage);
+    this.handlers.clear();
   }
 }

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publish, type Publisher } from '../helpers/ffmpeg.js';
 import { isKeyframeTag, readFlv, videoTags, type FlvCapture } from '../helpers/flv-client.js';
 import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
+import { RoomClient } from '../helpers/rooms-client.js';
 import { hasTool } from '../helpers/tools.js';
 
 /** The built gateway (dist/, built by npm test) with cluster.workers: 2, and its JSON log lines. */
@@ -134,4 +135,22 @@ describe.skipIf(!hasTool('ffmpeg'))('cluster.workers: 2 on one box (node:cluster
       for (const r of after) r.close();
     }
   }, 40_000);
+
+  it('a room is shared by participants whose WebSockets reached different workers (IPC bus)', async () => {
+    const living: string[] = [];
+    for (const l of lines.filter((x) => x.listener === 'http-private')) {
+      const base = `127.0.0.1:${l.port}`;
+      if (await fetch(`http://${base}/healthz`).then((r) => r.ok, () => false)) living.push(`ws://${base}`);
+    }
+    expect(living).toHaveLength(2);
+    const a = await RoomClient.connect(living[0]!, 'room/box', 'ann');
+    const b = await RoomClient.connect(living[1]!, 'room/box', 'ben');
+    try {
+      await a.next('join', (f) => f.participant.name === 'ben');
+      b.send({ type: 'chat', text: 'across workers' });
+      expect((await a.next('chat', (f) => f.text === 'across workers')).from.name).toBe('ben');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  }, 20_000);
 });
