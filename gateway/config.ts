@@ -13,6 +13,7 @@ import { hlsConfigSchema } from './protocols/hls/config.js';
 import { recordConfigSchema } from './record/config.js';
 import { authConfigSchema } from './auth/config.js';
 import { transcodeConfigSchema } from '../transcode/config.js';
+import { clusterConfigSchema } from './cluster/config.js';
 
 const port = z.number().int().min(0).max(65535);
 const ms = z.number().int().min(0);
@@ -70,6 +71,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   record: recordConfigSchema.prefault({}),
   transcode: transcodeConfigSchema.prefault({}),
+  cluster: clusterConfigSchema,
   hub: z
     .strictObject({
       gopCacheMaxBytes: bytes.default(32 * 1024 * 1024),

@@ -4,13 +4,14 @@
  */
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import express, { type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { Metrics } from './api/metrics.js';
 import { Authorizer, ConnectionLimiter, adminMiddleware, contentMiddleware } from './auth/index.js';
 import { ConfigError } from './core/errors.js';
 import { contentOf } from './api/content.js';
-import { streamsRouter } from './api/streams.js';
+import { streamEntry, streamsRouter } from './api/streams.js';
 import { tokensRouter } from './api/tokens.js';
 import type { Config } from './config.js';
 import { Admission } from './core/admission.js';
@@ -30,6 +31,13 @@ import { Rooms } from './rooms/rooms.js';
 import { HlsServer } from './protocols/hls/server.js';
 import { Recorder } from './record/recorder.js';
 import { Transcoder } from '../transcode/transcoder.js';
+import { ClusterAccess } from './cluster/access.js';
+import { Directory } from './cluster/directory.js';
+import { EdgeRelays } from './cluster/edge.js';
+import { RedisLink } from './cluster/redis.js';
+import { RedisRoomBus } from './cluster/bus.js';
+import { SourceLeases } from './cluster/lease.js';
+import { IpcRoomBus, WorkerDirectory, type WorkerIdentity } from './cluster/workers.js';
 
 export interface GatewayPorts {
   http: number;
@@ -70,6 +78,8 @@ export function changedSettings(a: Config, b: Config): string[] {
 export interface GatewayOptions {
   /** A logger to use instead of one built from config.log (tests pass a silent one). */
   logger?: Logger;
+  /** Set when the primary of `cluster.workers` forked this process (cluster/workers.ts). */
+  worker?: WorkerIdentity;
 }
 
 export class Gateway {
@@ -93,6 +103,16 @@ export class Gateway {
   readonly recorder: Recorder;
   readonly transcoder: Transcoder;
   private readonly flv: FlvServer;
+  /** Redis (directory, room bus, leases) when cluster.redis.url is set. */
+  readonly redis: RedisLink | undefined;
+  readonly directory: Directory | undefined;
+  /** Edge relays when cluster.edge.enabled. */
+  readonly edge: EdgeRelays | undefined;
+  /** With cluster.workers > 1: the primary's directory of this box's workers. */
+  readonly workers: WorkerDirectory | undefined;
+  private readonly worker: WorkerIdentity | undefined;
+  /** This worker's own loopback HTTP port (other workers pull from it); 0 when not a worker. */
+  privatePort = 0;
   private started = false;
   readonly startedAt = Date.now();
   ports: GatewayPorts = { http: 0, rtmp: undefined, rtsp: undefined, srt: undefined, https: undefined, rtmps: undefined };
@@ -126,10 +146,34 @@ export class Gateway {
     this.auth = new Authorizer(config.auth, authLog, refused);
     this.limiter = new ConnectionLimiter(() => this.auth.config.limits, authLog, refused);
     this.apiGate = adminMiddleware(this.auth, authLog, refused);
-    this.admission = new Admission(this.registry, this.auth, (p, r) => this.metrics.refused(p, r));
+    const cluster = config.cluster;
+    const clusterLog = this.log.child({ component: 'cluster' });
+    this.redis = cluster.redis.url ? new RedisLink(cluster.redis.url, cluster.redis.keyPrefix, clusterLog) : undefined;
+    this.directory = this.redis ? new Directory(this.redis, this.registry, cluster.directory, () => ({ node: this.nodeId, url: this.advertisedUrl }), clusterLog) : undefined;
+    this.worker = options.worker && options.worker.count > 1 ? options.worker : undefined;
+    this.workers = this.worker ? new WorkerDirectory(this.registry, () => ({ node: this.nodeId, url: `http://127.0.0.1:${this.privatePort}` })) : undefined;
+    const relaySecret = this.worker?.relaySecret || cluster.relaySecret;
+    this.edge =
+      cluster.edge.enabled || this.workers
+        ? new EdgeRelays({
+            config: cluster,
+            edgeEnabled: cluster.edge.enabled,
+            directory: this.directory,
+            workers: this.workers,
+            relaySecret,
+            registry: this.registry,
+            admission: () => this.admission,
+            nodeId: () => this.nodeId,
+            servedLocally: (path) => this.sources.canServe(path) || (config.transcode.enabled && this.transcoder.renditions.canServe(path)),
+            log: clusterLog.child({ role: 'edge' }),
+          })
+        : undefined;
+    // The workers of one box share one auth config: no origin check between them, only on an edge.
+    const policy = relaySecret || this.edge ? new ClusterAccess(this.auth, relaySecret, this.edge, cluster.edge.enabled && cluster.edge.checkWithOrigin) : this.auth;
+    this.admission = new Admission(this.registry, policy, (p, r) => this.metrics.refused(p, r));
     // Camera pulls, whatever the listeners: rtsp.enabled turns the RTSP server off, not the pulls.
-    this.sources = new SourceManager([rtspPullKind(config.rtsp, this.log.child({ component: 'sources' }))], this.admission, this.log.child({ component: 'sources' }));
-    for (const [path, source] of Object.entries(config.sources)) this.sources.add(path, source);
+    const leases = this.redis && cluster.standby.enabled ? new SourceLeases(this.redis, () => this.nodeId, cluster.standby.leaseMs, clusterLog.child({ role: 'standby' })) : undefined;
+    this.sources = new SourceManager([rtspPullKind(config.rtsp, this.log.child({ component: 'sources' }))], this.admission, this.log.child({ component: 'sources' }), leases);
     this.registry.addDemandHandler(this.sources);
     this.http = new HttpServer(config.http, this.log.child({ component: 'http' }));
     this.rtsp = config.rtsp.enabled
@@ -143,7 +187,8 @@ export class Gateway {
     this.webrtc = config.webrtc.enabled
       ? new WebRtcServer({
           admission: this.admission,
-          config: config.webrtc,
+          // Workers cannot share an ICE mux socket: worker i takes udpPort + i (open that range).
+          config: this.worker && config.webrtc.udpPort > 0 ? { ...config.webrtc, udpPort: config.webrtc.udpPort + this.worker.index } : config.webrtc,
           log: this.log.child({ component: 'webrtc' }),
           bindAddress: config.bind,
           certificateDir: join(config.dataDir, 'webrtc'),
@@ -153,7 +198,12 @@ export class Gateway {
       : undefined;
     this.hls = new HlsServer({ registry: this.registry, config: config.hls, log: this.log.child({ component: 'hls' }), admission: this.admission });
     this.recorder = new Recorder({ registry: this.registry, config: config.record, dataDir: config.dataDir, log: this.log.child({ component: 'record' }) });
-    this.rooms = new Rooms({ registry: this.registry, config: config.rooms, dataDir: config.dataDir, log: this.log.child({ component: 'rooms' }), access: this.auth });
+    const bus = this.redis
+      ? new RedisRoomBus(this.redis, () => this.nodeId, this.log.child({ component: 'rooms', bus: 'redis' }))
+      : options.worker && options.worker.count > 1
+        ? new IpcRoomBus(() => this.nodeId)
+        : undefined;
+    this.rooms = new Rooms({ registry: this.registry, config: config.rooms, dataDir: config.dataDir, log: this.log.child({ component: 'rooms' }), access: this.auth, ...(bus ? { bus } : {}) });
     this.flv = new FlvServer(this.admission, this.log.child({ component: 'flv' }));
     const app = this.http.app;
     app.get('/healthz', (_req, res) => {
@@ -187,6 +237,22 @@ export class Gateway {
     });
     app.use(this.recorder.router());
     app.use(this.transcoder.router());
+    const workers = this.workers;
+    if (workers) {
+      // The whole box: every worker's streams merged by the primary (`?local=1`: this worker's only).
+      workers.collector = async (what) => {
+        if (what === 'streams') return this.registry.list().map((s) => ({ ...streamEntry(s), ...this.transcoder.streamExtras(s), worker: this.worker!.index }));
+        return this.metrics.registry.getMetricsAsJSON();
+      };
+      app.get('/api/v1/streams', (req, res, next) => {
+        if (req.query.local !== undefined) return next();
+        workers.aggregate('streams').then((streams) => res.json({ streams }), next);
+      });
+      app.get('/metrics', (req, res, next) => {
+        if (req.query.local !== undefined) return next();
+        workers.aggregate('metrics').then((text) => res.type(this.metrics.registry.contentType).send(text), next);
+      });
+    }
     app.use(streamsRouter(this.registry, this.transcoder.streamExtras));
     app.use(
       tokensRouter(this.auth, () => ({
@@ -233,6 +299,25 @@ export class Gateway {
       return [...counts.values()].map((c) => ({ labels: { kind: c.kind, state: c.state }, value: c.value }));
     });
     this.metrics.addRooms(() => this.rooms.list().map((room) => ({ path: room.path, participants: room.participants.size, messages: room.lastMessageId })));
+    // Camera sources run in one process: worker 0 of cluster.workers (the others relay them from it,
+    // so a camera gets one connection, not one per worker).
+    if (!this.worker || this.worker.index === 0) for (const [path, source] of Object.entries(config.sources)) this.sources.add(path, source);
+    // Edge relays come last: a local camera source or rendition of the path wins over the origin.
+    if (this.edge) this.registry.addDemandHandler(this.edge);
+    app.get('/api/v1/cluster', (_req, res) => {
+      res.json({
+        nodeId: this.nodeId,
+        advertise: this.advertisedUrl,
+        worker: this.worker ? { index: this.worker.index, count: this.worker.count, pid: process.pid } : null,
+        redis: { configured: this.redis !== undefined, connected: this.redis?.ready ?? false },
+        directory: this.directory?.paths ?? [],
+        edge: { enabled: this.edge !== undefined, relays: this.edge?.list() ?? [] },
+      });
+    });
+    this.metrics.addGauge('streamgate_cluster_redis_up', 'Whether the Redis of the cluster directory and room bus is connected (absent without cluster.redis.url)', [], () =>
+      this.redis ? [{ labels: {}, value: this.redis.ready ? 1 : 0 }] : [],
+    );
+    this.metrics.addGauge('streamgate_edge_relays', 'Paths this edge pulls from their origin', [], () => (this.edge ? [{ labels: {}, value: this.edge.list().length }] : []));
     this.http.addUpgradeHandler(this.rooms.handleUpgrade);
     this.http.addUpgradeHandler(this.flv.handleUpgrade);
     this.http.finish();
@@ -256,6 +341,20 @@ export class Gateway {
     return profile ? `${path}_${profile}` : undefined;
   }
 
+  /** This node's name in the cluster directory. */
+  get nodeId(): string {
+    const base = this.config.cluster.nodeId || `${hostname()}-${this.ports.http}`;
+    return this.worker ? `${base}-w${this.worker.index}` : base;
+  }
+
+  /** The HTTP base URL other nodes pull this node's streams from. */
+  get advertisedUrl(): string {
+    if (this.config.cluster.advertise) return this.config.cluster.advertise.replace(/\/+$/, '');
+    const bind = this.config.bind;
+    const host = bind === '0.0.0.0' || bind === '::' ? hostname() : bind.includes(':') ? `[${bind}]` : bind;
+    return `http://${host}:${this.ports.http}`;
+  }
+
   /** Starts every listener; logs one line per listener with the port it got. */
   async start(): Promise<GatewayPorts> {
     if (this.started) return this.ports;
@@ -271,6 +370,10 @@ export class Gateway {
       await this.recorder.start();
       this.ports.http = await this.http.listen(this.config.http.port, host);
       this.log.info({ listener: 'http', port: this.ports.http }, `HTTP (FLV, WS-FLV, HLS, API, player) listening on http://${host}:${this.ports.http}`);
+      if (this.worker) {
+        this.privatePort = await this.http.listenPrivate();
+        this.log.info({ listener: 'http-private', port: this.privatePort, worker: this.worker.index }, `worker ${this.worker.index}: loopback relay listener on http://127.0.0.1:${this.privatePort}`);
+      }
       if (this.rtmp) {
         this.ports.rtmp = await this.rtmp.listen(this.config.rtmp.port, host);
         this.log.info({ listener: 'rtmp', port: this.ports.rtmp }, `RTMP listening on rtmp://${host}:${this.ports.rtmp}`);
@@ -294,6 +397,8 @@ export class Gateway {
       }
       // Always-on camera pulls start once everything listens (renditions of them need the listeners).
       this.sources.run();
+      // The other workers learn where the camera sources run (the private port is known now).
+      if (this.workers) for (const source of this.sources.list()) this.workers.claim(source.path);
       await this.transcoder.start();
       if (this.srt) void this.srt.checkFfmpeg();
     } catch (error) {
@@ -365,6 +470,7 @@ export class Gateway {
 
   /** Stops listeners, ends every stream and closes every connection. Idempotent. */
   async stop(): Promise<void> {
+    this.edge?.close();
     this.sources.close();
     this.transcoder.close();
     this.registry.close();
@@ -373,5 +479,10 @@ export class Gateway {
     // Rooms first, so participants get a proper close frame before the HTTP sockets go.
     await this.rooms.close();
     await Promise.all([this.rtmp?.close(), this.rtsp?.close(), this.srt?.close(), this.hls.close(), this.recorder.close(), this.http.close()]);
+    // Directory entries go last but before Redis: a stopped node must not stay an origin.
+    this.workers?.close();
+    await this.sources.closeGate();
+    await this.directory?.close();
+    await this.redis?.close();
   }
 }

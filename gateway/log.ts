@@ -103,5 +103,5 @@ function prettyEntry(entry: Record<string, unknown>, color: boolean): string {
  * shown by the API: a request URL, an ffmpeg command line, ffmpeg's own words.
  */
 export function maskSecrets(text: string): string {
-  return text.replace(/([?&]token=)[^&\s'"]+/g, '$1***').replace(/(\/\/[^/\s:@]+:)[^@\s/]+@/g, '$1***@');
+  return text.replace(/([?&](?:token|sg_relay)=)[^&\s'"]+/g, '$1***').replace(/(\/\/[^/\s:@]+:)[^@\s/]+@/g, '$1***@');
 }

@@ -7,6 +7,9 @@ import { parseArgs } from 'node:util';
 import { type ConfigOverrides, configPath, loadConfig } from './config.js';
 import { ConfigError } from './core/errors.js';
 import { Gateway } from './gateway.js';
+import cluster from 'node:cluster';
+import { createLogger } from './log.js';
+import { WorkerPool, workerCount, workerIdentity } from './cluster/workers.js';
 import { HASH_PASSWORD_HELP, TOKEN_HELP, hashPasswordCommand, tokenCommand } from './cli.js';
 
 const USAGE = `usage: streamgate [--config FILE] [--bind ADDR] [--http-port N] [--rtmp-port N] [--rtsp-port N] [--srt-port N] [--webrtc-port N]
@@ -103,8 +106,18 @@ export async function main(argv: string[]): Promise<void> {
     if (webrtcPort !== undefined) overrides.webrtcPort = webrtcPort;
     // The file is resolved once, so a reload reads the same one even if the cwd or env changed.
     configOptions = { file: values.config ?? configPath(), overrides };
-    const config = loadConfig(configOptions);
-    gateway = new Gateway(config);
+    let config = loadConfig(configOptions);
+    const workers = workerCount(config.cluster.workers);
+    if (workers > 1 && cluster.isPrimary) {
+      runPrimary(workers, config.cluster.relaySecret, createLogger(config.log.level, undefined, config.log.format));
+      return;
+    }
+    const worker = workerIdentity();
+    // UDP sockets cannot be shared between workers (node:cluster would hand every worker the same
+    // one): SRT and the RTSP server's UDP pair stay with worker 0; RTSP on the others is TCP only
+    // (a client asking for UDP there is answered 461 and falls back to TCP interleaved).
+    if (worker && worker.index > 0) config = { ...config, srt: { ...config.srt, enabled: false }, rtsp: { ...config.rtsp, udp: false } };
+    gateway = new Gateway(config, worker ? { worker } : {});
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`streamgate: ${error.message}\n`);
@@ -150,6 +163,28 @@ export async function main(argv: string[]): Promise<void> {
   });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** The primary of `cluster.workers`: forks the workers and stops them on SIGINT/SIGTERM. */
+function runPrimary(count: number, relaySecret: string, log: ReturnType<typeof createLogger>): void {
+  const pool = new WorkerPool(count, relaySecret, log.child({ component: 'workers' }));
+  log.info({ workers: count }, `starting ${count} worker processes sharing the listeners`);
+  pool.start();
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping the workers');
+    const force = setTimeout(() => process.exit(1), 8000);
+    force.unref();
+    void pool.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  // SIGHUP: each worker reloads its own config.
+  process.on('SIGHUP', () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+  });
 }
 
 void main(process.argv.slice(2));

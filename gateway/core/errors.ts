@@ -85,6 +85,8 @@ export const ERRORS = {
   SG_ERR_ROOM_NOT_FOUND: answer(404, 404),
   SG_ERR_ROOM_SLOW_CONSUMER: answer(400, 503, 4408),
   SG_ERR_ROOM_STORAGE: answer(503, 503, 4400),
+  // cluster: edges, the Redis directory
+  SG_ERR_ORIGIN_UNAVAILABLE: answer(502, 503),
 } as const satisfies Record<string, ErrorAnswer>;
 
 export type ErrorCode = keyof typeof ERRORS;

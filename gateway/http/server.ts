@@ -26,6 +26,7 @@ export class HttpServer {
   private readonly upgradeHandlers: UpgradeHandler[] = [];
   private readonly sockets = new Set<Socket>();
   private tlsServer: HttpsServer | undefined;
+  private privateServer: Server | undefined;
   /** Admits or refuses a new connection (connection limits); returns its release function. */
   connectionGate: ConnectionGate | undefined;
 
@@ -135,6 +136,21 @@ export class HttpServer {
     rejectUpgrade(socket, new NotFoundError(`no WebSocket endpoint at ${pathname}`));
   }
 
+  /**
+   * A second listener on loopback, port 0, this process's own (`exclusive`: under node:cluster it
+   * is not shared with the other workers): how the other workers pull this worker's streams.
+   */
+  async listenPrivate(): Promise<number> {
+    const server = createServer({ connectionsCheckingInterval: 1000 }, this.app);
+    server.on('connection', (socket: Socket) => this.track(socket));
+    this.configure(server);
+    this.privateServer = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => resolve((server.address() as { port: number }).port));
+    });
+  }
+
   async listen(port: number, host: string): Promise<number> {
     return listenOn(this.server, port, host, (error) => this.log.error({ err: error }, 'HTTP listener error'));
   }
@@ -142,6 +158,7 @@ export class HttpServer {
   async close(): Promise<void> {
     const servers: (Server | HttpsServer)[] = [this.server];
     if (this.tlsServer) servers.push(this.tlsServer);
+    if (this.privateServer) servers.push(this.privateServer);
     const closed = servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())));
     for (const socket of this.sockets) socket.destroy();
     await Promise.all(closed);

@@ -18,6 +18,7 @@ import {
   type Role,
 } from './protocol.js';
 import { TokenBucket } from './token-bucket.js';
+import type { BusEvent, BusTarget } from './bus.js';
 
 /** What a room needs from a participant's transport (a `ws` WebSocket in production, fakes in tests). */
 export interface Connection {
@@ -54,6 +55,16 @@ export class Participant {
 export interface RoomHost {
   /** Called once when the room closed itself (host `close`, API DELETE). */
   roomClosed(room: Room): void;
+  /** Tells the other nodes (the room bus); absent on a single box. */
+  publish?(room: Room, event: BusEvent): void;
+}
+
+/** A participant connected to another node, as this node shows it (its own local id). */
+interface RemoteParticipant {
+  readonly ref: ParticipantRef;
+  readonly node: string;
+  readonly remoteId: number;
+  readonly joinedAt: number;
 }
 
 const encode = (frame: unknown): Buffer => Buffer.from(JSON.stringify(frame));
@@ -62,6 +73,12 @@ export class Room {
   readonly createdAt = Date.now();
   lastActivityAt = Date.now();
   readonly participants = new Map<number, Participant>();
+  /** Participants of other nodes (room bus), by the local id this node gave them. */
+  private readonly remote = new Map<number, RemoteParticipant>();
+  /** `{node}/{their id}` -> local id. */
+  private readonly remoteIds = new Map<string, number>();
+  /** Nodes heard from on the room bus, with when they were last heard. */
+  private readonly peers = new Map<string, number>();
   private nextParticipantId = 1;
   private lastId: number;
   readonly history: History;
@@ -141,17 +158,25 @@ export class Room {
       lastMessageId: this.lastId,
       limits: { maxMessageBytes: c.maxMessageBytes, ratePerSecond: c.ratePerSecond, rateBurst: c.rateBurst },
     }));
-    this.sendTo(p, encode({ type: 'participants', count: this.participants.size, participants: this.participantList() }));
+    this.sendTo(p, encode({ type: 'participants', count: this.count, participants: this.participantList() }));
     // Half the slow-consumer limit at most: a big history (historySize 100000) would otherwise cut
     // every joiner as too slow before it has read anything. Older messages: GET .../messages.
     this.sendTo(p, Buffer.from(`{"type":"history","messages":${this.history.jsonArray(this.config.maxBufferedBytes / 2)}}`));
-    this.broadcast(encode({ type: 'join', participant: p.ref, count: this.participants.size }), p);
+    this.broadcast(encode({ type: 'join', participant: p.ref, count: this.count }), p);
+    this.host.publish?.(this, { t: 'join', node: '', p: p.ref });
     this.log.debug({ room: this.path, participant: p.id, name, role: p.role }, 'participant joined');
     return p;
   }
 
-  participantList(): Array<ParticipantRef & { muted: boolean; joinedAt: string }> {
-    return [...this.participants.values()].map((p) => ({ ...p.ref, muted: this.muted.has(p.name), joinedAt: new Date(p.joinedAt).toISOString() }));
+  /** Participants here and, with the room bus, on the other nodes. */
+  get count(): number {
+    return this.participants.size + this.remote.size;
+  }
+
+  participantList(): Array<ParticipantRef & { muted: boolean; joinedAt: string; node?: string }> {
+    const local = [...this.participants.values()].map((p) => ({ ...p.ref, muted: this.muted.has(p.name), joinedAt: new Date(p.joinedAt).toISOString() }));
+    const remote = [...this.remote.values()].map((r) => ({ ...r.ref, muted: this.muted.has(r.ref.name), joinedAt: new Date(r.joinedAt).toISOString(), node: r.node }));
+    return [...local, ...remote];
   }
 
   /** Removes a participant (socket closed, kicked, too slow); idempotent. */
@@ -162,7 +187,10 @@ export class Room {
     this.participants.delete(p.id);
     if (p.role === 'host') this.hostCount--;
     this.lastActivityAt = Date.now();
-    if (!this.closed) this.broadcast(encode({ type: 'leave', participant: p.ref, count: this.participants.size, reason }));
+    if (!this.closed) {
+      this.broadcast(encode({ type: 'leave', participant: p.ref, count: this.count, reason }));
+      this.host.publish?.(this, { t: 'leave', node: '', id: p.id, reason });
+    }
     this.log.debug({ room: this.path, participant: p.id, reason }, 'participant left');
   }
 
@@ -268,8 +296,8 @@ export class Room {
     this.sendTo(p, encode(id === undefined ? { type: 'ack', ref } : { type: 'ack', ref, id }));
   }
 
-  /** Assigns an id, persists, keeps in history and relays to everyone. */
-  appendChat(from: ParticipantRef, text: string): ChatMessage {
+  /** Assigns an id, persists, keeps in history and relays to everyone (and to the other nodes unless it came from one). */
+  appendChat(from: ParticipantRef, text: string, fromBus = false): ChatMessage {
     const message: ChatMessage = { type: 'chat', id: this.lastId + 1, from, text, ts: Date.now() };
     const json = JSON.stringify(message);
     if (this.file) {
@@ -284,6 +312,7 @@ export class Room {
     this.lastActivityAt = message.ts;
     this.history.add({ message, json });
     this.broadcast(Buffer.from(json));
+    if (!fromBus) this.host.publish?.(this, { t: 'chat', node: '', from, text, ts: message.ts });
     return message;
   }
 
@@ -292,11 +321,15 @@ export class Room {
     if (to === 'all') return 'all';
     if (to === 'host') {
       const hosts = [...this.participants.values()].filter((q) => q.role === 'host' && q !== sender);
-      if (hosts.length === 0) throw new RoomError('SG_ERR_ROOM_NO_TARGET', `no host is in room ${this.path}`, 409);
+      const remoteHost = [...this.remote.values()].some((r) => r.ref.role === 'host');
+      if (hosts.length === 0 && !remoteHost) throw new RoomError('SG_ERR_ROOM_NO_TARGET', `no host is in room ${this.path}`, 409);
       return hosts;
     }
     const target = this.participants.get(to);
-    if (!target) throw new RoomError('SG_ERR_ROOM_NO_TARGET', `participant ${to} is not in room ${this.path}`, 409);
+    if (!target) {
+      if (this.remote.has(to)) return [];
+      throw new RoomError('SG_ERR_ROOM_NO_TARGET', `participant ${to} is not in room ${this.path}`, 409);
+    }
     return [target];
   }
 
@@ -305,7 +338,7 @@ export class Room {
    * binary frame. "all" includes the sender (its echo is the confirmation); targeted messages
    * go only to their targets. Not kept in history: a replayed PTZ request would move a camera.
    */
-  relayData(from: ParticipantRef, to: DataTarget, body: { payload?: unknown; binary?: Buffer }, ref: Ref | undefined, sender?: Participant): DataMessage {
+  relayData(from: ParticipantRef, to: DataTarget, body: { payload?: unknown; binary?: Buffer }, ref: Ref | undefined, sender?: Participant, fromBus = false): DataMessage {
     const targets = this.resolveTargets(to, sender);
     const message: DataMessage = body.binary
       ? { type: 'data', id: this.lastId + 1, from, to, ts: Date.now(), binary: true, size: body.binary.length }
@@ -319,14 +352,25 @@ export class Room {
     };
     if (targets === 'all') for (const q of this.participants.values()) deliver(q);
     else for (const q of targets) deliver(q);
+    const busTarget = this.busTarget(to);
+    if (busTarget && !fromBus) {
+      this.host.publish?.(this, { t: 'data', node: '', from, to: busTarget, ...(body.binary ? { binary: body.binary.toString('base64') } : { payload: body.payload }) });
+    }
     if (sender) this.ack(sender, ref, message.id);
     // Data posted over REST has no sender frame behind it: slow consumers are cut here too.
     this.flushSlow();
     return message;
   }
 
-  kick(participantId: number, by: ParticipantRef, reason: string | undefined, banMs = this.config.kickBanMs): void {
+  kick(participantId: number, by: ParticipantRef, reason: string | undefined, banMs = this.config.kickBanMs, fromBus = false): void {
     const target = this.participants.get(participantId);
+    const remote = this.remote.get(participantId);
+    if (!target && remote) {
+      // The participant's own node removes it; the ban holds here too.
+      if (banMs > 0) this.bans.set(remote.ref.name, Date.now() + banMs);
+      this.host.publish?.(this, { t: 'kick', node: '', name: remote.ref.name, banMs, ...(reason ? { reason } : {}), by });
+      return;
+    }
     if (!target) throw new RoomError('SG_ERR_ROOM_NO_TARGET', `participant ${participantId} is not in room ${this.path}`, 404);
     if (banMs > 0) this.bans.set(target.name, Date.now() + banMs);
     const why = reason ? ` (${reason})` : '';
@@ -335,22 +379,26 @@ export class Room {
     this.sendError(target, kicked);
     target.connection.close(kicked.wsCloseCode, 'kicked');
     this.leave(target, 'kicked');
+    if (!fromBus) this.host.publish?.(this, { t: 'kick', node: '', name: target.name, banMs, ...(reason ? { reason } : {}), by });
     this.log.info({ room: this.path, participant: target.id, name: target.name, by: by.name, banMs }, 'participant kicked');
   }
 
-  setMuted(participantId: number, muted: boolean, by: ParticipantRef): void {
-    const target = this.participants.get(participantId);
+  setMuted(participantId: number, muted: boolean, by: ParticipantRef, fromBus = false): void {
+    const target = this.participants.get(participantId) ?? this.remote.get(participantId);
     if (!target) throw new RoomError('SG_ERR_ROOM_NO_TARGET', `participant ${participantId} is not in room ${this.path}`, 404);
-    if (muted) this.muted.add(target.name);
-    else this.muted.delete(target.name);
+    const name = target.ref.name;
+    if (muted) this.muted.add(name);
+    else this.muted.delete(name);
     this.broadcast(encode({ type: 'mute', participant: target.ref, muted, by }));
-    this.log.info({ room: this.path, participant: target.id, name: target.name, by: by.name, muted }, muted ? 'participant muted' : 'participant unmuted');
+    if (!fromBus) this.host.publish?.(this, { t: 'mute', node: '', name, muted, by });
+    this.log.info({ room: this.path, participant: target.ref.id, name, by: by.name, muted }, muted ? 'participant muted' : 'participant unmuted');
   }
 
   /** Ends the room for everyone (host `close`, API DELETE): a `closed` frame, then close 4410. */
-  close(reason: string, by?: ParticipantRef): void {
+  close(reason: string, by?: ParticipantRef, fromBus = false): void {
     if (this.closed) return;
     this.broadcast(encode({ type: 'closed', room: this.path, reason, ...(by ? { by } : {}) }));
+    if (!fromBus) this.host.publish?.(this, { t: 'close', node: '', reason, ...(by ? { by } : {}) });
     this.closed = true;
     for (const p of this.participants.values()) {
       p.left = true;
@@ -363,11 +411,124 @@ export class Room {
     this.host.roomClosed(this);
   }
 
+  /** The bus address of a data target (undefined: only local participants get it). */
+  private busTarget(to: DataTarget): BusTarget | undefined {
+    if (to === 'all' || to === 'host') return to;
+    const r = this.remote.get(to);
+    return r ? { node: r.node, id: r.remoteId } : undefined;
+  }
+
+  /** The local ref of another node's participant, or the ref as it came when it is unknown here. */
+  private localRef(node: string, ref: ParticipantRef): ParticipantRef {
+    const id = this.remoteIds.get(`${node}/${ref.id}`);
+    return id === undefined ? ref : this.remote.get(id)!.ref;
+  }
+
+  /**
+   * Forgets the participants of nodes not heard from since `before` (a crashed node cannot say
+   * they left). A node that speaks again is greeted as new and announces them again.
+   */
+  expirePeers(before: number): void {
+    for (const [node, seen] of this.peers) {
+      if (seen >= before) continue;
+      this.peers.delete(node);
+      for (const [id, r] of this.remote) {
+        if (r.node !== node) continue;
+        this.remote.delete(id);
+        this.remoteIds.delete(`${node}/${r.remoteId}`);
+        this.broadcast(encode({ type: 'leave', participant: r.ref, count: this.count, reason: 'node gone' }));
+      }
+    }
+  }
+
+  /** Our own participants, announced again (another node opened the room). */
+  announceAll(): void {
+    for (const p of this.participants.values()) this.host.publish?.(this, { t: 'join', node: '', p: p.ref });
+  }
+
+  /** An event of another node (room bus): shown to this node's participants as if it happened here. */
+  applyRemote(e: BusEvent, self: string): void {
+    if (this.closed || e.node === self) return;
+    this.lastActivityAt = Date.now();
+    const known = this.peers.has(e.node);
+    this.peers.set(e.node, Date.now());
+    if (!known) {
+      // The first word from a node: either side may have published before the other listened
+      // (subscriptions are asynchronous), so both announce their participants once.
+      this.announceAll();
+      if (e.t !== 'sync') this.host.publish?.(this, { t: 'sync', node: '' });
+      if (e.t === 'sync') return;
+    }
+    switch (e.t) {
+      case 'sync':
+        this.announceAll();
+        return;
+      case 'alive':
+        return;
+      case 'join': {
+        const key = `${e.node}/${e.p.id}`;
+        if (this.remoteIds.has(key)) return;
+        const id = this.nextParticipantId++;
+        const ref: ParticipantRef = { id, name: e.p.name, role: e.p.role };
+        this.remote.set(id, { ref, node: e.node, remoteId: e.p.id, joinedAt: Date.now() });
+        this.remoteIds.set(key, id);
+        this.broadcast(encode({ type: 'join', participant: ref, count: this.count }));
+        return;
+      }
+      case 'leave': {
+        const key = `${e.node}/${e.id}`;
+        const id = this.remoteIds.get(key);
+        if (id === undefined) return;
+        const ref = this.remote.get(id)!.ref;
+        this.remoteIds.delete(key);
+        this.remote.delete(id);
+        this.broadcast(encode({ type: 'leave', participant: ref, count: this.count, reason: e.reason }));
+        return;
+      }
+      case 'chat':
+        try {
+          this.appendChat(this.localRef(e.node, e.from), e.text, true);
+        } catch (error) {
+          // Storage failed here: this node's participants miss the line, the sender's node has it.
+          this.log.warn({ room: this.path, err: error }, 'room bus: chat line from another node not stored');
+        }
+        return;
+      case 'data': {
+        let to: DataTarget;
+        if (e.to === 'all' || e.to === 'host') to = e.to;
+        else if (e.to.node === self) to = e.to.id;
+        else return;
+        if (typeof to === 'number' && !this.participants.has(to)) return;
+        if (to === 'host' && ![...this.participants.values()].some((q) => q.role === 'host')) return;
+        this.relayData(this.localRef(e.node, e.from), to, e.binary === undefined ? { payload: e.payload } : { binary: Buffer.from(e.binary, 'base64') }, undefined, undefined, true);
+        return;
+      }
+      case 'mute': {
+        const target = [...this.participants.values(), ...this.remote.values()].find((p) => p.ref.name === e.name);
+        if (e.muted) this.muted.add(e.name);
+        else this.muted.delete(e.name);
+        if (target) this.broadcast(encode({ type: 'mute', participant: target.ref, muted: e.muted, by: this.localRef(e.node, e.by) }));
+        return;
+      }
+      case 'kick': {
+        if (e.banMs > 0) this.bans.set(e.name, Date.now() + e.banMs);
+        const by = this.localRef(e.node, e.by);
+        for (const p of [...this.participants.values()]) if (p.name === e.name) this.kick(p.id, by, e.reason, e.banMs, true);
+        return;
+      }
+      case 'close':
+        this.close(e.reason, e.by ? this.localRef(e.node, e.by) : undefined, true);
+        return;
+    }
+  }
+
   /** Gateway stop: close sockets with 1001 (clients may reconnect) and flush the file. */
   shutdown(): void {
     if (this.closed) return;
     this.closed = true;
     for (const p of this.participants.values()) {
+      // The other nodes stop showing them (the room lives on there).
+      this.host.publish?.(this, { t: 'leave', node: '', id: p.id, reason: 'gateway stopping' });
       p.left = true;
       p.connection.close(CloseCode.goingAway, 'gateway stopping');
     }

@@ -22,6 +22,7 @@ import type { roomsConfigSchema } from './config.js';
 import { RoomError } from './errors.js';
 import { HistoryFile, historyFileName } from './history.js';
 import { validateName } from './protocol.js';
+import { BUS_ALIVE_MS, BUS_PEER_TIMEOUT_MS, type BusEvent, type RoomBus } from './bus.js';
 import { type Connection, type Participant, Room, type RoomHost } from './room.js';
 import { peerAddress } from '../net/listen.js';
 
@@ -32,6 +33,8 @@ export interface RoomsDeps {
   readonly log: Logger;
   /** Access control: who may join, and as host or viewer. Absent: everyone, roles by config. */
   readonly access?: AccessControl;
+  /** Shares rooms with other nodes (cluster/bus.ts over Redis); absent: rooms are this node's. */
+  readonly bus?: RoomBus;
 }
 
 const WS_PATH = /^\/api\/v1\/rooms\/(.+)\/ws$/;
@@ -48,6 +51,8 @@ export class Rooms implements RoomHost, RoomDirectory {
   /** Sockets that answered the last ping (heartbeat). */
   private readonly alive = new WeakMap<WebSocket, boolean>();
   private readonly pingTimer: NodeJS.Timeout | undefined;
+  /** Room bus presence: says this node is alive in its rooms, forgets silent nodes' participants. */
+  private readonly aliveTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly log: Logger;
   readonly config: z.infer<typeof roomsConfigSchema>;
@@ -58,6 +63,17 @@ export class Rooms implements RoomHost, RoomDirectory {
     // Frames over 4x the message limit are not worth reading into memory to refuse politely:
     // `ws` closes those connections with 1009 (RFC 6455 §7.4.1).
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: this.config.maxMessageBytes * 4 });
+    const bus = deps.bus;
+    if (bus) {
+      this.aliveTimer = setInterval(() => {
+        const before = Date.now() - BUS_PEER_TIMEOUT_MS;
+        for (const room of this.rooms.values()) {
+          if (room.participants.size > 0) bus.publish(room.path, { t: 'alive', node: bus.node });
+          room.expirePeers(before);
+        }
+      }, BUS_ALIVE_MS);
+      this.aliveTimer.unref();
+    }
     if (this.config.enabled && this.config.pingIntervalMs > 0) {
       this.pingTimer = setInterval(() => this.heartbeat(), this.config.pingIntervalMs);
       this.pingTimer.unref();
@@ -107,6 +123,15 @@ export class Rooms implements RoomHost, RoomDirectory {
     }
     const room = new Room(path, this.config, file, entries, lastId, this, log);
     this.rooms.set(path, room);
+    const bus = this.deps.bus;
+    if (bus) {
+      // Once subscribed, the other nodes announce their participants to us.
+      void bus
+        .subscribe(path, (event) => {
+          if (this.rooms.get(path) === room) room.applyRemote(event, bus.node);
+        })
+        .then(() => bus.publish(path, { t: 'sync', node: bus.node }));
+    }
     return room;
   }
 
@@ -121,10 +146,19 @@ export class Rooms implements RoomHost, RoomDirectory {
     }
     oldest.shutdown();
     this.rooms.delete(oldest.path);
+    this.deps.bus?.unsubscribe(oldest.path);
   }
 
   roomClosed(room: Room): void {
-    if (this.rooms.get(room.path) === room) this.rooms.delete(room.path);
+    if (this.rooms.get(room.path) === room) {
+      this.rooms.delete(room.path);
+      this.deps.bus?.unsubscribe(room.path);
+    }
+  }
+
+  publish(room: Room, event: BusEvent): void {
+    const bus = this.deps.bus;
+    if (bus && this.rooms.get(room.path) === room) bus.publish(room.path, { ...event, node: bus.node });
   }
 
   router(): Router {
@@ -240,7 +274,11 @@ export class Rooms implements RoomHost, RoomDirectory {
     if (this.closed) return;
     this.closed = true;
     if (this.pingTimer) clearInterval(this.pingTimer);
-    for (const room of this.rooms.values()) room.shutdown();
+    if (this.aliveTimer) clearInterval(this.aliveTimer);
+    for (const room of this.rooms.values()) {
+      room.shutdown();
+      this.deps.bus?.unsubscribe(room.path);
+    }
     this.rooms.clear();
     const open = [...this.wss.clients];
     await Promise.race([

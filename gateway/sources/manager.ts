@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Admission } from '../core/admission.js';
 import { ConfigError, PublisherConflictError, StreamNotFoundError } from '../core/errors.js';
 import type { DemandHandler } from '../core/registry.js';
-import { type PullDriver, Source, type SourceSettings } from './source.js';
+import { type PullDriver, Source, type SourceSettings, SourceUnavailableError } from './source.js';
 
 /** A kind of pull (RTSP cameras today): validates a source's config and makes its driver. */
 export interface PullKind<C extends { readonly url: string; readonly onDemand: boolean; readonly idleCloseMs?: number | undefined }> {
@@ -24,6 +24,18 @@ export interface PullKind<C extends { readonly url: string; readonly onDemand: b
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyKind = PullKind<any>;
 
+/**
+ * Decides which gateway runs an always-on source (hot standby: cluster/lease.ts over Redis).
+ * `acquired` and `lost` may be called any number of times, alternately.
+ */
+export interface SourceGate {
+  watch(path: string, acquired: () => void, lost: () => void): void;
+  unwatch(path: string): Promise<void>;
+  /** True while this gateway may pull `path`. */
+  holds(path: string): boolean;
+  close(): Promise<void>;
+}
+
 export class SourceManager implements DemandHandler {
   private readonly sources = new Map<string, Source>();
   private started = false;
@@ -32,6 +44,8 @@ export class SourceManager implements DemandHandler {
     private readonly kinds: readonly AnyKind[],
     private readonly admission: Admission,
     private readonly log: Logger,
+    /** Without a gate every always-on source runs here. */
+    private readonly gate?: SourceGate,
   ) {}
 
   canServe(path: string): boolean {
@@ -41,6 +55,8 @@ export class SourceManager implements DemandHandler {
   start(path: string, timeoutMs: number): Promise<void> {
     const source = this.sources.get(path);
     if (!source) return Promise.reject(new StreamNotFoundError(path));
+    // A reader on the standby must not open a second connection to the camera.
+    if (this.gate && !source.onDemand && !this.gate.holds(path)) return Promise.reject(new SourceUnavailableError(path, 'another gateway pulls it (hot standby); read it from the active one'));
     return source.start(timeoutMs);
   }
 
@@ -63,7 +79,7 @@ export class SourceManager implements DemandHandler {
     const kind = this.kindOf(config.url);
     const source = new Source(path, kind.driver(path, config), kind.settings(config), this.admission, this.log);
     this.sources.set(path, source);
-    if (this.started && !source.onDemand) source.begin();
+    if (this.started && !source.onDemand) this.runAlways(source);
     return source;
   }
 
@@ -71,6 +87,7 @@ export class SourceManager implements DemandHandler {
     const source = this.sources.get(path);
     if (!source) return false;
     this.sources.delete(path);
+    void this.gate?.unwatch(path);
     source.stop('stopped', 'source removed');
     return true;
   }
@@ -78,12 +95,28 @@ export class SourceManager implements DemandHandler {
   /** Starts the always-on sources (their failures are logged and retried by each source). */
   run(): void {
     this.started = true;
-    for (const source of this.sources.values()) if (!source.onDemand) source.begin();
+    for (const source of this.sources.values()) if (!source.onDemand) this.runAlways(source);
+  }
+
+  /** An always-on source runs at once, or while this gateway holds its lease. */
+  private runAlways(source: Source): void {
+    if (!this.gate) return source.begin();
+    source.stop('standby', 'another gateway pulls it');
+    this.gate.watch(
+      source.path,
+      () => source.begin(),
+      () => source.stop('standby', 'another gateway holds the lease'),
+    );
   }
 
   close(): void {
     this.started = false;
     for (const source of this.sources.values()) source.stop('stopped', 'gateway stopping');
+  }
+
+  /** Stops the sources and gives up their leases (the standby takes over on its next try). */
+  async closeGate(): Promise<void> {
+    await this.gate?.close();
   }
 
   private kindOf(url: string): AnyKind {

@@ -14,7 +14,8 @@ import { closeWhenUnread, type IdleCloser } from '../core/idle.js';
 import type { PublishSession, Stream } from '../core/stream.js';
 import { maskSecrets } from '../log.js';
 
-export type SourceState = 'idle' | 'connecting' | 'running' | 'retrying' | 'stopped';
+/** `standby`: another gateway holds the source's lease (hot standby) and pulls it. */
+export type SourceState = 'idle' | 'connecting' | 'running' | 'retrying' | 'stopped' | 'standby';
 
 /** Counters a connection keeps; the supervisor adds them up across connections. */
 export interface PullStats {
@@ -51,6 +52,8 @@ export interface PullDriver {
   readonly url: string;
   /** `tcp` / `udp`: how media comes (API). */
   readonly transport: 'tcp' | 'udp';
+  /** The publisher protocol the hub shows (default `rtsp-pull`; edge relays say `edge-pull`). */
+  readonly protocol?: string;
   /** Connects and starts media into `claim()`'s session; resolves once playing. */
   connect(request: ConnectRequest): Promise<PullConnection & { readonly description: string }>;
   /** Failures another attempt will not fix (credentials refused, no such stream). */
@@ -62,6 +65,12 @@ export interface SourceSettings {
   readonly idleCloseMs: number;
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
+  /**
+   * Stop instead of retrying on a failure retrying will not fix (an edge relay whose origin no
+   * longer publishes the path: its readers get the stream's end, not an endless wait). Cameras
+   * keep retrying: a camera that is away usually comes back.
+   */
+  readonly stopOnPermanent?: boolean;
 }
 
 /** What the API shows for a source. */
@@ -200,7 +209,7 @@ export class Source {
   private async claim(remote: string): Promise<PublishSession> {
     if (this.publishSession) return this.publishSession;
     const { session } = await this.admission.publish(
-      { path: this.path, protocol: 'rtsp-pull', remoteAddress: remote, query: {} },
+      { path: this.path, protocol: this.driver.protocol ?? 'rtsp-pull', remoteAddress: remote, query: {} },
       { close: (reason) => this.onKicked(reason) },
       // The operator configured this source: no access check, hooks and counters still apply.
       { authenticated: { role: 'host', via: 'configured source' } },
@@ -251,6 +260,10 @@ export class Source {
     this.reconnects++;
     this.state = 'retrying';
     if (this.permanent(error)) this.settle(new SourceUnavailableError(this.path, error.message));
+    if (this.settings.stopOnPermanent && this.permanent(error)) {
+      this.stop('idle', error.message);
+      return;
+    }
     if (!this.wanted) {
       this.stop('idle', `no reader waits for it any more (${error.message})`);
       return;
@@ -321,7 +334,7 @@ export class Source {
   }
 
   /** Stops pulling; readers get the hub's grace period, then the stream ends. */
-  stop(state: 'idle' | 'stopped' = 'stopped', reason = 'source stopped'): void {
+  stop(state: 'idle' | 'stopped' | 'standby' = 'stopped', reason = 'source stopped'): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.dropConnection();

@@ -46,6 +46,10 @@ describe('config', () => {
     ['auth rule pattern with ** before the end', { auth: { rules: [{ paths: '**/cam1', mode: 'open' }] } }, 'auth.rules.0.paths: expected a path pattern, not "**/cam1": ** may only be the last component'],
     ['auth rule pattern of one component', { auth: { rules: [{ paths: 'live', mode: 'open' }] } }, 'auth.rules.0.paths: expected a path pattern, not "live": a single component matches no stream path'],
     ['takeover pattern with * inside a name', { hub: { takeoverPaths: ['live/cam*'] } }, 'hub.takeoverPaths.0: expected a path pattern, not "live/cam*": component "cam*" uses * inside a name'],
+    ['an edge without a directory or upstream', { cluster: { edge: { enabled: true } } }, 'cluster.edge.enabled: cluster.edge.enabled needs cluster.redis.url (the directory) or cluster.edge.upstream'],
+    ['hot standby without Redis', { cluster: { standby: { enabled: true } } }, 'cluster.standby.enabled: cluster.standby.enabled needs cluster.redis.url (the leases)'],
+    ['an edge upstream that is not http(s)', { cluster: { edge: { upstream: 'rtmp://origin' } } }, 'cluster.edge.upstream'],
+    ['workers neither a count nor auto', { cluster: { workers: 0 } }, 'cluster.workers'],
     ['short admin password hash', { auth: { admin: { users: [{ name: 'ops', scrypt: 'ab:c', role: 'admin' }] } } }, 'auth.admin.users.0.scrypt: expected salt:hash as printed by npx streamgate hash-password (32 + 64 hex digits)'],
   ];
   for (const [name, input, message] of bad) {

@@ -97,3 +97,41 @@ describe('Room', () => {
     expect(() => r.join(new FakeConnection(), 'late', null)).toThrow(expect.objectContaining({ code: 'SG_ERR_ROOM_CLOSED' }));
   });
 });
+
+describe('Room on the room bus', () => {
+  const host = () => {
+    const published: Record<string, any>[] = [];
+    return { published, host: { roomClosed: () => {}, publish: (_r: Room, e: any) => published.push(e) } };
+  };
+
+  it('shows another node’s participant with a local id, and forgets it when that node goes silent', () => {
+    const { host: h } = host();
+    const r = new Room('room/1', roomsConfigSchema.parse({}), undefined, [], 0, h, memoryLogger().log);
+    const conn = new FakeConnection();
+    r.join(conn, 'local', null);
+    r.applyRemote({ t: 'join', node: 'B', p: { id: 7, name: 'far', role: 'viewer' } }, 'A');
+    const joined = conn.of('join').find((f) => f.participant.name === 'far')!;
+    expect(joined.count).toBe(2);
+    expect(joined.participant.id).not.toBe(7);
+    expect(r.participantList().find((p) => p.name === 'far')).toMatchObject({ node: 'B' });
+    r.expirePeers(Date.now() - 60_000); // heard from recently: kept
+    expect(r.count).toBe(2);
+    r.expirePeers(Date.now() + 1);
+    expect(r.count).toBe(1);
+    expect(conn.of('leave').at(-1)).toMatchObject({ participant: { name: 'far' }, reason: 'node gone', count: 1 });
+  });
+
+  it('announces its participants and asks for theirs on the first word from a node', () => {
+    const { host: h, published } = host();
+    const r = new Room('room/1', roomsConfigSchema.parse({}), undefined, [], 0, h, memoryLogger().log);
+    r.join(new FakeConnection(), 'local', null);
+    published.length = 0;
+    r.applyRemote({ t: 'chat', node: 'B', from: { id: 3, name: 'far', role: 'viewer' }, text: 'hi', ts: 1 }, 'A');
+    expect(published.map((e) => e.t)).toEqual(['join', 'sync']);
+    published.length = 0;
+    r.applyRemote({ t: 'alive', node: 'B' }, 'A');
+    expect(published).toEqual([]);
+    // A chat line from the bus is not published back.
+    expect(r.history.jsonArray(1 << 20)).toContain('"text":"hi"');
+  });
+});
