@@ -98,7 +98,7 @@ describe.skipIf(!enabled)('WebRTC in Chromium', () => {
     });
   }, 30_000);
 
-  test('WHIP: Chromium publishes camera and microphone; ffprobe reads H.264 back over RTMP, and a WHEP viewer plays it', async () => {
+  test('WHIP: Chromium publishes camera and microphone; ffprobe reads it back over RTMP and HLS, and a WHEP viewer plays it', async () => {
     await withPage(browser, { width: 800, height: 480 }, async (page) => {
       await blankVideoPage(page, gw.http, 'webrtc-whip');
       const r = await whipPublish(page, `${gw.http}/live/whip1/whip`);
@@ -117,6 +117,10 @@ describe.skipIf(!enabled)('WebRTC in Chromium', () => {
       const v = rtmp.streams.find((s) => s.codec_type === 'video');
       expect(v).toMatchObject({ codec_name: 'h264', width: 640, height: 360 });
       expect(rtmp.packets.filter((p) => p.codec_type === 'video').length).toBeGreaterThan(20);
+      // HLS (fMP4 carries Opus as it is: ISO/IEC 23003-5).
+      const hls = await probe(`${gw.http}/live/whip1/index.m3u8`, 4);
+      expect(hls.streams.find((s) => s.codec_type === 'video')).toMatchObject({ codec_name: 'h264', width: 640, height: 360 });
+      expect(hls.streams.find((s) => s.codec_type === 'audio')).toMatchObject({ codec_name: 'opus' });
       // A second page watches the WHIP stream over WHEP: browser to browser through the gateway.
       await withPage(browser, { width: 800, height: 480 }, async (viewer) => {
         await blankVideoPage(viewer, gw.http, 'webrtc-whip-whep');

@@ -190,3 +190,42 @@ describe.skipIf(!enabled)('WebRTC (WHEP/WHIP) with a libdatachannel client', () 
     expect(stream.readers.webrtc ?? 0).toBe(0);
   }, 20_000);
 });
+
+describe.skipIf(!enabled)('WebRTC readers of codecs WebRTC cannot carry', () => {
+  let gw: TestGateway;
+  let pub: Publisher;
+
+  beforeAll(async () => {
+    gw = await startGateway({});
+    pub = publish(`${gw.rtmp}/live/aaccam`, { size: '320x240', fps: 25, gop: 25, audio: 'aac', duration: 120 });
+    await waitFor('the AAC publish', async () => {
+      const res = await fetch(`${gw.http}/api/v1/streams/live/aaccam`);
+      return res.ok && ((await res.json()) as any).audio?.codec === 'AAC';
+    }, 15_000);
+  }, 30_000);
+
+  afterAll(async () => {
+    await pub?.stop();
+    await gw?.stop();
+  });
+
+  test('an H.264 + AAC camera plays over WHEP through the on-demand opus rendition (video copied, AAC -> Opus)', async () => {
+    const c = await whepClient(`${gw.http}/live/aaccam/whep`);
+    try {
+      expect(c.status, c.answer).toBe(201);
+      expect(c.answer).toMatch(/a=rtpmap:111 opus\/48000\/2/);
+      await c.connected;
+      await waitFor('Opus packets', () => c.audio.packets > 50, 15_000);
+      expect(c.audio.payloadType).toBe(111);
+      expect(c.video.frames).toBeGreaterThan(10);
+      const sessions = ((await (await fetch(`${gw.http}/api/v1/webrtc/sessions`)).json()) as { sessions: any[] }).sessions;
+      expect(sessions[0]).toMatchObject({ path: 'live/aaccam_opus', video: 'H264', audio: 'OPUS' });
+      const rendition = (await (await fetch(`${gw.http}/api/v1/streams/live/aaccam_opus`)).json()) as any;
+      expect(rendition.video.codec).toBe('H264');
+      expect(rendition.audio.codec).toBe('OPUS');
+    } finally {
+      c.close();
+      if (c.location) await fetch(`${gw.http}${c.location}`, { method: 'DELETE' });
+    }
+  }, 40_000);
+});

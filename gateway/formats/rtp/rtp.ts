@@ -186,6 +186,17 @@ export function readRtcpFeedback(buf: Buffer, fb: RtcpFeedback): boolean {
   return keyframe;
 }
 
+/** Calls `fn` for each packet of an RTCP compound packet (type, count/FMT, offset, length); stops at a bad length. */
+export function forEachRtcp(buf: Buffer, fn: (type: number, count: number, offset: number, length: number) => void): void {
+  let pos = 0;
+  while (pos + 4 <= buf.length && buf[pos]! >> 6 === 2) {
+    const length = (buf.readUInt16BE(pos + 2) + 1) * 4;
+    if (pos + length > buf.length) return;
+    fn(buf[pos + 1]!, buf[pos]! & 0x1f, pos, length);
+    pos += length;
+  }
+}
+
 /** The middle 32 bits of the NTP timestamp in an RTCP sender report at `offset`: what receivers echo as LSR. */
 export function senderReportLsr(buf: Buffer, offset: number): number {
   return buf.readUInt32BE(offset + 10);

@@ -78,6 +78,11 @@ export class RtpStreamFormat implements WireFormat {
     this.epochMs = Date.now() - Math.max(0, stream.lastDts);
   }
 
+  /** The SSRC the format sends a track kind with (undefined before its first packet). */
+  ssrcOf(kind: 'video' | 'audio'): number | undefined {
+    return kind === 'video' ? this.video?.ssrc : this.audio?.ssrc;
+  }
+
   /** RTP state for the stream's current tracks (payload type and clock follow the codec). */
   outFor(track: Track): RtpOut {
     if (track.kind === 'video') {

@@ -11,7 +11,7 @@ import nodeDataChannel from 'node-datachannel';
 import type { Track as NdTrack, PeerConnection as NdPeerConnection, RtcConfig } from 'node-datachannel';
 import type { WebRtcConfig } from './config.js';
 
-const { PeerConnection, Video, Audio, RtcpReceivingSession, RtcpNackResponder } = nodeDataChannel;
+const { PeerConnection, Video, Audio, RtcpReceivingSession } = nodeDataChannel;
 
 export type MediaTrack = NdTrack;
 
@@ -80,9 +80,10 @@ export class Peer {
       }
       if (m.ssrc !== undefined) desc.addSSRC(m.ssrc, 'streamgate', 'streamgate', `${m.kind}0`);
       const track = this.pc.addTrack(desc);
-      // Received media: receiver reports and PLI requests. Sent media: retransmission on NACK.
+      // Received media: receiver reports and PLI requests. Sent media has no native handler:
+      // NACKs are answered in JS (WhepOutput), because a native handler that sends while the
+      // track closes throws on a libdatachannel thread, which aborts the process.
       if (m.direction === 'RecvOnly') track.setMediaHandler(new RtcpReceivingSession());
-      else if (m.direction === 'SendOnly') track.setMediaHandler(new RtcpNackResponder(512));
       this.tracks.set(m.mid, track);
     }
     this.pc.setLocalDescription('answer');

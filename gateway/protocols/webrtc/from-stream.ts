@@ -58,9 +58,29 @@ export class SenderReportClock {
  * SPS/PPS in band), and writes that never back up (UDP: congestion shows as loss and NACKs,
  * which libdatachannel answers from its retransmission buffer).
  */
+/** RTP packets a reader keeps for retransmission (RFC 4585 §6.2.1 NACK), per track: ~2 s at 2 Mbps. */
+const HISTORY = 512;
+
+/** The last HISTORY packets sent on one track, by sequence number (views of the shared bytes). */
+class SendHistory {
+  private readonly packets: (Buffer | undefined)[] = new Array<Buffer | undefined>(HISTORY);
+
+  keep(packet: Buffer): void {
+    this.packets[packet.readUInt16BE(2) % HISTORY] = packet;
+  }
+
+  get(sequence: number): Buffer | undefined {
+    const p = this.packets[sequence % HISTORY];
+    return p !== undefined && p.readUInt16BE(2) === sequence ? p : undefined;
+  }
+}
+
 export class WhepOutput implements ReaderOutput {
   readonly protocol = 'webrtc';
   packetsSent = 0;
+  retransmitted = 0;
+  private readonly videoHistory = new SendHistory();
+  private readonly audioHistory = new SendHistory();
   bytesSent = 0;
   packetsSkipped = 0;
   readonly senderReports = new SenderReportClock();
@@ -105,10 +125,44 @@ export class WhepOutput implements ReaderOutput {
         this.senderReports.sent(senderReportLsr(bytes, start), Date.now());
       }
       if (!out.track.isOpen()) continue;
-      out.track.sendMessageBinary(bytes.subarray(start, pos));
+      const packet = bytes.subarray(start, pos);
+      if ((channel & 1) === 0) (out === this.video ? this.videoHistory : this.audioHistory).keep(packet);
+      try {
+        out.track.sendMessageBinary(packet);
+      } catch {
+        continue; // the track closed between isOpen() and now: the session is ending
+      }
       this.bytesSent += length;
     }
     return true;
+  }
+
+  /**
+   * Sends again the packets a generic NACK lists (RFC 4585 §6.2.1: PID and a bitmask of the 16
+   * after it), from what this reader sent; packets it no longer has are skipped (the browser asks
+   * for a keyframe when the gap stays).
+   */
+  retransmit(rtcp: Buffer, offset: number, length: number): void {
+    const ssrc = rtcp.readUInt32BE(offset + 8);
+    const target = this.video && this.format.ssrcOf('video') === ssrc ? this.video : this.audio && this.format.ssrcOf('audio') === ssrc ? this.audio : undefined;
+    if (!target) return;
+    const history = target === this.video ? this.videoHistory : this.audioHistory;
+    for (let f = offset + 12; f + 4 <= offset + length; f += 4) {
+      const pid = rtcp.readUInt16BE(f);
+      const blp = rtcp.readUInt16BE(f + 2);
+      for (let i = 0; i <= 16; i++) {
+        if (i > 0 && (blp & (1 << (i - 1))) === 0) continue;
+        const packet = history.get((pid + i) & 0xffff);
+        if (!packet || !target.track.isOpen()) continue;
+        packet[1] = (packet[1]! & 0x80) | target.payloadType;
+        try {
+          target.track.sendMessageBinary(packet);
+          this.retransmitted++;
+        } catch {
+          return;
+        }
+      }
+    }
   }
 
   close(error?: Error): void {

@@ -42,6 +42,8 @@ export interface SessionInfo {
   readonly nackedPackets: number;
   readonly plis: number;
   readonly firs: number;
+  /** Packets sent again on NACK (WHEP). */
+  readonly retransmitted: number;
   /** Video and audio codecs negotiated (hub names). */
   readonly video: string | null;
   readonly audio: string | null;
@@ -107,6 +109,9 @@ export abstract class WebRtcSession {
   /** Release what the session holds in the hub (reader ticket, publish session). */
   protected abstract released(reason: string): void;
   abstract get packetsSent(): number;
+  get retransmitted(): number {
+    return 0;
+  }
   abstract get bytesSent(): number;
   abstract get bytesReceived(): number;
   abstract get packetsReceived(): number;
@@ -160,6 +165,7 @@ export abstract class WebRtcSession {
       nackedPackets: fb.nackedPackets,
       plis: fb.plis,
       firs: fb.firs,
+      retransmitted: this.retransmitted,
       video: this.video,
       audio: this.audio,
     };

@@ -3,12 +3,12 @@
  * stream's codecs in the payload types it offered, and once ICE/DTLS connect it joins the hub
  * like every reader (GOP cache first, so the first picture is a keyframe at once). PLI/FIR from
  * the browser go to the publisher when it can make a keyframe (a WHIP browser); NACKs are
- * answered by libdatachannel from its send history.
+ * answered from the reader's send history.
  */
 import type { Logger } from 'pino';
 import type { PlayTicket } from '../../core/admission.js';
 import type { Reader } from '../../core/reader.js';
-import { readRtcpFeedback } from '../../formats/rtp/rtp.js';
+import { forEachRtcp, readRtcpFeedback } from '../../formats/rtp/rtp.js';
 import type { Peer } from './engine.js';
 import { type SendTrack, type WebRtcStreamFormat, WhepOutput } from './from-stream.js';
 import { WebRtcSession } from './session.js';
@@ -53,6 +53,10 @@ export class WhepSession extends WebRtcSession {
     return 0;
   }
 
+  override get retransmitted(): number {
+    return this.output.retransmitted;
+  }
+
   get bytesSent(): number {
     return this.output.bytesSent;
   }
@@ -78,7 +82,11 @@ export class WhepSession extends WebRtcSession {
     this.heardAt = Date.now();
     const fb = this.feedback;
     const reports = fb.reports;
+    const nacks = fb.nacks;
     const wantsKeyframe = readRtcpFeedback(msg, fb);
+    if (fb.nacks !== nacks) forEachRtcp(msg, (type, count, offset, length) => {
+      if (type === 205 && count === 1) this.output.retransmit(msg, offset, length);
+    });
     const now = Date.now();
     if (fb.reports !== reports) {
       const rtt = this.output.senderReports.rttMs(fb.lastSr, fb.delaySinceLastSr, now);

@@ -101,7 +101,8 @@ export class WhipSession extends WebRtcSession {
     this.lastPli = now;
     this.feedback.plis++;
     try {
-      this.videoTrack.requestKeyframe();
+      // isOpen first: libdatachannel throws from requestKeyframe() on a closed track, uncaught.
+      if (this.videoTrack.isOpen()) this.videoTrack.requestKeyframe();
     } catch {
       // the track closed under us: the session is closing
     }
