@@ -96,7 +96,7 @@ export class Player extends TypedEmitter<PlayerEventMap> {
     const v = this.view.video;
     const quality = typeof v.getVideoPlaybackQuality === 'function' ? v.getVideoPlaybackQuality() : undefined;
     const engine = this.engine;
-    let latencyMs = this.clock.latencyMs;
+    let latencyMs = this.clock.latencyMs ?? engine?.measuredLatencyMs();
     let measured = latencyMs !== undefined;
     if (latencyMs === undefined && engine?.estimatedLatencyS()) {
       latencyMs = engine.estimatedLatencyS()! * 1000;

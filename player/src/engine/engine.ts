@@ -76,6 +76,11 @@ export abstract class Engine extends TypedEmitter<EngineEventMap> {
     return undefined;
   }
 
+  /** Latency the engine measures itself from the gateway's clock (WebRTC sender reports), ms. */
+  measuredLatencyMs(): number | undefined {
+    return undefined;
+  }
+
   /** Media held back ahead of the playhead (s), for engines whose buffer is not the media element's. */
   bufferS(): number | undefined {
     return undefined;
