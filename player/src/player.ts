@@ -96,7 +96,7 @@ export class Player extends TypedEmitter<PlayerEventMap> {
     const v = this.view.video;
     const quality = typeof v.getVideoPlaybackQuality === 'function' ? v.getVideoPlaybackQuality() : undefined;
     const engine = this.engine;
-    let latencyMs = this.clock.latencyMs ?? engine?.measuredLatencyMs();
+    let latencyMs = this.clock.latencyMs;
     let measured = latencyMs !== undefined;
     if (latencyMs === undefined && engine?.estimatedLatencyS()) {
       latencyMs = engine.estimatedLatencyS()! * 1000;
@@ -293,6 +293,7 @@ export class Player extends TypedEmitter<PlayerEventMap> {
     const onFrame = (_now: number, meta: VideoFrameCallbackMetadata) => {
       if (engine !== this.engine) return;
       this.onFramePresented(meta.mediaTime);
+      engine.framePresented(meta);
       this.frameCallback = video.requestVideoFrameCallback(onFrame);
     };
     this.frameCallback = video.requestVideoFrameCallback(onFrame);

@@ -91,10 +91,12 @@ describe.skipIf(!enabled)('player over WebRTC, publish page over WHIP (Chromium)
       expect(s.bitrateKbps).toBeGreaterThan(0);
       expect(s.transport!.rttMs, 'RTT from the candidate pair').toBeGreaterThanOrEqual(0);
       expect(s.transport!.packetsLost).toBe(0);
-      expect(s.latencyMs, 'latency from the gateway sender reports').toBeGreaterThanOrEqual(0);
-      expect(s.latencyMeasured).toBe(true);
+      expect(s.latencyMs, 'latency estimated from receive/display times and the RTT').toBeGreaterThan(0);
+      expect(s.latencyMeasured).toBe(false);
+      expect(s.bufferMs, 'the jitter buffer as the buffer').toBeGreaterThan(0);
       const overlay = await page.textContent('.sgp-overlay');
       expect(overlay).toContain('webrtc');
+      expect(overlay).toMatch(/≈\d+ ms/);
       expect(overlay).toMatch(/rtt \d+ ms/);
       expect(overlay).toContain('320×240');
       expect(await sessions()).toMatchObject([{ kind: 'whep', path: 'live/pcma', state: 'connected' }]);
@@ -142,7 +144,7 @@ describe.skipIf(!enabled)('player over WebRTC, publish page over WHIP (Chromium)
     });
   });
 
-  test('WebRTC overlay latency agrees with the bar-code (glass-to-glass) measurement', async () => {
+  test('WebRTC: the bar-code probe decodes the frames and the overlay latency estimate stays under the glass-to-glass value', async () => {
     await startPublisher('live/rtcclock', { size: '640x360', audio: 'pcma', vf: clockBarcodeFilter() });
     await onPage(`${gw.http}/player/?stream=live/rtcclock&transport=webrtc`, async (page) => {
       await pageWaitFor(page, 'playing', playing);
@@ -157,7 +159,11 @@ describe.skipIf(!enabled)('player over WebRTC, publish page over WHIP (Chromium)
       console.log(`WebRTC latency: bar code median ${barcode} ms, overlay median ${overlay} ms, ${window.length} frames`);
       expect(barcode).toBeGreaterThan(0);
       expect(barcode, 'WebRTC glass-to-glass p50 at most 400 ms').toBeLessThanOrEqual(400);
-      expect(Math.abs(overlay - barcode)).toBeLessThan(100);
+      // The overlay's estimate sees gateway -> screen, not ffmpeg's capture, encode and RTMP push
+      // before it (neither do FLV's ingest stamps): it may read lower than the bar code, not higher.
+      expect(overlay).toBeGreaterThan(0);
+      expect(overlay, 'the overlay does not overstate the latency').toBeLessThanOrEqual(barcode + 30);
+      expect(barcode - overlay, 'what the overlay cannot see (publisher to gateway)').toBeLessThan(150);
       await screenshot(page, 'player-webrtc-latency');
     }, true);
   });

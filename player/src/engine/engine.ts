@@ -76,10 +76,8 @@ export abstract class Engine extends TypedEmitter<EngineEventMap> {
     return undefined;
   }
 
-  /** Latency the engine measures itself from the gateway's clock (WebRTC sender reports), ms. */
-  measuredLatencyMs(): number | undefined {
-    return undefined;
-  }
+  /** Each frame on screen (requestVideoFrameCallback), for engines that estimate latency from it. */
+  framePresented(_meta: VideoFrameCallbackMetadata): void {}
 
   /** Media held back ahead of the playhead (s), for engines whose buffer is not the media element's. */
   bufferS(): number | undefined {

@@ -8,11 +8,12 @@
  * the inbound-rtp jitter buffer delay (as the buffer), frames decoded (fps), bytes (bitrate),
  * packets lost, and the candidate pair's currentRoundTripTime.
  *
- * Latency without FLV's `streamgate-time` stamps: the gateway's RTCP sender reports map RTP time
- * to its wall clock at ingest (RFC 3550 §6.4.1, NTP timestamp), and the browser reports, for the
- * frame it plays out now, that sender time (inbound-rtp `estimatedPlayoutTimestamp`, NTP ms).
- * Latency = stats time - that, on the same assumption as the stamps: the gateway's and the
- * viewer's clocks agree (NTP).
+ * Latency without FLV's `streamgate-time` stamps is an estimate (shown as `≈`): per frame on
+ * screen, requestVideoFrameCallback's `expectedDisplayTime - receiveTime` (jitter buffer, decode,
+ * compositing), plus half the round trip for the way from the gateway, which buffers nothing.
+ * What it cannot see is the publisher-to-gateway leg, which the FLV stamps do not count either.
+ * (inbound-rtp `estimatedPlayoutTimestamp` is no help: Chromium's RTCP clock estimator folds any
+ * constant delay into the sender's clock offset, so it reads near zero.)
  */
 import type { EngineName } from '../types/player.js';
 import { Engine, type EngineSource, type TransportStats } from './engine.js';
@@ -23,10 +24,8 @@ const ICE_GATHERING_CAP_MS = 1500;
 const STATS_INTERVAL_MS = 500;
 /** `disconnected` that lasts this long is treated as lost (it often recovers by itself within a second or two). */
 const DISCONNECTED_GRACE_MS = 3000;
-/** NTP (1900) to Unix (1970) epoch, ms. */
-const NTP_UNIX_OFFSET_MS = 2_208_988_800_000;
-/** Latency samples kept for the median (one per stats read). */
-const LATENCY_WINDOW = 4;
+/** Frames kept for the latency median (about half a second). */
+const LATENCY_WINDOW = 12;
 
 export function webrtcSupported(): boolean {
   return typeof RTCPeerConnection === 'function';
@@ -153,7 +152,6 @@ export class WebRtcEngine extends Engine {
     let videoCodecId: string | undefined;
     let audioCodecId: string | undefined;
     let nacks = 0;
-    let playoutLatencyMs: number | undefined;
     report.forEach((s: Record<string, unknown> & { type: string; id: string }) => {
       if (s.type === 'inbound-rtp') {
         bytes += Number(s.bytesReceived ?? 0);
@@ -167,9 +165,6 @@ export class WebRtcEngine extends Engine {
           height = typeof s.frameHeight === 'number' ? s.frameHeight : undefined;
           videoCodecId = s.codecId as string | undefined;
           nacks = Number(s.nackCount ?? 0);
-          const playout = Number(s.estimatedPlayoutTimestamp);
-          const at = Number(s.timestamp);
-          if (playout > NTP_UNIX_OFFSET_MS && at > 0) playoutLatencyMs = at - (playout - NTP_UNIX_OFFSET_MS);
         } else if (s.kind === 'audio') {
           audioCodecId = s.codecId as string | undefined;
         }
@@ -181,11 +176,6 @@ export class WebRtcEngine extends Engine {
       const c = id ? (report.get(id) as { mimeType?: string } | undefined) : undefined;
       return c?.mimeType?.split('/')[1];
     };
-    // A sane value only: before the first sender report Chromium extrapolates from nothing.
-    if (playoutLatencyMs !== undefined && playoutLatencyMs > -50 && playoutLatencyMs < 60_000) {
-      this.latencySamples.push(Math.max(0, playoutLatencyMs));
-      if (this.latencySamples.length > LATENCY_WINDOW) this.latencySamples.shift();
-    }
     const now = performance.now();
     const prev = this.last;
     this.last = { at: now, bytes, frames, jbDelay, jbCount };
@@ -219,18 +209,23 @@ export class WebRtcEngine extends Engine {
     return this.current ? { ...this.current } : undefined;
   }
 
-  /** Median of the last reads of ingest-to-playout latency (see the header), ms. */
-  override measuredLatencyMs(): number | undefined {
-    if (this.latencySamples.length === 0) return undefined;
-    const sorted = [...this.latencySamples].sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)];
+  override framePresented(meta: VideoFrameCallbackMetadata): void {
+    if (typeof meta.receiveTime !== 'number') return;
+    const sample = meta.expectedDisplayTime - meta.receiveTime + (this.current?.rttMs ?? 0) / 2;
+    if (!(sample >= 0 && sample < 60_000)) return;
+    this.latencySamples.push(sample);
+    if (this.latencySamples.length > LATENCY_WINDOW) this.latencySamples.shift();
   }
 
   /**
-   * Before the first sender report, an estimate: the jitter buffer plus half the round trip
-   * (the gateway adds no buffering of its own).
+   * The median over the last frames on screen (see the header); before the first of them, the
+   * jitter buffer plus half the round trip.
    */
   override estimatedLatencyS(): number | undefined {
+    if (this.latencySamples.length > 0) {
+      const sorted = [...this.latencySamples].sort((a, b) => a - b);
+      return sorted[Math.floor(sorted.length / 2)]! / 1000;
+    }
     const c = this.current;
     if (c?.jitterBufferMs === undefined) return undefined;
     return (c.jitterBufferMs + (c.rttMs ?? 0) / 2) / 1000;

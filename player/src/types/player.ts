@@ -63,9 +63,9 @@ export interface PlayerStats {
   engine: EngineName | undefined;
   /**
    * Live latency in ms: now - the time the gateway received the frame on screen, from the
-   * gateway's `streamgate-time` stamps (median of the last second of frames); for WebRTC from
-   * the gateway's RTCP sender reports (inbound-rtp `estimatedPlayoutTimestamp`). Undefined until
-   * the first stamp; estimated from the buffer for HLS (`latencyMeasured` false).
+   * gateway's `streamgate-time` stamps (median of the last second of frames). Undefined until
+   * the first stamp; estimated from the buffer for HLS, and for WebRTC from each frame's receive
+   * and display times plus half the round trip (`latencyMeasured` false).
    */
   latencyMs: number | undefined;
   latencyMeasured: boolean;
