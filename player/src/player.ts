@@ -15,7 +15,7 @@ import { Backoff } from './controller/retry.js';
 import type { Engine, EngineFailure, EngineSource } from './engine/engine.js';
 import { HlsEngine } from './engine/hls-engine.js';
 import { MpegtsEngine, mseSupported } from './engine/mpegts-engine.js';
-import { WebRtcEngine, webrtcSupported } from './engine/webrtc-engine.js';
+import { prepareOffer, type PreparedOffer, WebRtcEngine, webrtcSupported } from './engine/webrtc-engine.js';
 import type { EngineName, MediaInfo, PlayerError, PlayerEventMap, PlayerState, PlayerStats, PlayingVariant, StateChange } from './types/player.js';
 import { PlayerView } from './ui/player-view.js';
 import { TypedEmitter } from './utils/event-emitter.js';
@@ -189,6 +189,17 @@ export class Player extends TypedEmitter<PlayerEventMap> {
   }
 
   private async connect(): Promise<void> {
+    const c = this.config;
+    // The WHEP offer (and its ICE gathering) is made while the API answers; unused, it is closed.
+    const prepared = (c.transport === 'webrtc' || c.transport === 'auto') && webrtcSupported() && !this.webrtcRefused ? prepareOffer() : undefined;
+    try {
+      await this.connectWith(prepared);
+    } finally {
+      if (prepared && !prepared.taken) prepared.pc.close();
+    }
+  }
+
+  private async connectWith(prepared: PreparedOffer | undefined): Promise<void> {
     const attempt = ++this.attempt;
     const c = this.config;
     const mseWire: Wire = mseSupported() ? 'http' : 'hls';
@@ -213,7 +224,7 @@ export class Player extends TypedEmitter<PlayerEventMap> {
           : { kind: 'source', path: c.stream, reason: 'WebRTC carries the source codecs' };
       }
       if (this.currentState !== 'offline' && this.currentState !== 'error' && this.currentState !== 'unauthorized') this.setState('connecting', 'opening WebRTC (WHEP)');
-      this.openEngine(new WebRtcEngine(this.view.video, { url: streamUrls(path, { server: c.server, token: c.token }).whep, token: c.token, ...source }));
+      this.openEngine(new WebRtcEngine(this.view.video, { url: streamUrls(path, { server: c.server, token: c.token }).whep, token: c.token, ...source }, prepared));
       return;
     }
     if (lookup.kind === 'found') {

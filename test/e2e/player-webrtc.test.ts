@@ -134,13 +134,33 @@ describe.skipIf(!enabled)('player over WebRTC, publish page over WHIP (Chromium)
     });
   });
 
-  test('a refused WHEP POST (AAC-only stream: 415) falls back to HTTP-FLV and the overlay says why', async () => {
-    await startPublisher('live/aaconly', { video: 'none', audio: 'aac' });
-    await onPage(`${gw.http}/player/?stream=live/aaconly&transport=webrtc`, async (page) => {
-      await pageWaitFor(page, 'the HTTP-FLV fallback', `window.streamgatePlayer.stats.engine === 'http-flv'`);
+  test('a refused WHEP POST falls back to HTTP-FLV at once, and the overlay says why', async () => {
+    await withPage(browser, { width: 960, height: 540 }, async (page) => {
+      // The gateway's answer at its session limit (503 SG_ERR_WEBRTC_LIMIT), for this page only.
+      let posts = 0;
+      await page.route(/\/live\/pcma\/whep(\?.*)?$/, (route) => {
+        posts++;
+        return route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: { code: 'SG_ERR_WEBRTC_LIMIT', message: 'all 500 WebRTC sessions are in use' } }) });
+      });
+      await page.goto(`${gw.http}/player/?stream=live/pcma&transport=webrtc`);
+      await pageWaitFor(page, 'state playing', playing);
+      await expectPlaying(page, 'video', 2);
       const s = await stats(page);
-      expect(s.fallback).toMatch(/WHEP refused \(415 SG_ERR_UNSUPPORTED_CODEC\).*playing HTTP-FLV/);
-      await pageWaitFor(page, 'the overlay to show the fallback', `document.querySelector('.sgp-variant').textContent.includes('415')`, 5000);
+      expect(s.engine).toBe('http-flv');
+      expect(s.fallback).toBe('WHEP refused (503 SG_ERR_WEBRTC_LIMIT): all 500 WebRTC sessions are in use; playing HTTP-FLV');
+      expect(await page.textContent('.sgp-variant')).toContain('WHEP refused (503');
+      expect(posts, 'WebRTC is not retried for this stream').toBe(1);
+    });
+  });
+
+  test('without RTCPeerConnection, transport=webrtc plays HTTP-FLV and says why', async () => {
+    await withPage(browser, { width: 960, height: 540 }, async (page) => {
+      await page.addInitScript('delete window.RTCPeerConnection;');
+      await page.goto(`${gw.http}/player/?stream=live/pcma&transport=webrtc`);
+      await pageWaitFor(page, 'state playing', playing);
+      const s = await stats(page);
+      expect(s.engine).toBe('http-flv');
+      expect(s.fallback).toBe('this browser has no RTCPeerConnection; playing HTTP-FLV');
     });
   });
 

@@ -20,6 +20,12 @@ import { Engine, type EngineSource, type TransportStats } from './engine.js';
 
 /** Non-trickle WHEP: the offer waits for ICE gathering, at most this long (host candidates come in ms). */
 const ICE_GATHERING_CAP_MS = 1500;
+/**
+ * ...or this long after the first candidate. With no STUN/TURN servers configured the offer only
+ * has host candidates, which arrive in one burst; Chromium reports `complete` ~100 ms later
+ * (TCP and other interfaces). The gateway learns a late address from the checks anyway (peer-reflexive).
+ */
+const AFTER_FIRST_CANDIDATE_MS = 30;
 /** How often getStats() is read. */
 const STATS_INTERVAL_MS = 500;
 /** `disconnected` that lasts this long is treated as lost (it often recovers by itself within a second or two). */
@@ -29,6 +35,43 @@ const LATENCY_WINDOW = 12;
 
 export function webrtcSupported(): boolean {
   return typeof RTCPeerConnection === 'function';
+}
+
+/**
+ * A recvonly video + audio offer with its ICE candidates, made while the player looks the
+ * stream up (it does not depend on the answer: the gateway marks what the stream lacks
+ * inactive). `taken` once an engine uses it; whoever made it closes it otherwise.
+ */
+export interface PreparedOffer {
+  readonly pc: RTCPeerConnection;
+  /** Resolves with the SDP to POST. */
+  readonly sdp: Promise<string>;
+  taken: boolean;
+}
+
+export function prepareOffer(): PreparedOffer {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  const sdp = (async () => {
+    const gathered = new Promise<void>((resolve) => {
+      const cap = setTimeout(resolve, ICE_GATHERING_CAP_MS);
+      const done = () => {
+        clearTimeout(cap);
+        resolve();
+      };
+      pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && done());
+      pc.addEventListener('icecandidate', (e) => {
+        if (e.candidate) setTimeout(done, AFTER_FIRST_CANDIDATE_MS);
+        else done();
+      });
+    });
+    await pc.setLocalDescription(await pc.createOffer());
+    if (pc.iceGatheringState !== 'complete') await gathered;
+    return pc.localDescription!.sdp;
+  })();
+  sdp.catch(() => undefined); // reported by the engine that awaits it
+  return { pc, sdp, taken: false };
 }
 
 /** The WHEP endpoint of a stream path: `/{app}/{name}/whep[?token=...]`. */
@@ -60,8 +103,13 @@ export class WebRtcEngine extends Engine {
   private latencySamples: number[] = [];
   private readonly onPageHide = () => this.deleteSession();
 
-  constructor(video: HTMLVideoElement, source: WebRtcSource) {
+  constructor(
+    video: HTMLVideoElement,
+    source: WebRtcSource,
+    private prepared?: PreparedOffer,
+  ) {
     super(video, source);
+    if (prepared) prepared.taken = true;
   }
 
   load(): void {
@@ -71,10 +119,10 @@ export class WebRtcEngine extends Engine {
   }
 
   private async negotiate(): Promise<void> {
-    const pc = new RTCPeerConnection();
+    const prepared = this.prepared ?? prepareOffer();
+    this.prepared = undefined;
+    const pc = prepared.pc;
     this.pc = pc;
-    if (this.source.hasVideo) pc.addTransceiver('video', { direction: 'recvonly' });
-    if (this.source.hasAudio) pc.addTransceiver('audio', { direction: 'recvonly' });
     const media = new MediaStream();
     pc.ontrack = (e) => {
       media.addTrack(e.track);
@@ -82,23 +130,14 @@ export class WebRtcEngine extends Engine {
       void this.video.play().catch(() => undefined);
     };
     pc.onconnectionstatechange = () => this.onConnectionState(pc.connectionState);
-    await pc.setLocalDescription(await pc.createOffer());
-    await new Promise<void>((resolve) => {
-      if (pc.iceGatheringState === 'complete') return resolve();
-      const timer = setTimeout(resolve, ICE_GATHERING_CAP_MS);
-      pc.addEventListener('icegatheringstatechange', () => {
-        if (pc.iceGatheringState !== 'complete') return;
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    const offer = await prepared.sdp;
     if (this.destroyed) return;
     const token = (this.source as WebRtcSource).token;
     const headers: Record<string, string> = { 'Content-Type': 'application/sdp' };
     if (token) headers.Authorization = `Bearer ${token}`;
     let res: Response;
     try {
-      res = await fetch(this.source.url, { method: 'POST', headers, body: pc.localDescription!.sdp, cache: 'no-store' });
+      res = await fetch(this.source.url, { method: 'POST', headers, body: offer, cache: 'no-store' });
     } catch (error) {
       this.report('failure', { kind: 'network', fallback: true, message: `WHEP request failed: ${error instanceof Error ? error.message : String(error)}` });
       return;
@@ -247,6 +286,8 @@ export class WebRtcEngine extends Engine {
     if (this.disconnectTimer !== undefined) clearTimeout(this.disconnectTimer);
     this.statsTimer = undefined;
     this.deleteSession();
+    this.prepared?.pc.close();
+    this.prepared = undefined;
     const pc = this.pc;
     this.pc = undefined;
     if (pc) {
