@@ -113,6 +113,23 @@ describe.skipIf(!enabled)('player over WebRTC, publish page over WHIP (Chromium)
     });
   });
 
+  test('a WHEP session the gateway ends is retried by the player, which plays again on a new session', async () => {
+    await onPage(`${gw.http}/player/?stream=live/pcma&transport=webrtc`, async (page) => {
+      await pageWaitFor(page, 'state playing', playing);
+      const [first] = (await sessions()) as { id?: string }[];
+      expect(first?.id).toBeTruthy();
+      // What an operator's kick or a gateway-side failure looks like to the browser.
+      expect((await fetch(`${gw.http}/live/pcma/whep/${first!.id}`, { method: 'DELETE' })).status).toBe(200);
+      const next = await waitFor('a new WHEP session', async () => ((await sessions()) as { id?: string; state: string }[]).find((x) => x.id !== first!.id && x.state === 'connected'), 20_000);
+      expect(next.id).not.toBe(first!.id);
+      await pageWaitFor(page, 'playing again', playing);
+      await expectPlaying(page, 'video', 2);
+      expect((await stats(page)).engine).toBe('webrtc');
+      await page.goto('about:blank');
+      await waitFor('no session left', async () => (await sessions()).length === 0, 3000);
+    });
+  });
+
   test('transport=auto picks WebRTC for H.264 + PCMA', async () => {
     await onPage(`${gw.http}/player/?stream=live/pcma&transport=auto`, async (page) => {
       await pageWaitFor(page, 'state playing', playing);
