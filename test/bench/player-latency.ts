@@ -116,7 +116,12 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+main().then(
+  // After WebRTC sessions the process does not end by itself once gw.stop() resolved
+  // (node-datachannel's native threads keep it alive): end it.
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
