@@ -191,7 +191,8 @@ export class Player extends TypedEmitter<PlayerEventMap> {
   private async connect(): Promise<void> {
     const c = this.config;
     // The WHEP offer (and its ICE gathering) is made while the API answers; unused, it is closed.
-    const prepared = (c.transport === 'webrtc' || c.transport === 'auto') && webrtcSupported() && !this.webrtcRefused ? prepareOffer() : undefined;
+    const autoOff = c.transport === 'auto' && this.lastEntry?.path === c.stream && !webrtcFit(this.lastEntry).ok;
+    const prepared = (c.transport === 'webrtc' || c.transport === 'auto') && webrtcSupported() && !this.webrtcRefused && !autoOff ? prepareOffer() : undefined;
     try {
       await this.connectWith(prepared);
     } finally {

@@ -20,6 +20,10 @@ describe('mergeConfig', () => {
     expect(tuningOf(c)).toEqual({ ...latencyPresets.balanced, targetBufferS: 0.8 });
   });
 
+  test.each(['http', 'ws', 'hls', 'webrtc', 'auto'] as const)('transport %s is accepted', (transport) => {
+    expect(mergeConfig({ stream: 'live/cam1', transport }, ORIGIN).transport).toBe(transport);
+  });
+
   test('does not share nested objects with the defaults', () => {
     const c = mergeConfig({ stream: 'live/cam1' }, ORIGIN);
     c.retry.initialDelayMs = 1;
