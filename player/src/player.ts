@@ -219,10 +219,16 @@ export class Player extends TypedEmitter<PlayerEventMap> {
         this.lastEntry = entry;
         if ((!entry.publisher || entry.state === 'ended') && !demand) return this.retryLater('offline', `the publisher of ${c.stream} is gone`);
         source = { hasAudio: !!entry.audio, hasVideo: !!entry.video };
-        const viaRendition = entry.video?.codec === 'H265' || (!!entry.audio && !['OPUS', 'PCMA', 'PCMU'].includes(entry.audio.codec));
-        this.variant = viaRendition
-          ? { kind: 'rendition', path: c.stream, reason: `${webrtcFit(entry).reason}; the gateway sends WebRTC-ready codecs (it starts on demand)` }
-          : { kind: 'source', path: c.stream, reason: 'WebRTC carries the source codecs' };
+        const fit = webrtcFit(entry);
+        const viaRendition = entry.video?.codec === 'H265' || (fit.ok && !!entry.audio && !['OPUS', 'PCMA', 'PCMU'].includes(entry.audio.codec));
+        if (!fit.ok) {
+          // transport=webrtc asked for a stream WebRTC carries only in part (AAC, no Opus rendition): the gateway sends the video.
+          this.variant = { kind: 'source', path: c.stream, reason: `${fit.reason}: WebRTC plays what it can carry (the video)` };
+        } else if (viaRendition) {
+          this.variant = { kind: 'rendition', path: c.stream, reason: `${fit.reason}; the gateway sends WebRTC-ready codecs (it starts on demand)` };
+        } else {
+          this.variant = { kind: 'source', path: c.stream, reason: 'WebRTC carries the source codecs' };
+        }
       }
       if (this.currentState !== 'offline' && this.currentState !== 'error' && this.currentState !== 'unauthorized') this.setState('connecting', 'opening WebRTC (WHEP)');
       this.openEngine(new WebRtcEngine(this.view.video, { url: streamUrls(path, { server: c.server, token: c.token }).whep, token: c.token, ...source }, prepared));
