@@ -135,9 +135,10 @@ export function webrtcFit(entry: StreamEntry): WebRtcFit {
   const video = entry.video?.codec;
   const audio = entry.audio?.codec;
   if (video && video !== 'H264' && video !== 'H265') return { ok: false, reason: `WebRTC carries H.264, not ${codecName(video)}` };
-  if (!audio || WEBRTC_AUDIO.includes(audio)) return { ok: true, reason: audio ? `${codecName(audio)} audio goes over WebRTC as it is` : 'no audio' };
+  const hevc = video === 'H265' ? 'H.265 video as the gateway\'s H.264 rendition, ' : '';
+  if (!audio || WEBRTC_AUDIO.includes(audio)) return { ok: true, reason: `${hevc}${audio ? `${codecName(audio)} audio goes over WebRTC as it is` : 'no audio'}` };
   const offers = Object.values(entry.renditions ?? {}).filter((r): r is RenditionOffer => typeof r === 'object' && r !== null && 'path' in r);
   const opus = offers.find((r) => r.audio === 'OPUS' || r.profile === 'opus' || r.profile === 'webrtc');
-  if (opus) return { ok: true, reason: `${codecName(audio)} audio, the gateway plays the Opus rendition ${opus.path}` };
+  if (opus) return { ok: true, reason: `${hevc}${codecName(audio)} audio, the gateway plays the Opus rendition ${opus.path}` };
   return { ok: false, reason: `${codecName(audio)} audio and no Opus rendition for WebRTC` };
 }

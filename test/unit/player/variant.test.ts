@@ -96,7 +96,7 @@ describe('webrtcFit', () => {
     ['H.264 + Opus (a WHIP publish)', entry('H264', 'OPUS'), true, /as it is/],
     ['H.264 without audio', entry('H264', null), true, /no audio/],
     ['audio only, Opus', entry(null, 'OPUS'), true, /as it is/],
-    ['H.265 + G.711 (the gateway sends the _h264 rendition)', entry('H265', 'PCMA'), true, /as it is/],
+    ['H.265 + G.711 (the gateway sends the _h264 rendition)', entry('H265', 'PCMA'), true, /^H\.265 video as the gateway's H\.264 rendition, G\.711 A-law audio goes over WebRTC as it is$/],
     ['H.264 + AAC, no Opus rendition', entry('H264', 'AAC', OFFERED), false, /AAC audio and no Opus rendition/],
     ['H.264 + AAC, an Opus rendition listed', entry('H264', 'AAC', { browser: H264_RENDITION, tile: null, opus: OPUS_RENDITION } as StreamEntry['renditions']), true, /Opus rendition live\/cam2_opus/],
     ['H.264 + AAC, a webrtc profile listed', entry('H264', 'AAC', { browser: { ...H264_RENDITION, path: 'live/cam2_webrtc', profile: 'webrtc' }, tile: null }), true, /live\/cam2_webrtc/],
