@@ -42,7 +42,7 @@ describe.skipIf(!enabled)('player over WebRTC, publish page over WHIP (Chromium)
   const playing = `document.getElementById('player').dataset.sgState === 'playing'`;
 
   async function startPublisher(path: string, options: PublishOptions): Promise<Publisher> {
-    const p = publish(`${gw.rtmp}/${path}`, { size: '320x240', fps: 25, duration: 120, ...options });
+    const p = publish(`${options.format === 'rtsp' ? gw.rtsp : gw.rtmp}/${path}`, { size: '320x240', fps: 25, duration: 120, ...options });
     publishers.push(p);
     await waitFor(`${path} to be published`, async () => {
       const res = await fetch(`${gw.http}/api/v1/streams/${path}`);
@@ -138,6 +138,20 @@ describe.skipIf(!enabled)('player over WebRTC, publish page over WHIP (Chromium)
       expect(s.fallback).toBeUndefined();
     });
   });
+
+  test('transport=auto picks WebRTC for an H.265 camera too: the gateway sends its H.264 rendition', async () => {
+    // H.265 comes from cameras over RTSP (FLV without Enhanced RTMP has no HEVC).
+    await startPublisher('live/hevc', { video: 'h265', audio: 'pcma', format: 'rtsp' });
+    await onPage(`${gw.http}/player/?stream=live/hevc&transport=auto`, async (page) => {
+      await pageWaitFor(page, 'state playing', playing, 30_000);
+      await expectPlaying(page, 'video', 3);
+      const s = (await page.evaluate('window.streamgatePlayer.stats')) as Stats & { variant: { kind: string; reason: string } };
+      expect(s.engine, s.fallback).toBe('webrtc');
+      expect(s.media.videoCodec).toBe('H264');
+      expect(s.variant.reason).toMatch(/^H\.265 video as the gateway's H\.264 rendition/);
+      expect(await sessions()).toMatchObject([{ kind: 'whep', path: 'live/hevc_h264' }]);
+    });
+  }, 90_000);
 
   test('transport=auto keeps HTTP-FLV for H.264 + AAC without an Opus rendition, and says why', async () => {
     await onPage(`${gw.http}/player/?stream=live/aac&transport=auto`, async (page) => {
