@@ -150,6 +150,7 @@ describe.skipIf(!enabled)('player over WebRTC, publish page over WHIP (Chromium)
       expect(s.media.videoCodec).toBe('H264');
       expect(s.variant.reason).toMatch(/^H\.265 video as the gateway's H\.264 rendition/);
       expect(await sessions()).toMatchObject([{ kind: 'whep', path: 'live/hevc_h264' }]);
+      await page.goto('about:blank'); // pagehide: the session is DELETEd
     });
   }, 90_000);
 
@@ -161,7 +162,18 @@ describe.skipIf(!enabled)('player over WebRTC, publish page over WHIP (Chromium)
       expect(s.engine).toBe('http-flv');
       expect(s.fallback).toMatch(/AAC audio and no Opus rendition.*playing HTTP-FLV/);
       expect(await page.textContent('.sgp-variant')).toContain('no Opus rendition');
-      expect(await sessions()).toHaveLength(0);
+      expect((await sessions()).filter((x) => x.path === 'live/aac'), 'no WHEP session for it').toHaveLength(0);
+    });
+  });
+
+  test('transport=webrtc on H.264 + AAC without an Opus rendition plays the video (audio declined in the answer)', async () => {
+    await onPage(`${gw.http}/player/?stream=live/aac&transport=webrtc`, async (page) => {
+      await pageWaitFor(page, 'state playing', playing);
+      await expectPlaying(page, 'video', 2);
+      const s = (await page.evaluate('window.streamgatePlayer.stats')) as Stats & { variant: { reason: string } };
+      expect(s.engine, s.fallback).toBe('webrtc');
+      expect(s.media.audioCodec).toBeUndefined();
+      expect(s.variant.reason).toMatch(/AAC audio and no Opus rendition for WebRTC: WebRTC plays what it can carry/);
     });
   });
 
