@@ -1,6 +1,6 @@
 /**
- * One build, three pages and a library:
- *   dist/player/index.html  wall.html  admin.html  room.html   (served by the gateway under /player/)
+ * One build, five pages and a library:
+ *   dist/player/index.html  wall.html  admin.html  room.html  publish.html   (served by the gateway under /player/)
  *   dist/player/lib/streamgate-player.js                   (ES module: createPlayer, types, events)
  *   dist/player/lib/types/index.d.ts                       (its declarations)
  * Shared code (mpegts.js, the player) lands in dist/player/assets/ chunks that the pages and the
@@ -42,6 +42,7 @@ export default defineConfig({
         wall: resolve(root, 'wall.html'),
         admin: resolve(root, 'admin.html'),
         room: resolve(root, 'room.html'),
+        publish: resolve(root, 'publish.html'),
         lib: resolve(root, 'src', 'index.ts'),
       },
       // Keep the library entry's exports (an app build would tree-shake them away).

@@ -6,7 +6,7 @@
 import type { VariantMode } from './variant.js';
 
 /** How the player reaches the gateway. */
-export type Transport = 'http' | 'ws' | 'hls' | 'auto';
+export type Transport = 'http' | 'ws' | 'hls' | 'webrtc' | 'auto';
 
 /**
  * Latency presets: `low` keeps the smallest buffer that a steady LAN stream plays without stalls;
@@ -43,7 +43,11 @@ export interface RetryConfig {
 export interface PlayerConfig {
   /** Stream path `{app}/{name}`, e.g. `live/cam1`. Required. */
   stream: string;
-  /** `http` (HTTP-FLV, default), `ws` (WS-FLV), `hls`, or `auto` (HTTP-FLV when MSE exists, else HLS). */
+  /**
+   * `http` (HTTP-FLV, default), `ws` (WS-FLV), `hls`, `webrtc` (WHEP), or `auto`: WebRTC when the
+   * stream's codecs allow it and the browser has RTCPeerConnection, else HTTP-FLV when MSE exists,
+   * else HLS. A refused WHEP request falls back to HTTP-FLV/HLS (the reason is in `stats.fallback`).
+   */
   transport: Transport;
   /** Latency preset, default `low`. */
   latency: LatencyMode;
@@ -119,8 +123,8 @@ export function mergeConfig(options: PlayerOptions, origin: string): PlayerConfi
   if (!STREAM_PATH.test(config.stream ?? '')) {
     throw new PlayerConfigError(`stream must be a path like "live/cam1" (letters, digits, _ . -), got "${String(config.stream)}"`);
   }
-  if (!['http', 'ws', 'hls', 'auto'].includes(config.transport)) {
-    throw new PlayerConfigError(`transport must be one of http, ws, hls, auto; got "${config.transport}"`);
+  if (!['http', 'ws', 'hls', 'webrtc', 'auto'].includes(config.transport)) {
+    throw new PlayerConfigError(`transport must be one of http, ws, hls, webrtc, auto; got "${config.transport}"`);
   }
   if (config.variant !== 'auto' && config.variant !== 'source') {
     throw new PlayerConfigError(`variant must be auto or source; got "${String(config.variant)}"`);

@@ -2,7 +2,7 @@
  * The player controller: picks an engine, drives the state machine (connecting -> playing ->
  * offline -> ... -> playing), retries with backoff, measures latency and keeps it low.
  *
- *   API look-up (publisher? codecs?) -> engine (mpegts.js | hls.js) -> <video>
+ *   API look-up (publisher? codecs?) -> engine (WebRTC | mpegts.js | hls.js) -> <video>
  *        stamps -> LatencyClock (overlay)      buffer -> LatencyController (rate / jump)
  */
 import { lookupStream } from './api/client.js';
@@ -15,10 +15,14 @@ import { Backoff } from './controller/retry.js';
 import type { Engine, EngineFailure, EngineSource } from './engine/engine.js';
 import { HlsEngine } from './engine/hls-engine.js';
 import { MpegtsEngine, mseSupported } from './engine/mpegts-engine.js';
+import { prepareOffer, type PreparedOffer, WebRtcEngine, webrtcSupported } from './engine/webrtc-engine.js';
 import type { EngineName, MediaInfo, PlayerError, PlayerEventMap, PlayerState, PlayerStats, PlayingVariant, StateChange } from './types/player.js';
 import { PlayerView } from './ui/player-view.js';
 import { TypedEmitter } from './utils/event-emitter.js';
-import { browserCapabilities, chooseVariant, type Capabilities } from './variant.js';
+import { browserCapabilities, chooseVariant, webrtcFit, type Capabilities } from './variant.js';
+
+type Wire = 'http' | 'ws' | 'hls' | 'webrtc';
+const WIRE_NAMES: Record<Wire, string> = { http: 'HTTP-FLV', ws: 'WS-FLV', hls: 'HLS', webrtc: 'WebRTC' };
 
 /** A connection that shows no frame for this long is abandoned and retried. */
 const FIRST_FRAME_TIMEOUT_MS = 10_000;
@@ -62,6 +66,10 @@ export class Player extends TypedEmitter<PlayerEventMap> {
    * API answers 404 until then; the player opens the FLV anyway instead of waiting for it.
    */
   private onDemand: { path: string; hasAudio: boolean; hasVideo: boolean } | undefined;
+  /** Why WHEP was refused for this stream (then FLV/HLS plays until the stream is switched). */
+  private webrtcRefused: string | undefined;
+  /** Why another transport than the one asked for (or, for `auto`, than WebRTC) plays. */
+  private fallback: string | undefined;
 
   constructor(host: HTMLElement, options: PlayerOptions) {
     super();
@@ -99,7 +107,7 @@ export class Player extends TypedEmitter<PlayerEventMap> {
       engine: engine?.name as EngineName | undefined,
       latencyMs,
       latencyMeasured: measured,
-      bufferMs: Math.round(this.latencyControl.bufferAhead() * 1000),
+      bufferMs: Math.round((engine?.bufferS() ?? this.latencyControl.bufferAhead()) * 1000),
       playbackRate: v.playbackRate,
       media: { ...this.media },
       bitrateKbps: this.bitrateKbps,
@@ -108,6 +116,8 @@ export class Player extends TypedEmitter<PlayerEventMap> {
       firstFrameMs: this.firstFrameMs,
       retries: this.backoff.failures,
       variant: this.variant ? { ...this.variant } : undefined,
+      transport: engine?.transportStats(),
+      fallback: this.fallback,
     };
   }
 
@@ -133,6 +143,8 @@ export class Player extends TypedEmitter<PlayerEventMap> {
     if (this.onDemand?.path !== path) this.onDemand = undefined;
     this.rendition = undefined;
     this.variant = undefined;
+    this.webrtcRefused = undefined;
+    this.fallback = undefined;
     this.cancel();
     (this.config as { stream: string }).stream = path;
     this.media = { videoCodec: undefined, audioCodec: undefined, width: undefined, height: undefined, fps: undefined };
@@ -177,9 +189,21 @@ export class Player extends TypedEmitter<PlayerEventMap> {
   }
 
   private async connect(): Promise<void> {
+    const c = this.config;
+    // The WHEP offer (and its ICE gathering) is made while the API answers; unused, it is closed.
+    const autoOff = c.transport === 'auto' && this.lastEntry?.path === c.stream && !webrtcFit(this.lastEntry).ok;
+    const prepared = (c.transport === 'webrtc' || c.transport === 'auto') && webrtcSupported() && !this.webrtcRefused && !autoOff ? prepareOffer() : undefined;
+    try {
+      await this.connectWith(prepared);
+    } finally {
+      if (prepared && !prepared.taken) prepared.pc.close();
+    }
+  }
+
+  private async connectWith(prepared: PreparedOffer | undefined): Promise<void> {
     const attempt = ++this.attempt;
     const c = this.config;
-    const transport = c.transport === 'auto' ? (mseSupported() ? 'http' : 'hls') : c.transport;
+    const mseWire: Wire = mseSupported() ? 'http' : 'hls';
     const lookup = await lookupStream(c.server, c.stream, c.token, c.apiTimeoutMs);
     if (attempt !== this.attempt) return;
     const demand = this.onDemand?.path === c.stream ? this.onDemand : undefined;
@@ -187,6 +211,29 @@ export class Player extends TypedEmitter<PlayerEventMap> {
     if (lookup.kind === 'refused') return this.retryLater('unauthorized', `the gateway refused access to ${c.stream} (${lookup.status}); check the token`, true);
     let source: Omit<EngineSource, 'url'> = { hasAudio: demand?.hasAudio ?? true, hasVideo: demand?.hasVideo ?? true };
     let path = c.stream;
+    const transport = this.wireFor(lookup.kind === 'found' ? lookup.entry : undefined, mseWire);
+    if (transport === 'webrtc') {
+      // The gateway picks what WHEP plays (the `_h264` rendition of an H.265 camera, the Opus one of AAC).
+      if (lookup.kind === 'found') {
+        const entry = lookup.entry;
+        this.lastEntry = entry;
+        if ((!entry.publisher || entry.state === 'ended') && !demand) return this.retryLater('offline', `the publisher of ${c.stream} is gone`);
+        source = { hasAudio: !!entry.audio, hasVideo: !!entry.video };
+        const fit = webrtcFit(entry);
+        const viaRendition = entry.video?.codec === 'H265' || (fit.ok && !!entry.audio && !['OPUS', 'PCMA', 'PCMU'].includes(entry.audio.codec));
+        if (!fit.ok) {
+          // transport=webrtc asked for a stream WebRTC carries only in part (AAC, no Opus rendition): the gateway sends the video.
+          this.variant = { kind: 'source', path: c.stream, reason: `${fit.reason}: WebRTC plays what it can carry (the video)` };
+        } else if (viaRendition) {
+          this.variant = { kind: 'rendition', path: c.stream, reason: `${fit.reason}; the gateway sends WebRTC-ready codecs (it starts on demand)` };
+        } else {
+          this.variant = { kind: 'source', path: c.stream, reason: 'WebRTC carries the source codecs' };
+        }
+      }
+      if (this.currentState !== 'offline' && this.currentState !== 'error' && this.currentState !== 'unauthorized') this.setState('connecting', 'opening WebRTC (WHEP)');
+      this.openEngine(new WebRtcEngine(this.view.video, { url: streamUrls(path, { server: c.server, token: c.token }).whep, token: c.token, ...source }, prepared));
+      return;
+    }
     if (lookup.kind === 'found') {
       const entry = lookup.entry;
       this.lastEntry = entry;
@@ -204,11 +251,32 @@ export class Player extends TypedEmitter<PlayerEventMap> {
     }
     const urls = streamUrls(path, { server: c.server, token: c.token });
     if (this.currentState !== 'offline' && this.currentState !== 'error' && this.currentState !== 'unauthorized') {
-      const via = transport === 'ws' ? 'WS-FLV' : transport === 'hls' ? 'HLS' : 'HTTP-FLV';
+      const via = WIRE_NAMES[transport];
       this.setState('connecting', this.variant?.kind === 'rendition' ? `${this.variant.reason} (${via}; it starts on demand)` : `opening ${via}`);
     }
     const url = transport === 'ws' ? urls.wsFlv : transport === 'hls' ? urls.hls : urls.flv;
     this.openEngine(transport === 'hls' ? new HlsEngine(this.view.video, { url, ...source }) : new MpegtsEngine(this.view.video, { url, ...source }));
+  }
+
+  /**
+   * The wire for this attempt. `webrtc` and `auto` need RTCPeerConnection and a gateway that
+   * accepted WHEP for this stream; `auto` also needs codecs WebRTC carries (webrtcFit). Every
+   * other case plays HTTP-FLV (HLS without MSE), and `fallback` says why.
+   */
+  private wireFor(entry: StreamEntry | undefined, mseWire: Wire): Wire {
+    const asked = this.config.transport;
+    this.fallback = undefined;
+    if (asked !== 'webrtc' && asked !== 'auto') return asked;
+    let why: string | undefined;
+    if (!webrtcSupported()) why = 'this browser has no RTCPeerConnection';
+    else if (this.webrtcRefused) why = this.webrtcRefused;
+    else if (asked === 'auto' && entry) {
+      const fit = webrtcFit(entry);
+      if (!fit.ok) why = fit.reason;
+    }
+    if (!why) return 'webrtc';
+    this.fallback = `${asked === 'auto' ? 'auto: ' : ''}${why}; playing ${WIRE_NAMES[mseWire]}`;
+    return mseWire;
   }
 
   private openEngine(engine: Engine): void {
@@ -243,6 +311,7 @@ export class Player extends TypedEmitter<PlayerEventMap> {
     const onFrame = (_now: number, meta: VideoFrameCallbackMetadata) => {
       if (engine !== this.engine) return;
       this.onFramePresented(meta.mediaTime);
+      engine.framePresented(meta);
       this.frameCallback = video.requestVideoFrameCallback(onFrame);
     };
     this.frameCallback = video.requestVideoFrameCallback(onFrame);
@@ -276,6 +345,15 @@ export class Player extends TypedEmitter<PlayerEventMap> {
   }
 
   private onFailure(f: EngineFailure): void {
+    if (f.fallback && this.engine?.name === 'webrtc' && !this.webrtcRefused) {
+      // WHEP refused or unreachable: play FLV/HLS right away instead of retrying WebRTC.
+      this.webrtcRefused = f.message;
+      this.safeEmit('error', playerError('SG_PLAYER_ERR_WEBRTC', f.message));
+      this.teardownEngine();
+      this.attempt++;
+      void this.connect();
+      return;
+    }
     if (f.kind === 'unsupported') {
       this.teardownEngine();
       this.retryLater('unsupported', f.message, true, { rendition: this.rendition ?? `${this.config.stream}_h264` });

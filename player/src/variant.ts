@@ -121,3 +121,30 @@ export function chooseVariant(entry: StreamEntry, caps: Capabilities, mode: Vari
   if (videoOk) return { ...source(`this browser cannot decode ${what}: playing without sound${hint}`, false), offer, ...(enable ? { enable } : {}) };
   return { kind: 'unsupported', path: entry.path, hasAudio: false, hasVideo: false, reason: `this browser cannot decode ${what}${hint}`, offer, ...(enable ? { enable } : {}) };
 }
+
+/** Whether WebRTC (WHEP) can carry a stream, and why not when it cannot. */
+export interface WebRtcFit {
+  ok: boolean;
+  /** For the overlay/stats: "H.264 + AAC without an Opus rendition". */
+  reason: string;
+}
+
+/** Audio the gateway sends over WebRTC as it is. */
+const WEBRTC_AUDIO = ['OPUS', 'PCMA', 'PCMU'];
+
+/**
+ * Can `entry` play over WebRTC? Video H.264 (H.265 too: the gateway plays its `_h264` rendition
+ * for WHEP), audio Opus or G.711 as they are; AAC only when the entry lists a rendition carrying
+ * Opus (the gateway then plays that one). Pure, like chooseVariant.
+ */
+export function webrtcFit(entry: StreamEntry): WebRtcFit {
+  const video = entry.video?.codec;
+  const audio = entry.audio?.codec;
+  if (video && video !== 'H264' && video !== 'H265') return { ok: false, reason: `WebRTC carries H.264, not ${codecName(video)}` };
+  const hevc = video === 'H265' ? 'H.265 video as the gateway\'s H.264 rendition, ' : '';
+  if (!audio || WEBRTC_AUDIO.includes(audio)) return { ok: true, reason: `${hevc}${audio ? `${codecName(audio)} audio goes over WebRTC as it is` : 'no audio'}` };
+  const offers = Object.values(entry.renditions ?? {}).filter((r): r is RenditionOffer => typeof r === 'object' && r !== null && 'path' in r);
+  const opus = offers.find((r) => r.audio === 'OPUS' || r.profile === 'opus' || r.profile === 'webrtc');
+  if (opus) return { ok: true, reason: `${hevc}${codecName(audio)} audio, the gateway plays the Opus rendition ${opus.path}` };
+  return { ok: false, reason: `${codecName(audio)} audio and no Opus rendition for WebRTC` };
+}

@@ -2,10 +2,11 @@
  * Glass-to-glass latency of the bundled player, measured with the bar-code method: ffmpeg burns
  * the wall clock (ms) into every frame it captures, the page decodes it from each presented frame
  * (requestVideoFrameCallback + canvas) and compares it with the clock at the frame's expected
- * display time. Reports p50/p95 over a window per transport (HTTP-FLV, WS-FLV), the player's own
+ * display time. Reports p50/p95 over a window per transport (HTTP-FLV, WS-FLV, WebRTC), the player's own
  * overlay figure for comparison, and the time from navigation start to the first frame.
  *
  *   npm run build && node dist/test/bench/player-latency.js [--seconds 30] [--loads 5] [--hold-audio]
+ *     [--transports http,ws,webrtc] [--audio aac|pcma]
  *
  * --hold-audio runs the gateway with hub.holdAudioForVideo (audio leaves with the next video frame).
  *
@@ -24,6 +25,9 @@ const { values } = parseArgs({
     size: { type: 'string', default: '640x360' },
     latency: { type: 'string', default: 'low' },
     'hold-audio': { type: 'boolean', default: false },
+    transports: { type: 'string', default: 'http,ws' },
+    // WebRTC sends G.711 as it is; with AAC (no Opus rendition) it plays the video alone.
+    audio: { type: 'string', default: 'aac' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -42,7 +46,10 @@ interface Result {
   firstFrameMs: number[];
 }
 
-async function measure(browser: Browser, http: string, transport: 'http' | 'ws'): Promise<Result> {
+type BenchTransport = 'http' | 'ws' | 'webrtc';
+const NAMES: Record<BenchTransport, string> = { http: 'HTTP-FLV', ws: 'WS-FLV', webrtc: 'WebRTC' };
+
+async function measure(browser: Browser, http: string, transport: BenchTransport): Promise<Result> {
   const url = `${http}/player/?stream=live/bench&transport=${transport}&latency=${values.latency}`;
   const page = await browser.newPage({ viewport: { width: 960, height: 540 } });
   await installBarcodeProbe(page);
@@ -60,7 +67,7 @@ async function measure(browser: Browser, http: string, transport: 'http' | 'ws')
   const g2g = samples.map((s) => s.g2gDisplay);
   const overlay = samples.filter((s) => s.overlay !== null).map((s) => s.overlay!);
   const result: Result = {
-    transport: transport === 'http' ? 'HTTP-FLV' : 'WS-FLV',
+    transport: NAMES[transport],
     frames: probe.frames - framesBefore,
     decodeErrors: probe.decodeErrors,
     waitingEvents: ((await page.evaluate('window.__waiting')) as number) - waitingBefore,
@@ -87,14 +94,14 @@ async function measure(browser: Browser, http: string, transport: 'http' | 'ws')
 async function main(): Promise<void> {
   if (!hasChromium()) process.exit(2);
   const gw = await startGateway(values['hold-audio'] ? { hub: { holdAudioForVideo: true } } : {});
-  const pub = publish(`${gw.rtmp}/live/bench`, { size: values.size, fps: 25, gop: 25, audio: 'aac', duration: 3600, vf: clockBarcodeFilter() });
+  const pub = publish(`${gw.rtmp}/live/bench`, { size: values.size, fps: 25, gop: 25, audio: values.audio as 'aac' | 'pcma', duration: 3600, vf: clockBarcodeFilter() });
   const browser = await launchChromium();
   try {
     await waitFor('the bench stream', async () => (await fetch(`${gw.http}/api/v1/streams/live/bench`)).status === 200, 15_000);
     await sleep(1500);
     const results: Result[] = [];
-    for (const transport of ['http', 'ws'] as const) results.push(await measure(browser, gw.http, transport));
-    console.log(`\nGlass-to-glass latency, bundled player (latency=${values.latency}), ${values.size} 25 fps H.264+AAC, ${SECONDS} s after ${WARMUP_MS / 1000} s warm-up`);
+    for (const transport of values.transports.split(',') as BenchTransport[]) results.push(await measure(browser, gw.http, transport));
+    console.log(`\nGlass-to-glass latency, bundled player (latency=${values.latency}), ${values.size} 25 fps H.264+${values.audio.toUpperCase()}, ${SECONDS} s after ${WARMUP_MS / 1000} s warm-up`);
     console.log('transport | g2g p50 | g2g p95 | overlay p50 | frames | stalls | dropped | first frame (ms from navigation; first load cold)');
     for (const r of results) {
       console.log(
@@ -109,7 +116,12 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+main().then(
+  // After WebRTC sessions the process does not end by itself once gw.stop() resolved
+  // (node-datachannel's native threads keep it alive): end it.
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

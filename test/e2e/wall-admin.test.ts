@@ -99,7 +99,7 @@ describe.skipIf(!enabled)('video wall and admin console in Chromium', () => {
       // Play URLs are there to copy.
       await row.locator('button.urls-toggle').click();
       const urls = page.locator('#streams tr[data-path="wall/cam5"] + tr.urls input');
-      expect(await urls.evaluateAll((inputs) => inputs.map((i) => (i as HTMLInputElement).dataset.kind))).toEqual(['flv', 'wsFlv', 'hls', 'rtsp', 'rtmp', 'player', 'embed']);
+      expect(await urls.evaluateAll((inputs) => inputs.map((i) => (i as HTMLInputElement).dataset.kind))).toEqual(['flv', 'wsFlv', 'hls', 'whep', 'whip', 'rtsp', 'rtmp', 'player', 'embed']);
       expect(await urls.first().inputValue()).toBe(`${gw.http}/wall/cam5.flv`);
       await screenshot(page, 'admin');
 

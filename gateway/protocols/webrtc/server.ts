@@ -80,6 +80,18 @@ function bearer(req: Request): string | undefined {
   return m?.[1];
 }
 
+/**
+ * A format for a section we decline (the stream has no such track, or not in a codec WebRTC
+ * carries): an m-line still lists at least one format (RFC 4566 §5.14, RFC 3264 §6), and
+ * Chromium refuses an answer whose m-line has none ("Failed to parse SessionDescription").
+ * The first offered one libdatachannel can describe.
+ */
+function declinedFormat(m: OfferMedia): AnswerMedia['codec'] {
+  const names = m.kind === 'video' ? ['H264'] : ['OPUS', 'PCMU', 'PCMA'];
+  const c = m.codecs.find((x) => names.includes(x.name));
+  return c ? { payloadType: c.payloadType, name: c.name as 'H264' | 'OPUS' | 'PCMA' | 'PCMU', fmtp: c.fmtpLine } : undefined;
+}
+
 function h264Profile(track: Track | undefined): number {
   if (track?.kind !== 'video' || track.codec !== 'H264' || track.config.length < 2) return -1;
   // AVCDecoderConfigurationRecord: configurationVersion, then AVCProfileIndication.
@@ -234,7 +246,8 @@ export class WebRtcServer {
         }
         const kind = m.kind === 'video' ? 'video' : 'audio';
         if (!codec) {
-          answerMedia.push({ kind, mid: m.mid, direction: 'Inactive' });
+          const declined = declinedFormat(m);
+          answerMedia.push({ kind, mid: m.mid, direction: 'Inactive', ...(declined ? { codec: declined } : {}) });
           continue;
         }
         const track = kind === 'video' ? stream.videoTrack! : stream.audioTrack!;

@@ -13,6 +13,10 @@ export interface StreamUrls {
   flv: string;
   wsFlv: string;
   hls: string;
+  /** WebRTC play (WHEP, RFC 9725): POST the SDP offer here. */
+  whep: string;
+  /** WebRTC publish (WHIP, RFC 9725). */
+  whip: string;
   rtmp: string;
   rtsp: string;
   player: string;
@@ -42,6 +46,8 @@ export function streamUrls(path: string, o: UrlOptions): StreamUrls {
     flv: withToken(`${http}/${p}.flv`, t),
     wsFlv: withToken(`${ws}/${p}.flv`, t),
     hls: withToken(`${http}/${p}/index.m3u8`, t),
+    whep: withToken(`${http}/${p}/whep`, t),
+    whip: withToken(`${http}/${p}/whip`, t),
     rtmp: withToken(`rtmp://${base.hostname}:${o.rtmpPort ?? 1935}/${p}`, t),
     rtsp: withToken(`rtsp://${base.hostname}:${o.rtspPort ?? 8554}/${p}`, t),
     player,

@@ -13,6 +13,23 @@ export interface EngineFailure {
   /** HTTP status when the server answered with one. */
   status?: number;
   message: string;
+  /**
+   * This transport cannot serve the stream here (WHEP refused with 400/415/503, no answer), but
+   * another one may: the player falls back to FLV/HLS instead of retrying the same transport.
+   */
+  fallback?: boolean;
+}
+
+/** Transport-level numbers of engines that have them (WebRTC's getStats()). */
+export interface TransportStats {
+  /** Round-trip time of the selected ICE candidate pair, ms. */
+  rttMs: number | undefined;
+  /** Packets lost (inbound-rtp, audio + video). */
+  packetsLost: number;
+  /** Average jitter-buffer delay of the frames shown lately, ms. */
+  jitterBufferMs: number | undefined;
+  /** NACKs the browser sent for video. */
+  nacks: number;
 }
 
 export interface EngineEventMap {
@@ -56,6 +73,19 @@ export abstract class Engine extends TypedEmitter<EngineEventMap> {
 
   /** Latency estimate for engines without stamps (seconds), e.g. hls.js `latency`. */
   estimatedLatencyS(): number | undefined {
+    return undefined;
+  }
+
+  /** Each frame on screen (requestVideoFrameCallback), for engines that estimate latency from it. */
+  framePresented(_meta: VideoFrameCallbackMetadata): void {}
+
+  /** Media held back ahead of the playhead (s), for engines whose buffer is not the media element's. */
+  bufferS(): number | undefined {
+    return undefined;
+  }
+
+  /** Transport numbers (RTT, loss) where the engine knows them. */
+  transportStats(): TransportStats | undefined {
     return undefined;
   }
 

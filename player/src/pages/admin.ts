@@ -80,6 +80,8 @@ const URL_LABELS: [keyof StreamUrls, string][] = [
   ['flv', 'HTTP-FLV'],
   ['wsFlv', 'WS-FLV'],
   ['hls', 'HLS'],
+  ['whep', 'WHEP (WebRTC play)'],
+  ['whip', 'WHIP (WebRTC publish)'],
   ['rtsp', 'RTSP'],
   ['rtmp', 'RTMP'],
   ['player', 'Player'],

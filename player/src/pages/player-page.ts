@@ -1,5 +1,5 @@
 /**
- * /player/?stream=live/cam1[&transport=ws|http|hls|auto][&latency=low|balanced][&overlay=0][&muted=0][&token=...]
+ * /player/?stream=live/cam1[&transport=ws|http|hls|webrtc|auto][&latency=low|balanced][&overlay=0][&muted=0][&token=...]
  *   [&variant=source] (the original even when this browser cannot decode it; default: the browser-safe rendition then)
  *   [&chat=1|&room=room/42][&name=alice] (chat panel, see chat.ts)
  */

@@ -1,4 +1,6 @@
 /** The player's public types: states, events and the data each event carries. */
+import type { TransportStats } from '../engine/engine.js';
+export type { TransportStats } from '../engine/engine.js';
 
 /**
  * - `connecting`: looking the stream up and opening the connection.
@@ -36,8 +38,8 @@ export interface StateChange {
   retryInMs?: number;
 }
 
-/** The engine actually used: mpegts.js over HTTP or WebSocket, hls.js, or the browser's own HLS. */
-export type EngineName = 'http-flv' | 'ws-flv' | 'hls.js' | 'native-hls';
+/** The engine actually used: mpegts.js over HTTP or WebSocket, hls.js, the browser's own HLS, or WebRTC (WHEP). */
+export type EngineName = 'http-flv' | 'ws-flv' | 'hls.js' | 'native-hls' | 'webrtc';
 
 export interface MediaInfo {
   videoCodec: string | undefined;
@@ -62,7 +64,8 @@ export interface PlayerStats {
   /**
    * Live latency in ms: now - the time the gateway received the frame on screen, from the
    * gateway's `streamgate-time` stamps (median of the last second of frames). Undefined until
-   * the first stamp; estimated from the buffer for HLS (`latencyMeasured` false).
+   * the first stamp; estimated from the buffer for HLS, and for WebRTC from each frame's receive
+   * and display times plus half the round trip (`latencyMeasured` false).
    */
   latencyMs: number | undefined;
   latencyMeasured: boolean;
@@ -80,6 +83,10 @@ export interface PlayerStats {
   retries: number;
   /** The variant playing (undefined before the first look-up). */
   variant: PlayingVariant | undefined;
+  /** WebRTC only: round trip, packets lost, jitter buffer, NACKs (from getStats()). */
+  transport?: TransportStats | undefined;
+  /** Why the player plays another transport than asked (e.g. "WebRTC refused (415 ...): ...; playing HTTP-FLV"). */
+  fallback?: string | undefined;
 }
 
 export interface PlayerError extends Error {

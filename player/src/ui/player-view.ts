@@ -148,12 +148,20 @@ export class PlayerView {
     if (m.audioCodec) parts.push(codecLabel(m.audioCodec));
     if (s.bitrateKbps !== undefined) parts.push(`${Math.round(s.bitrateKbps)} kb/s`);
     parts.push(`dropped ${s.droppedFrames}`);
+    const t = s.transport;
+    if (t) {
+      if (t.rttMs !== undefined) parts.push(`rtt ${Math.round(t.rttMs)} ms`);
+      if (t.jitterBufferMs !== undefined) parts.push(`jitter buffer ${Math.round(t.jitterBufferMs)} ms`);
+      parts.push(`lost ${t.packetsLost}`);
+    }
     if (s.engine) parts.push(s.engine);
     this.details.textContent = ` · ${parts.join(' · ')}`;
     // Only a rendition is worth a line: "H.265 camera, playing the H.264 rendition live/cam2_h264".
-    const variant = s.variant?.kind === 'rendition' ? s.variant.reason : '';
+    // A transport fallback too: "WHEP refused (415 SG_ERR_UNSUPPORTED_CODEC): …; playing HTTP-FLV".
+    const variant = [s.fallback ?? '', s.variant?.kind === 'rendition' ? s.variant.reason : ''].filter(Boolean).join(' · ');
     if (this.variant.textContent !== variant) this.variant.textContent = variant;
     this.root.dataset.variant = s.variant?.path ?? '';
+    this.root.dataset.engine = s.engine ?? '';
   }
 
   destroy(): void {

@@ -20,6 +20,10 @@ describe('mergeConfig', () => {
     expect(tuningOf(c)).toEqual({ ...latencyPresets.balanced, targetBufferS: 0.8 });
   });
 
+  test.each(['http', 'ws', 'hls', 'webrtc', 'auto'] as const)('transport %s is accepted', (transport) => {
+    expect(mergeConfig({ stream: 'live/cam1', transport }, ORIGIN).transport).toBe(transport);
+  });
+
   test('does not share nested objects with the defaults', () => {
     const c = mergeConfig({ stream: 'live/cam1' }, ORIGIN);
     c.retry.initialDelayMs = 1;
@@ -30,7 +34,7 @@ describe('mergeConfig', () => {
     ['no stream', { stream: '' }, /stream must be a path like "live\/cam1"/],
     ['a stream without app', { stream: 'cam1' }, /stream must be a path/],
     ['a stream with a bad character', { stream: 'live/cam 1' }, /stream must be a path/],
-    ['an unknown transport', { stream: 'live/cam1', transport: 'rtsp' as never }, /transport must be one of http, ws, hls, auto; got "rtsp"/],
+    ['an unknown transport', { stream: 'live/cam1', transport: 'rtsp' as never }, /transport must be one of http, ws, hls, webrtc, auto; got "rtsp"/],
     ['an unknown latency', { stream: 'live/cam1', latency: 'zero' as never }, /latency must be one of low, balanced; got "zero"/],
     ['a jump below target + tolerance', { stream: 'live/cam1', latencyTuning: { jumpBufferS: 0.1 } }, /jumpBufferS must exceed targetBufferS \+ toleranceS/],
     ['a catch-up rate below 1', { stream: 'live/cam1', latencyTuning: { catchUpRate: 0.9 } }, /catchUpRate must be between 1 and 2/],

@@ -1,7 +1,7 @@
 /** Which variant the player opens: every camera/browser/rendition combination the issue names. */
 import { describe, expect, test } from 'vitest';
 import type { StreamEntry } from '../../../player/src/api/types.js';
-import { chooseVariant, type Capabilities } from '../../../player/src/variant.js';
+import { chooseVariant, webrtcFit, type Capabilities } from '../../../player/src/variant.js';
 
 /** Debian's Chromium: H.264 + AAC in MSE, no HEVC. */
 const CHROMIUM: Capabilities = { h264: true, h265: false, aac: true, mp3: true };
@@ -106,5 +106,27 @@ describe('chooseVariant', () => {
     test('says why, naming Opus', () => {
       expect(chooseVariant(entry('H264', 'OPUS', WITH_AAC), CHROMIUM, 'auto').reason).toBe('Opus camera, playing the AAC rendition live/cam2_aac');
     });
+  });
+});
+
+/** Whether `transport=auto` picks WebRTC: what the gateway's WHEP sends as it is, or through a rendition. */
+describe('webrtcFit', () => {
+  const OPUS_RENDITION = { path: 'live/cam2_opus', profile: 'opus', video: 'H264', audio: 'OPUS' };
+  test.each([
+    ['H.264 + G.711 A-law', entry('H264', 'PCMA'), true, /G\.711 A-law audio goes over WebRTC as it is/],
+    ['H.264 + G.711 µ-law', entry('H264', 'PCMU'), true, /as it is/],
+    ['H.264 + Opus (a WHIP publish)', entry('H264', 'OPUS'), true, /as it is/],
+    ['H.264 without audio', entry('H264', null), true, /no audio/],
+    ['audio only, Opus', entry(null, 'OPUS'), true, /as it is/],
+    ['H.265 + G.711 (the gateway sends the _h264 rendition)', entry('H265', 'PCMA'), true, /^H\.265 video as the gateway's H\.264 rendition, G\.711 A-law audio goes over WebRTC as it is$/],
+    ['H.264 + AAC, no Opus rendition', entry('H264', 'AAC', OFFERED), false, /AAC audio and no Opus rendition/],
+    ['H.264 + AAC, an Opus rendition listed', entry('H264', 'AAC', { browser: H264_RENDITION, tile: null, opus: OPUS_RENDITION } as StreamEntry['renditions']), true, /Opus rendition live\/cam2_opus/],
+    ['H.264 + AAC, a webrtc profile listed', entry('H264', 'AAC', { browser: { ...H264_RENDITION, path: 'live/cam2_webrtc', profile: 'webrtc' }, tile: null }), true, /live\/cam2_webrtc/],
+    ['H.264 + MP3', entry('H264', 'MP3'), false, /MP3 audio and no Opus rendition/],
+    ['VP8 video', entry('VP8', null), false, /WebRTC carries H\.264, not VP8/],
+  ])('%s', (_name, e, ok, reason) => {
+    const fit = webrtcFit(e);
+    expect(fit.ok).toBe(ok);
+    expect(fit.reason).toMatch(reason);
   });
 });
