@@ -297,7 +297,7 @@ export class WebRtcServer {
       answerMedia.push(
         codec
           ? { kind, mid: m.mid, direction: 'RecvOnly', codec: { payloadType: codec.payloadType, name: kind === 'video' ? 'H264' : 'OPUS', fmtp: codec.fmtpLine } }
-          : { kind, mid: m.mid, direction: 'Inactive' },
+          : { kind, mid: m.mid, direction: 'Inactive', ...(declinedFormat(m) ? { codec: declinedFormat(m) } : {}) },
       );
     }
     if (tracks.length === 0) {
