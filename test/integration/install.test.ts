@@ -75,7 +75,11 @@ describe('offline bundle (scripts/bundle.sh)', () => {
   it('holds the production packages with the bundled ffmpeg, executable by anyone, and no dev tool', () => {
     const modules = readdirSync(join(app, 'node_modules'));
     for (const dev of ['typescript', 'vite', 'vitest', 'playwright-core', 'rollup', 'esbuild']) expect(modules, dev).not.toContain(dev);
-    for (const dep of ['express', 'pino', 'node-media-server', 'zod']) expect(modules, dep).toContain(dep);
+    for (const dep of ['express', 'pino', 'node-media-server', 'zod', 'node-datachannel', 'ioredis']) expect(modules, dep).toContain(dep);
+    // WebRTC's native library comes as an optional per-platform package: npm skips one it cannot
+    // fetch without a word, so check it is there and loads.
+    const version = execFileSync(process.execPath, ['--input-type=module', '-e', "import nd from 'node-datachannel'; process.stdout.write(nd.getLibraryVersion())"], { cwd: app, encoding: 'utf8' });
+    expect(version).toMatch(/^\d+\.\d+\.\d+/);
     const ffmpeg = join(app, 'node_modules', '@ffmpeg-installer', `linux-${process.arch}`, 'ffmpeg');
     expect(statSync(ffmpeg).mode & 0o755).toBe(0o755);
     expect(execFileSync(ffmpeg, ['-version'], { encoding: 'utf8' })).toMatch(/^ffmpeg version/);
