@@ -395,6 +395,13 @@ export class Gateway {
         this.ports.srt = await this.srt.listen(this.config.srt.port, host);
         this.log.info({ listener: 'srt', port: this.ports.srt }, `SRT listening on srt://${host}:${this.ports.srt} (UDP; streamid=#!::r={app}/{name},m=publish)`);
       }
+      if (this.webrtc) {
+        const udp = this.webrtc.udpPort;
+        this.log.info(
+          { component: 'webrtc', udpPort: udp },
+          `WebRTC: WHEP/WHIP on http://${host}:${this.ports.http}/{app}/{name}/whep|whip; ICE over UDP ${udp > 0 ? `port ${udp} (shared by every session)` : 'on a port per session'}`,
+        );
+      }
       // Always-on camera pulls start once everything listens (renditions of them need the listeners).
       this.sources.run();
       // The other workers learn where the camera sources run (the private port is known now).

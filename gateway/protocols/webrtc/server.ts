@@ -107,6 +107,11 @@ export class WebRtcServer {
 
   constructor(private readonly options: WebRtcServerOptions) {}
 
+  /** The ICE UDP mux port (0: a port per session). */
+  get udpPort(): number {
+    return this.options.config.udpPort;
+  }
+
   list(): WebRtcSession[] {
     return [...this.sessions.values()];
   }
