@@ -72,7 +72,11 @@ function integer(v: unknown, what: string, min = 0): number | undefined {
 
 export function roomsRouter(rooms: RoomDirectory): Router {
   const router = Router();
-  const json = express.json({ limit: rooms.config.maxMessageBytes });
+  // File chunks (PUT) are file bytes whatever their Content-Type: never parsed, streamed to disk.
+  const json = express.json({
+    limit: rooms.config.maxMessageBytes,
+    type: (req) => req.method !== 'PUT' && (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json',
+  });
 
   router.get('/api/v1/rooms', (_req, res) => {
     res.json({ rooms: rooms.list().map((r) => roomEntry(r, rooms.streamsOf(r.path), false)) });

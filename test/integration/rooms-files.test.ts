@@ -191,4 +191,33 @@ describe('room files', () => {
       await second.stop();
     }
   });
+
+  it('follows the rooms API access rules: changes need an admin credential, reads the room access', async () => {
+    const ADMIN = 'admin-token-for-files-test';
+    const g = await startGateway({
+      dataDir,
+      auth: { rules: [{ paths: 'keys/*', mode: 'keys', publishKey: 'pub-key', playKey: 'play-key' }], admin: { tokens: [{ token: ADMIN, role: 'admin' }], publicReads: true } },
+    });
+    try {
+      const post = (headers: Record<string, string>) =>
+        fetch(`${g.http}/api/v1/rooms/keys/room1/files`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ name: 'k.txt', size: 3 }) });
+      expect((await post({})).status).toBe(401);
+      const created = await post({ authorization: `Bearer ${ADMIN}` });
+      expect(created.status).toBe(201);
+      const { uploadUrl } = (await created.json()) as any;
+      const put = (headers: Record<string, string>) =>
+        fetch(`${g.http}${uploadUrl}`, { method: 'PUT', headers: { 'content-range': 'bytes 0-2/3', ...headers }, body: 'abc' });
+      expect((await put({})).status).toBe(401);
+      expect((await put({ authorization: `Bearer ${ADMIN}` })).status).toBe(200);
+      expect((await fetch(`${g.http}/api/v1/rooms/keys/room1/files`)).status).toBe(401);
+      expect((await fetch(`${g.http}${uploadUrl}`)).status).toBe(401);
+      expect((await fetch(`${g.http}${uploadUrl}?token=wrong`)).status).toBe(403);
+      const dl = await fetch(`${g.http}${uploadUrl}?token=play-key`);
+      expect(dl.status).toBe(200);
+      expect(await dl.text()).toBe('abc');
+      expect((await fetch(`${g.http}/api/v1/rooms/keys/room1/files?token=play-key`)).status).toBe(200);
+    } finally {
+      await g.stop();
+    }
+  });
 });
