@@ -192,6 +192,21 @@ describe('room files', () => {
     }
   });
 
+  it('announces file-failed when an unfinished upload is deleted, file-removed for a complete one', async () => {
+    const room = newRoom();
+    const watcher = await join_(room, 'watcher');
+    const { id, uploadUrl } = (await (await create(room, { name: 'half.bin', size: 10 })).json()) as any;
+    await putChunk(uploadUrl, Buffer.alloc(4), 0, 10);
+    expect((await fetch(`${gw.http}${uploadUrl}`, { method: 'DELETE' })).status).toBe(204);
+    expect(await watcher.next('file-failed', (f) => f.id === id)).toMatchObject({ reason: 'aborted' });
+    expect((await fetch(`${gw.http}${uploadUrl}`, { method: 'HEAD' })).status).toBe(404);
+    const done = (await (await create(room, { name: 'whole.bin', size: 2 })).json()) as any;
+    await putChunk(done.uploadUrl, Buffer.alloc(2), 0, 2);
+    expect((await fetch(`${gw.http}${done.uploadUrl}`, { method: 'DELETE' })).status).toBe(204);
+    await watcher.next('file-removed', (f) => f.id === done.id);
+    expect(((await (await fetch(`${gw.http}/api/v1/rooms/${room}/files`)).json()) as any).files).toEqual([]);
+  });
+
   it('follows the rooms API access rules: changes need an admin credential, reads the room access', async () => {
     const ADMIN = 'admin-token-for-files-test';
     const g = await startGateway({
