@@ -50,6 +50,8 @@ export const roomsConfigSchema = z
     maxFileBytes: z.number().int().min(1).default(100 * 1024 * 1024),
     /** Files (complete or uploading) a room holds; one more is refused with SG_ERR_ROOM_FILE_LIMIT. */
     maxFilesPerRoom: count.default(100),
+    /** An unfinished upload that received nothing for this long fails (file-failed) and is deleted. 0: never. */
+    fileIdleTimeoutMs: ms.default(3_600_000),
   });
 
 export type RoomsConfig = z.infer<typeof roomsConfigSchema>;

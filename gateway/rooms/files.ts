@@ -82,6 +82,8 @@ interface Upload {
   received: number;
   busy: boolean;
   lastProgressAt: number;
+  /** Fails the upload after rooms.fileIdleTimeoutMs without a chunk. */
+  idleTimer?: NodeJS.Timeout;
 }
 
 /** The files of one room, on disk. `announce` sends a frame to every participant of the room. */
@@ -111,7 +113,9 @@ export class RoomFiles {
       try {
         const file = JSON.parse(readFileSync(join(dir, name), 'utf8')) as RoomFile;
         const received = this.sizeOnDisk(file.id);
-        this.uploads.set(file.id, { file, received, busy: false, lastProgressAt: 0 });
+        const u: Upload = { file, received, busy: false, lastProgressAt: 0 };
+        this.uploads.set(file.id, u);
+        if (!file.complete) this.armIdle(u, this.lastWriteAt(file.id));
       } catch (error) {
         log.warn({ file: join(dir, name), err: (error as Error).message }, 'room files: skipped an unreadable entry');
       }
@@ -123,6 +127,34 @@ export class RoomFiles {
 
   private dataPath(id: string): string {
     return join(this.dir, id);
+  }
+
+  private lastWriteAt(id: string): number {
+    try {
+      return statSync(this.dataPath(id)).mtimeMs;
+    } catch {
+      return Date.now();
+    }
+  }
+
+  /** (Re)starts the idle timer of an unfinished upload, counting from `since`. */
+  private armIdle(u: Upload, since = Date.now()): void {
+    if (u.idleTimer) clearTimeout(u.idleTimer);
+    u.idleTimer = undefined;
+    const timeout = this.config.fileIdleTimeoutMs;
+    if (timeout === 0 || u.file.complete) return;
+    u.idleTimer = setTimeout(() => {
+      u.idleTimer = undefined;
+      if (this.uploads.get(u.file.id) !== u || u.busy) return;
+      this.log.info({ room: this.room, id: u.file.id, received: u.received, size: u.file.size }, 'room file: upload idle too long; deleted');
+      this.discard(u, { type: 'file-failed', id: u.file.id, reason: 'timeout' });
+    }, Math.max(0, since + timeout - Date.now()));
+    u.idleTimer.unref();
+  }
+
+  /** Stops the idle timers (gateway stop); the files stay on disk. */
+  close(): void {
+    for (const u of this.uploads.values()) if (u.idleTimer) clearTimeout(u.idleTimer);
   }
 
   private sizeOnDisk(id: string): number {
@@ -187,7 +219,9 @@ export class RoomFiles {
       this.log.error({ room: this.room, err: error }, 'room files: cannot create the file');
       throw new RoomError('SG_ERR_ROOM_STORAGE', 'the gateway could not store the file; see the gateway log', 503);
     }
-    this.uploads.set(file.id, { file, received: 0, busy: false, lastProgressAt: 0 });
+    const upload: Upload = { file, received: 0, busy: false, lastProgressAt: 0 };
+    this.uploads.set(file.id, upload);
+    this.armIdle(upload);
     this.announce({ type: 'file', id: file.id, from, name: file.name, size: file.size, contentType: file.contentType, ts: file.ts });
     if (file.complete) this.announce({ type: 'file-done', id: file.id, size: 0 });
     this.log.info({ room: this.room, id: file.id, name: file.name, size: file.size, from: from.name }, 'room file created');
@@ -223,6 +257,7 @@ export class RoomFiles {
     if (length !== undefined && Number(length) !== expected) throw invalid(`Content-Length ${length} does not match Content-Range (${expected} bytes)`);
 
     u.busy = true;
+    if (u.idleTimer) clearTimeout(u.idleTimer);
     let got = 0;
     const counter = new Transform({
       transform: (chunk: Buffer, _encoding, done) => {
@@ -245,6 +280,7 @@ export class RoomFiles {
       // The truth is on disk: a cut-off chunk keeps the bytes that were written.
       u.received = this.sizeOnDisk(id);
       u.busy = false;
+      this.armIdle(u);
     }
     res.setHeader('Upload-Offset', String(u.received));
     if (failure instanceof StreamgateError) throw failure;
@@ -280,6 +316,12 @@ export class RoomFiles {
   remove(id: string): void {
     const u = this.get(id);
     if (u.busy) throw new RoomError('SG_ERR_ROOM_FILE_OFFSET', `a chunk of file ${id} is being received; try again once it ends`);
+    this.discard(u, u.file.complete ? { type: 'file-removed', id } : { type: 'file-failed', id, reason: 'aborted' });
+  }
+
+  private discard(u: Upload, frame: Record<string, unknown>): void {
+    const id = u.file.id;
+    if (u.idleTimer) clearTimeout(u.idleTimer);
     this.uploads.delete(id);
     for (const p of [this.dataPath(id), join(this.dir, `${id}.json`)]) {
       try {
@@ -288,7 +330,7 @@ export class RoomFiles {
         /* already gone */
       }
     }
-    this.announce(u.file.complete ? { type: 'file-removed', id } : { type: 'file-failed', id, reason: 'aborted' });
+    this.announce(frame);
   }
 
   /** Sends a complete file, or the one `Range` of it (206), with the uploader's type and name. */

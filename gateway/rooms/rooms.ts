@@ -295,6 +295,7 @@ export class Rooms implements RoomHost, RoomDirectory {
       this.deps.bus?.unsubscribe(room.path);
     }
     this.rooms.clear();
+    for (const files of this.files.values()) files.close();
     const open = [...this.wss.clients];
     await Promise.race([
       Promise.all(open.map((ws) => (ws.readyState === WebSocket.CLOSED ? undefined : new Promise((r) => ws.once('close', r))))),

@@ -207,6 +207,24 @@ describe('room files', () => {
     expect(((await (await fetch(`${gw.http}/api/v1/rooms/${room}/files`)).json()) as any).files).toEqual([]);
   });
 
+  it('fails and deletes an upload that received nothing for rooms.fileIdleTimeoutMs', async () => {
+    const g = await startGateway({ dataDir, rooms: { persist: true, fileIdleTimeoutMs: 300 } });
+    const watcher = await RoomClient.connect(g.ws, 'room/idle', 'watcher');
+    try {
+      const res = await fetch(`${g.http}/api/v1/rooms/room/idle/files`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'slow.bin', size: 10 }) });
+      const { id, uploadUrl } = (await res.json()) as any;
+      const chunk = await fetch(`${g.http}${uploadUrl}`, { method: 'PUT', headers: { 'content-range': 'bytes 0-3/10' }, body: 'abcd' });
+      expect(chunk.status).toBe(200);
+      const failed = await watcher.next('file-failed', (f) => f.id === id);
+      expect(failed.reason).toBe('timeout');
+      expect((await fetch(`${g.http}${uploadUrl}`, { method: 'HEAD' })).status).toBe(404);
+      expect(existsSync(join(dataDir, 'rooms', encodeURIComponent('room/idle'), 'files', id))).toBe(false);
+    } finally {
+      await watcher.close();
+      await g.stop();
+    }
+  });
+
   it('follows the rooms API access rules: changes need an admin credential, reads the room access', async () => {
     const ADMIN = 'admin-token-for-files-test';
     const g = await startGateway({

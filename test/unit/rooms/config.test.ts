@@ -25,6 +25,7 @@ describe('rooms config', () => {
       pingIntervalMs: 30000,
       maxFileBytes: 100 * 1024 * 1024,
       maxFilesPerRoom: 100,
+      fileIdleTimeoutMs: 3_600_000,
     });
   });
 
