@@ -5,6 +5,7 @@
  *   /streams/{app}/{name}/snapshot.jpg   play of {app}/{name}
  *   /recordings/{app}/{name}/{file}.mp4  play of {app}/{name}
  *   /rooms/{room}/messages               join of {room}
+ *   /rooms/{room}/files[/{id}]           join of {room}
  *
  * `url` is the request path below /api/v1, still percent-encoded. It is read the way the router
  * matches routes, or a spelling the router accepts would skip the check: letter case is ignored
@@ -32,7 +33,11 @@ export function contentOf(url: string): ContentRef | undefined {
   const inner = parts.slice(1, -1).join('/');
   if (first === 'streams' && last?.toLowerCase() === 'snapshot.jpg' && isValidPath(inner)) return { action: 'play', path: inner };
   // The rooms router splits its own path and takes `messages` in this case only (`Messages` would be a room name).
-  if (first === 'rooms' && last === 'messages' && isValidPath(inner)) return { action: 'room', path: inner };
+  if (first === 'rooms' && (last === 'messages' || last === 'files') && isValidPath(inner)) return { action: 'room', path: inner };
+  if (first === 'rooms' && parts[parts.length - 2] === 'files' && /^[0-9a-f]{16}$/.test(last ?? '')) {
+    const room = parts.slice(1, -2).join('/');
+    if (isValidPath(room)) return { action: 'room', path: room };
+  }
   if (first === 'recordings') {
     const id = parseId(parts.slice(1).join('/'));
     if (id) return { action: 'play', path: id.path };

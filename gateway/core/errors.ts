@@ -85,6 +85,11 @@ export const ERRORS = {
   SG_ERR_ROOM_NOT_FOUND: answer(404, 404),
   SG_ERR_ROOM_SLOW_CONSUMER: answer(400, 503, 4408),
   SG_ERR_ROOM_STORAGE: answer(503, 503, 4400),
+  SG_ERR_ROOM_FILE_TOO_LARGE: answer(413, 413),
+  SG_ERR_ROOM_FILE_LIMIT: answer(409, 409),
+  SG_ERR_ROOM_FILE_NOT_FOUND: answer(404, 404),
+  SG_ERR_ROOM_FILE_OFFSET: answer(409, 409),
+  SG_ERR_ROOM_FILE_INCOMPLETE: answer(409, 409),
   // cluster: edges, the Redis directory
   SG_ERR_ORIGIN_UNAVAILABLE: answer(502, 503),
 } as const satisfies Record<string, ErrorAnswer>;

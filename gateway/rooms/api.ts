@@ -7,6 +7,12 @@
  *   POST   /api/v1/rooms/{room}/messages                   post a chat or data message
  *   DELETE /api/v1/rooms/{room}/participants/{id}?banMs=&reason=   kick
  *   PATCH  /api/v1/rooms/{room}/participants/{id}          {"muted":true|false}
+ *   GET    /api/v1/rooms/{room}/files                      file entries
+ *   POST   /api/v1/rooms/{room}/files                      {"name","size","type"}: a new upload
+ *   PUT    /api/v1/rooms/{room}/files/{id}                 one chunk (Content-Range)
+ *   HEAD   /api/v1/rooms/{room}/files/{id}                 Upload-Offset
+ *   GET    /api/v1/rooms/{room}/files/{id}                 download (Range)
+ *   DELETE /api/v1/rooms/{room}/files/{id}                 remove (an unfinished upload fails)
  */
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import { StreamgateError } from '../core/errors.js';
@@ -17,6 +23,7 @@ import { streamEntry } from '../api/streams.js';
 import type { RoomsConfig } from './config.js';
 import { RoomError } from './errors.js';
 import { parseTarget, type ParticipantRef, validateName } from './protocol.js';
+import { FILE_ID, type RoomFiles } from './files.js';
 import type { Room } from './room.js';
 
 /** What the API needs from the rooms service. */
@@ -28,6 +35,7 @@ export interface RoomDirectory {
   /** The room, created when it does not exist (POST creates the room it posts to). */
   open(path: string): Room;
   streamsOf(path: string): Stream[];
+  filesOf(room: Room): RoomFiles;
 }
 
 export function roomEntry(room: Room, streams: Stream[], detailed: boolean) {
@@ -64,7 +72,11 @@ function integer(v: unknown, what: string, min = 0): number | undefined {
 
 export function roomsRouter(rooms: RoomDirectory): Router {
   const router = Router();
-  const json = express.json({ limit: rooms.config.maxMessageBytes });
+  // File chunks (PUT) are file bytes whatever their Content-Type: never parsed, streamed to disk.
+  const json = express.json({
+    limit: rooms.config.maxMessageBytes,
+    type: (req) => req.method !== 'PUT' && (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json',
+  });
 
   router.get('/api/v1/rooms', (_req, res) => {
     res.json({ rooms: rooms.list().map((r) => roomEntry(r, rooms.streamsOf(r.path), false)) });
@@ -103,6 +115,44 @@ export function roomsRouter(rooms: RoomDirectory): Router {
     }
   };
 
+  const files = (req: Request, res: Response, path: string): void => {
+    if (req.method !== 'POST') {
+      res.json({ room: path, files: rooms.filesOf(getRoom(path)).list() });
+      return;
+    }
+    const body: unknown = req.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new RoomError('SG_ERR_ROOM_INVALID_MESSAGE', 'send a JSON object: {"name":"plan.pdf","size":123456,"type":"application/pdf"}, with an optional "from" name');
+    }
+    const b = body as Record<string, unknown>;
+    const from: ParticipantRef = { id: 0, name: validateName(typeof b.from === 'string' ? b.from : 'api', rooms.config.maxNameLength), role: 'system' };
+    const entry = rooms.filesOf(rooms.open(path)).create(from, b);
+    const uploadUrl = `/api/v1/rooms/${path}/files/${entry.id}`;
+    res.status(201).location(uploadUrl).json({ ...entry, uploadUrl });
+  };
+
+  const file = (req: Request, res: Response, path: string, id: string): void | Promise<void> => {
+    const store = rooms.filesOf(getRoom(path));
+    const m = req.method;
+    if (m === 'PUT') return store.put(id, req, res);
+    if (m === 'DELETE') {
+      store.remove(id);
+      res.status(204).end();
+      return;
+    }
+    const state = store.offset(id);
+    if (m === 'HEAD') {
+      res.setHeader('Upload-Offset', String(state.received));
+      res.setHeader('Upload-Length', String(state.size));
+      res.setHeader('Cache-Control', 'no-store');
+    }
+    if (m === 'HEAD' && !state.complete) {
+      res.status(200).end();
+      return;
+    }
+    store.download(id, req.headers.range, m === 'HEAD', res);
+  };
+
   const participant = (req: Request, res: Response, path: string, id: number): void => {
     const room = getRoom(path);
     const by: ParticipantRef = { id: 0, name: 'api', role: 'system' };
@@ -126,7 +176,15 @@ export function roomsRouter(rooms: RoomDirectory): Router {
     const m = req.method;
     try {
       const last = parts.length - 1;
-      if (parts[last] === 'messages' && isValidPath(parts.slice(0, last).join('/'))) {
+      if (parts[last] === 'files' && isValidPath(parts.slice(0, last).join('/'))) {
+        if (m === 'GET' || m === 'HEAD' || m === 'POST') return files(req, res, parts.slice(0, last).join('/'));
+      } else if (parts[last - 1] === 'files' && FILE_ID.test(parts[last]!) && isValidPath(parts.slice(0, last - 1).join('/'))) {
+        if (m === 'GET' || m === 'HEAD' || m === 'PUT' || m === 'DELETE') {
+          const done = file(req, res, parts.slice(0, last - 1).join('/'), parts[last]!);
+          if (done) done.catch((error: unknown) => (error instanceof StreamgateError ? sendError(res, error) : next(error)));
+          return;
+        }
+      } else if (parts[last] === 'messages' && isValidPath(parts.slice(0, last).join('/'))) {
         if (m === 'GET' || m === 'HEAD' || m === 'POST') return messages(req, res, parts.slice(0, last).join('/'));
       } else if (parts[last - 1] === 'participants' && /^[1-9][0-9]{0,15}$/.test(parts[last]!) && isValidPath(parts.slice(0, last - 1).join('/'))) {
         if (m === 'DELETE' || m === 'PATCH') return participant(req, res, parts.slice(0, last - 1).join('/'), Number(parts[last]));

@@ -46,6 +46,12 @@ export const roomsConfigSchema = z
     maxBufferedBytes: z.number().int().min(64 * 1024).default(4 * 1024 * 1024),
     /** WebSocket ping period; a socket that missed one pong is terminated. 0 disables. */
     pingIntervalMs: ms.default(30_000),
+    /** Largest file shared in a room (POST .../files); a larger one is refused with SG_ERR_ROOM_FILE_TOO_LARGE. */
+    maxFileBytes: z.number().int().min(1).default(100 * 1024 * 1024),
+    /** Files (complete or uploading) a room holds; one more is refused with SG_ERR_ROOM_FILE_LIMIT. */
+    maxFilesPerRoom: count.default(100),
+    /** An unfinished upload that received nothing for this long fails (file-failed) and is deleted. 0: never. */
+    fileIdleTimeoutMs: ms.default(3_600_000),
   });
 
 export type RoomsConfig = z.infer<typeof roomsConfigSchema>;

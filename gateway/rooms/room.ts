@@ -571,6 +571,13 @@ export class Room {
     if (p.connection.bufferedAmount > this.config.maxBufferedBytes) this.slow.push(p);
   }
 
+  /** A frame for everyone in the room, kept nowhere (file events). */
+  announce(frame: Record<string, unknown>): void {
+    if (this.closed) return;
+    this.lastActivityAt = Date.now();
+    this.broadcast(encode(frame));
+  }
+
   /** Same bytes to every participant (except `except`). */
   private broadcast(data: Buffer, except?: Participant): void {
     for (const p of this.participants.values()) if (p !== except) this.sendTo(p, data);

@@ -20,6 +20,7 @@ import { rejectUpgrade } from '../http/errors.js';
 import { type RoomDirectory, roomsRouter } from './api.js';
 import type { roomsConfigSchema } from './config.js';
 import { RoomError } from './errors.js';
+import { RoomFiles } from './files.js';
 import { HistoryFile, historyFileName } from './history.js';
 import { validateName } from './protocol.js';
 import { BUS_ALIVE_MS, BUS_PEER_TIMEOUT_MS, type BusEvent, type RoomBus } from './bus.js';
@@ -47,6 +48,8 @@ function toBuffer(data: RawData): Buffer {
 
 export class Rooms implements RoomHost, RoomDirectory {
   private readonly rooms = new Map<string, Room>();
+  /** Files by room path: they outlive an evicted or reopened Room object (uploads in flight). */
+  private readonly files = new Map<string, RoomFiles>();
   private readonly wss: WebSocketServer;
   /** Sockets that answered the last ping (heartbeat). */
   private readonly alive = new WeakMap<WebSocket, boolean>();
@@ -159,6 +162,18 @@ export class Rooms implements RoomHost, RoomDirectory {
   publish(room: Room, event: BusEvent): void {
     const bus = this.deps.bus;
     if (bus && this.rooms.get(room.path) === room) bus.publish(room.path, { ...event, node: bus.node });
+  }
+
+  /** The files of a room that exists (find), loaded from disk the first time. */
+  filesOf(room: Room): RoomFiles {
+    let files = this.files.get(room.path);
+    if (!files) {
+      const path = room.path;
+      const dir = join(this.historyDir, encodeURIComponent(path), 'files');
+      files = new RoomFiles(path, dir, this.config, (frame) => this.rooms.get(path)?.announce(frame), this.log.child({ room: path }));
+      this.files.set(path, files);
+    }
+    return files;
   }
 
   router(): Router {
@@ -280,6 +295,7 @@ export class Rooms implements RoomHost, RoomDirectory {
       this.deps.bus?.unsubscribe(room.path);
     }
     this.rooms.clear();
+    for (const files of this.files.values()) files.close();
     const open = [...this.wss.clients];
     await Promise.race([
       Promise.all(open.map((ws) => (ws.readyState === WebSocket.CLOSED ? undefined : new Promise((r) => ws.once('close', r))))),

@@ -12,6 +12,8 @@ describe('contentOf: which API URLs serve media, and for which path', () => {
     ['/Recordings/cams/gate/2025-03-01T08-00-00.000Z-1.mp4/', { action: 'play', path: 'cams/gate' }],
     ['/rooms/ops/room1/messages', { action: 'room', path: 'ops/room1' }],
     ['/ROOMS/ops/room1/messages/', { action: 'room', path: 'ops/room1' }],
+    ['/rooms/ops/room1/files', { action: 'room', path: 'ops/room1' }],
+    ['/rooms/ops/room1/files/9f2c41d07ab3e815', { action: 'room', path: 'ops/room1' }],
     ['/rooms/ops/room1/Messages', undefined], // the rooms router reads that as the room ops/room1/Messages
     // metadata and anything else: not content
     ['/streams', undefined],

@@ -23,6 +23,9 @@ describe('rooms config', () => {
       hostRule: 'names',
       maxBufferedBytes: 4 * 1024 * 1024,
       pingIntervalMs: 30000,
+      maxFileBytes: 100 * 1024 * 1024,
+      maxFilesPerRoom: 100,
+      fileIdleTimeoutMs: 3_600_000,
     });
   });
 
@@ -32,6 +35,8 @@ describe('rooms config', () => {
     { rooms: { maxMessageBytes: 10 }, message: /rooms\.maxMessageBytes/ },
     { rooms: { hostRule: 'everyone' }, message: /rooms\.hostRule/ },
     { rooms: { hostNames: [''] }, message: /rooms\.hostNames/ },
+    { rooms: { maxFileBytes: 0 }, message: /rooms\.maxFileBytes/ },
+    { rooms: { maxFilesPerRoom: 0 }, message: /rooms\.maxFilesPerRoom/ },
     { rooms: { historysize: 5 }, message: /unknown key rooms\.historysize/ },
   ])('rejects $rooms', ({ rooms, message }) => {
     expect(() => parseConfig({ rooms })).toThrow(message);
