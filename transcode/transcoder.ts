@@ -14,6 +14,7 @@ import type { TranscodeConfig } from './config.js';
 import { FfmpegNotFoundError, TranscodeError } from './errors.js';
 import { type FfmpegBinary, resolveFfmpeg } from './ffmpeg.js';
 import { planRendition, renditionAudioCodec } from './profiles.js';
+import { RoomMixes } from './room-mix.js';
 import { parseRenditionPath, Renditions } from './renditions.js';
 import { Snapshots } from './snapshots.js';
 
@@ -69,6 +70,7 @@ const JOB_TOKEN_TTL_S = 300;
 
 export class Transcoder {
   readonly renditions: Renditions;
+  readonly mixes: RoomMixes;
   readonly snapshots: Snapshots;
   private ffmpeg: FfmpegBinary | undefined;
   private ffmpegError: Error | undefined;
@@ -85,8 +87,20 @@ export class Transcoder {
         output: (path, protocol) => this.url(protocol, path, 'publish'),
       },
     });
+    this.mixes = new RoomMixes({
+      registry: options.registry,
+      config: options.config,
+      log: options.log,
+      binary,
+      input: (path) => this.url('rtsp', path, 'play'),
+      output: (path) => this.url('rtmp', path, 'publish'),
+    });
     this.snapshots = new Snapshots({ streams: options.registry, config: options.config.snapshot, binary, log: options.log });
-    if (options.config.enabled) options.registry.addDemandHandler(this.renditions);
+    if (options.config.enabled) {
+      // Mixes first: `room/{id}/_mix` is not a rendition of a `room/{id}/` stream.
+      options.registry.addDemandHandler(this.mixes);
+      options.registry.addDemandHandler(this.renditions);
+    }
   }
 
   /** Resolves the ffmpeg binary (FFMPEG_PATH, PATH, bundled) and logs which one. Never throws. */
@@ -160,6 +174,7 @@ export class Transcoder {
   }
 
   close(): void {
+    this.mixes.close();
     this.renditions.close();
   }
 

@@ -1,0 +1,87 @@
+/**
+ * Room audio mixes: two participants publish tones (440 Hz and 1000 Hz) into room/{id}/...;
+ * `room/{id}/_mix` carries both, `room/{id}/_mix-alice` only bob's, and a third participant
+ * joining is mixed in after the job restarts. Measured with ffmpeg band-pass filters and
+ * volumedetect on what the gateway serves over RTMP.
+ */
+import { execFile } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { runFfmpeg, type Publisher } from '../helpers/ffmpeg.js';
+import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
+import { hasTool } from '../helpers/tools.js';
+
+const enabled = hasTool('ffmpeg');
+
+/** A participant: a small test picture and a sine tone, over RTMP. */
+function participant(url: string, hz: number): Publisher {
+  return runFfmpeg([
+    '-hide_banner', '-loglevel', 'error', '-re',
+    '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=15',
+    '-f', 'lavfi', '-i', `sine=frequency=${hz}:sample_rate=48000`,
+    '-t', '120', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15',
+    '-c:a', 'aac', '-b:a', '64k', '-f', 'flv', url,
+  ]);
+}
+
+const BANDS = [440, 1000, 2500, 3000];
+
+/** Mean level (dB) of `url`'s audio in a narrow band around each of BANDS, over `seconds`. */
+function bandLevels(url: string, seconds = 3): Promise<Record<number, number>> {
+  const split = BANDS.map((_, i) => `[s${i}]`).join('');
+  const chains = BANDS.map((f, i) => `[s${i}]bandpass=f=${f}:width_type=h:w=40,volumedetect[o${i}]`).join(';');
+  const args = ['-hide_banner', '-t', String(seconds), '-i', url, '-filter_complex', `[0:a]asplit=${BANDS.length}${split};${chains}`];
+  for (let i = 0; i < BANDS.length; i++) args.push('-map', `[o${i}]`, '-f', 'null', '-');
+  return new Promise((resolve, reject) =>
+    execFile('ffmpeg', args, { timeout: 30_000 }, (error, _stdout, stderr) => {
+      const levels = [...stderr.matchAll(/Parsed_volumedetect_(\d+)[^\n]*mean_volume: (-?[\d.]+) dB/g)].map((m) => ({ index: Number(m[1]), db: Number(m[2]) }));
+      if (levels.length !== BANDS.length) return reject(new Error(`no levels (${error?.message ?? ''}): ${stderr.slice(-800)}`));
+      levels.sort((a, b) => a.index - b.index);
+      resolve(Object.fromEntries(BANDS.map((f, i) => [f, levels[i]!.db])));
+    }),
+  );
+}
+
+describe.skipIf(!enabled)('room audio mix (room/{id}/_mix)', () => {
+  let gw: TestGateway;
+  const pubs: Publisher[] = [];
+
+  beforeAll(async () => {
+    gw = await startGateway({});
+    pubs.push(participant(`${gw.rtmp}/room/r1/alice`, 440), participant(`${gw.rtmp}/room/r1/bob`, 1000));
+    await waitFor('both participants', async () => (await fetch(`${gw.http}/api/v1/streams/room/r1/alice`)).ok && (await fetch(`${gw.http}/api/v1/streams/room/r1/bob`)).ok, 15_000);
+  }, 30_000);
+
+  afterAll(async () => {
+    for (const p of pubs) await p.stop();
+    await gw?.stop();
+  });
+
+  test('_mix carries both participants\' tones; nothing else is in the mix', async () => {
+    const levels = await bandLevels(`${gw.rtmp}/room/r1/_mix`);
+    const floor = Math.max(levels[2500]!, levels[3000]!);
+    expect(levels[440]! - floor, JSON.stringify(levels)).toBeGreaterThan(20);
+    expect(levels[1000]! - floor, JSON.stringify(levels)).toBeGreaterThan(20);
+    const mix = (await (await fetch(`${gw.http}/api/v1/streams/room/r1/_mix`)).json()) as any;
+    expect(mix.audio.codec).toBe('AAC');
+    expect(mix.video ?? null).toBeNull();
+  }, 40_000);
+
+  test('_mix-alice is the mix without alice (no echo of her own voice)', async () => {
+    const levels = await bandLevels(`${gw.rtmp}/room/r1/_mix-alice`);
+    expect(levels[1000]! - levels[440]!, JSON.stringify(levels)).toBeGreaterThan(20);
+  }, 40_000);
+
+  test('a participant who joins is mixed in (the job restarts with three inputs)', async () => {
+    pubs.push(participant(`${gw.rtmp}/room/r1/carol`, 2500));
+    await waitFor('carol publishing', async () => (await fetch(`${gw.http}/api/v1/streams/room/r1/carol`)).ok, 15_000);
+    await waitFor('carol in the mix', async () => {
+      const levels = await bandLevels(`${gw.rtmp}/room/r1/_mix`, 2);
+      return levels[2500]! - levels[3000]! > 20 && levels[440]! - levels[3000]! > 20;
+    }, 30_000, 500);
+  }, 60_000);
+
+  test('a mix of a room with nobody publishing answers 404', async () => {
+    const res = await fetch(`${gw.http}/room/empty/_mix.flv`);
+    expect(res.status).toBe(404);
+  }, 20_000);
+});

@@ -1,0 +1,203 @@
+/**
+ * Room audio mixes, on demand: `room/{id}/_mix` carries the mix of every live participant's
+ * audio (`room/{id}/{participant}` streams, whatever protocol published them), and
+ * `room/{id}/_mix-{participant}` the same without that participant ("mix-minus": what they hear,
+ * without the echo of their own voice). One ffmpeg job per mix reads each participant from the
+ * gateway's RTSP server and mixes with `amix` (no normalization, so a voice keeps its level
+ * whoever else talks), AAC out over RTMP. When participants join or leave, the job is started
+ * again with the new set; readers stay through the hub's publisher grace period. Unread mixes
+ * close like renditions (transcode.idleCloseMs).
+ */
+import type { Logger } from 'pino';
+import { closeWhenUnread, type IdleCloser } from '../gateway/core/idle.js';
+import { StreamEndedError, StreamNotFoundError } from '../gateway/core/errors.js';
+import type { DemandHandler, StreamRegistry } from '../gateway/core/registry.js';
+import type { Stream } from '../gateway/core/stream.js';
+import type { TranscodeConfig } from './config.js';
+import type { FfmpegBinary, FfmpegSpec } from './ffmpeg.js';
+import { TranscodeJob } from './job.js';
+
+const MIX_PATH = /^room\/([A-Za-z0-9._~-]{1,128})\/_mix(?:-([A-Za-z0-9._~-]{1,128}))?$/;
+/** Participants mixed at most (amix inputs); more are left out, the earliest joiners kept. */
+export const MAX_MIX_INPUTS = 16;
+/** A join or leave restarts the job after this, so a burst of changes costs one restart. */
+const RESTART_DEBOUNCE_MS = 300;
+
+export function parseMixPath(path: string): { room: string; minus: string | undefined } | undefined {
+  const m = MIX_PATH.exec(path);
+  return m ? { room: m[1]!, minus: m[2] } : undefined;
+}
+
+/** ffmpeg arguments mixing `inputs` (RTSP URLs) into one AAC stream published at `output`. */
+export function mixSpec(inputs: readonly string[], output: string): FfmpegSpec {
+  const rtsp = ['-rtsp_transport', 'tcp', '-fflags', 'nobuffer', '-probesize', '32768', '-analyzeduration', '0'];
+  // fluent-ffmpeg puts inputOptions before its one input: the other inputs go there, each with its options.
+  const extra = inputs.slice(1).flatMap((url) => [...rtsp, '-i', url]);
+  const labels = inputs.map((_, i) => `[${i}:a]`).join('');
+  return {
+    input: inputs[0]!,
+    inputOptions: ['-hide_banner', '-nostdin', '-loglevel', 'level+info', ...extra, ...rtsp],
+    output,
+    outputOptions: [
+      '-filter_complex', `${labels}amix=inputs=${inputs.length}:duration=longest:dropout_transition=0:normalize=0,aresample=48000:async=1[mix]`,
+      '-map', '[mix]', '-c:a', 'aac', '-b:a', '96k', '-ac', '2',
+      '-max_interleave_delta', '0', '-flush_packets', '1', '-f', 'flv', '-flvflags', 'no_duration_filesize',
+    ],
+  };
+}
+
+export interface RoomMixesOptions {
+  readonly registry: StreamRegistry;
+  readonly config: TranscodeConfig;
+  readonly log: Logger;
+  readonly binary: () => FfmpegBinary;
+  /** RTSP play URL of a path, RTMP publish URL of a path (with the job's credential). */
+  readonly input: (path: string) => string;
+  readonly output: (path: string) => string;
+}
+
+interface Mix {
+  readonly room: string;
+  readonly minus: string | undefined;
+  job: TranscodeJob | undefined;
+  participants: string[];
+  restart: NodeJS.Timeout | undefined;
+  idle: IdleCloser | undefined;
+}
+
+export class RoomMixes implements DemandHandler {
+  private readonly mixes = new Map<string, Mix>();
+  private closed = false;
+
+  constructor(private readonly options: RoomMixesOptions) {
+    options.registry.on('publish', this.onChange);
+    options.registry.on('streamEnded', this.onChange);
+  }
+
+  canServe(path: string): boolean {
+    return !this.closed && this.options.config.enabled && parseMixPath(path) !== undefined;
+  }
+
+  waitMs(_path: string, readerWaitMs: number): number {
+    return readerWaitMs + this.options.config.startTimeoutMs;
+  }
+
+  /** Live participants of `room` with audio, in join order, without `minus`. */
+  participants(room: string, minus?: string): string[] {
+    const prefix = `room/${room}/`;
+    return this.options.registry
+      .list()
+      .filter((s) => s.path.startsWith(prefix) && s.ready && s.publisher !== undefined && s.audioTrack !== undefined)
+      .map((s) => s.path)
+      .filter((p) => {
+        const name = p.slice(prefix.length);
+        return !name.includes('/') && !name.startsWith('_') && name !== minus;
+      })
+      .sort((a, b) => (this.options.registry.get(a)!.createdAt - this.options.registry.get(b)!.createdAt))
+      .slice(0, MAX_MIX_INPUTS);
+  }
+
+  async start(path: string): Promise<void> {
+    const existing = this.mixes.get(path);
+    if (existing?.job) return;
+    const { room, minus } = parseMixPath(path)!;
+    const participants = this.participants(room, minus);
+    if (participants.length === 0) throw new StreamNotFoundError(path);
+    const mix: Mix = existing ?? { room, minus, job: undefined, participants, restart: undefined, idle: undefined };
+    this.mixes.set(path, mix);
+    await this.launch(path, mix, participants);
+  }
+
+  private async launch(path: string, mix: Mix, participants: string[]): Promise<void> {
+    mix.participants = participants;
+    const config = this.options.config;
+    const job = new TranscodeJob({
+      path,
+      sourcePath: `room/${mix.room}`,
+      profileName: 'mix',
+      profile: config.profiles.h264 ?? Object.values(config.profiles)[0]!,
+      binary: this.options.binary(),
+      spec: () => mixSpec(participants.map((p) => this.options.input(p)), this.options.output(path)),
+      supervision: config,
+      log: this.options.log.child({ mix: path }),
+    });
+    mix.job = job;
+    job.on('closed', () => {
+      if (mix.job === job) mix.job = undefined;
+    });
+    job.on('listenerError', (error) => this.options.log.error({ err: error }, 'mix listener failed'));
+    this.options.log.info({ path, participants }, `room mix ${path}: mixing ${participants.length} participant(s)`);
+    try {
+      await job.start();
+    } catch (error) {
+      if (mix.job === job) this.remove(path);
+      throw error;
+    }
+  }
+
+  /** Mixes (path, participants, job state) for the API. */
+  list(): { path: string; participants: string[]; state: string }[] {
+    return [...this.mixes].map(([path, m]) => ({ path, participants: m.participants, state: m.job?.state ?? 'restarting' }));
+  }
+
+  private remove(path: string, reason?: string): void {
+    const mix = this.mixes.get(path);
+    if (!mix) return;
+    this.mixes.delete(path);
+    clearTimeout(mix.restart);
+    mix.idle?.dispose();
+    mix.job?.close(reason ? new StreamEndedError(path, reason) : undefined);
+  }
+
+  private readonly onChange = (stream: Stream): void => {
+    const own = this.mixes.get(stream.path);
+    if (own) {
+      // The mix itself published (first keyframe for the job; idle close from now on) or ended.
+      if (stream.state === 'ended') return this.remove(stream.path, 'the mix stream ended');
+      const ready = () => {
+        own.job?.published();
+        own.idle?.dispose();
+        const ms = this.options.config.idleCloseMs;
+        own.idle = closeWhenUnread(stream, ms, () => {
+          this.options.log.info({ path: stream.path }, `room mix ${stream.path} idle for ${ms} ms: stopping`);
+          this.remove(stream.path, `no readers for ${ms} ms`);
+          this.options.registry.get(stream.path)?.end(new StreamEndedError(stream.path, `no readers for ${ms} ms`));
+        });
+      };
+      if (stream.ready) ready();
+      else stream.once('ready', ready);
+      return;
+    }
+    for (const [path, mix] of this.mixes) {
+      if (!stream.path.startsWith(`room/${mix.room}/`)) continue;
+      clearTimeout(mix.restart);
+      // A participant that just published is ready only with its first frame: look again shortly.
+      mix.restart = setTimeout(() => this.reconsider(path, mix), RESTART_DEBOUNCE_MS);
+    }
+  };
+
+  private reconsider(path: string, mix: Mix): void {
+    if (this.mixes.get(path) !== mix) return;
+    const now = this.participants(mix.room, mix.minus);
+    if (now.join('\n') === mix.participants.join('\n')) return;
+    if (now.length === 0) {
+      // Everyone left: the mix goes quiet; its readers wait out the grace period like any publisher's.
+      mix.job?.close();
+      mix.job = undefined;
+      mix.participants = [];
+      return;
+    }
+    const old = mix.job;
+    mix.job = undefined;
+    old?.close();
+    void this.launch(path, mix, now).catch((error: unknown) => this.options.log.warn({ path, err: (error as Error).message }, `room mix ${path} restart failed`));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.options.registry.off('publish', this.onChange);
+    this.options.registry.off('streamEnded', this.onChange);
+    for (const path of [...this.mixes.keys()]) this.remove(path, 'gateway stopping');
+  }
+}
