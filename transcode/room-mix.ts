@@ -1,12 +1,14 @@
 /**
- * Room audio mixes, on demand: `room/{id}/_mix` carries the mix of every live participant's
+ * Room mixes, on demand: `room/{id}/_mix` carries the mix of every live participant's
  * audio (`room/{id}/{participant}` streams, whatever protocol published them), and
  * `room/{id}/_mix-{participant}` the same without that participant ("mix-minus": what they hear,
  * without the echo of their own voice). One ffmpeg job per mix reads each participant from the
  * gateway's RTSP server and mixes with `amix` (no normalization, so a voice keeps its level
  * whoever else talks), AAC out over RTMP. When participants join or leave, the job is started
  * again with the new set; readers stay through the hub's publisher grace period. Unread mixes
- * close like renditions (transcode.idleCloseMs).
+ * close like renditions (transcode.idleCloseMs). `room/{id}/_grid` is the composite (MCU-style):
+ * every participant's video in a tile of one 1280x720 picture (xstack), with the mix as audio, for
+ * recording a whole session, for RTMP/RTSP consumers and for viewers on weak links.
  */
 import type { Logger } from 'pino';
 import { closeWhenUnread, type IdleCloser } from '../gateway/core/idle.js';
@@ -17,15 +19,56 @@ import type { TranscodeConfig } from './config.js';
 import type { FfmpegBinary, FfmpegSpec } from './ffmpeg.js';
 import { TranscodeJob } from './job.js';
 
-const MIX_PATH = /^room\/([A-Za-z0-9._~-]{1,128})\/_mix(?:-([A-Za-z0-9._~-]{1,128}))?$/;
+const MIX_PATH = /^room\/([A-Za-z0-9._~-]{1,128})\/_(mix|grid)(?:-([A-Za-z0-9._~-]{1,128}))?$/;
+/** The composite's canvas; tiles share it in a grid of ceil(sqrt(n)) columns. */
+export const GRID_WIDTH = 1280;
+export const GRID_HEIGHT = 720;
 /** Participants mixed at most (amix inputs); more are left out, the earliest joiners kept. */
 export const MAX_MIX_INPUTS = 16;
 /** A join or leave restarts the job after this, so a burst of changes costs one restart. */
 const RESTART_DEBOUNCE_MS = 300;
 
-export function parseMixPath(path: string): { room: string; minus: string | undefined } | undefined {
+export type MixKind = 'mix' | 'grid';
+
+export function parseMixPath(path: string): { room: string; kind: MixKind; minus: string | undefined } | undefined {
   const m = MIX_PATH.exec(path);
-  return m ? { room: m[1]!, minus: m[2] } : undefined;
+  return m ? { room: m[1]!, kind: m[2] as MixKind, minus: m[3] } : undefined;
+}
+
+/** Tile size and positions (xstack layout) for `n` tiles on the canvas. */
+export function gridLayout(n: number): { cols: number; rows: number; width: number; height: number; layout: string } {
+  const cols = Math.ceil(Math.sqrt(n));
+  const rows = Math.ceil(n / cols);
+  const even = (x: number) => Math.floor(x / 2) * 2;
+  const width = even(GRID_WIDTH / cols);
+  const height = even(GRID_HEIGHT / rows);
+  const layout = Array.from({ length: n }, (_, i) => `${(i % cols) * width}_${Math.floor(i / cols) * height}`).join('|');
+  return { cols, rows, width, height, layout };
+}
+
+/**
+ * ffmpeg arguments for the composite: every participant with video scaled into its tile
+ * (aspect kept, padded), stacked with xstack on a black canvas, H.264 (x264 zerolatency, a
+ * keyframe a second), with the mix of `audio` inputs (indexes into `inputs`) as AAC.
+ */
+export function gridSpec(inputs: readonly string[], video: readonly number[], audio: readonly number[], output: string): FfmpegSpec {
+  const mix = mixSpec(inputs, output);
+  // mixSpec puts inputs[1..] before inputs[0] on the command line: ffmpeg numbers them that way.
+  const ff = (i: number) => (i === 0 ? inputs.length - 1 : i - 1);
+  const g = gridLayout(video.length);
+  const tiles = video.map((input, i) => `[${ff(input)}:v]scale=${g.width}:${g.height}:force_original_aspect_ratio=decrease,pad=${g.width}:${g.height}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25[t${i}]`);
+  const stack =
+    video.length === 1
+      ? `[t0]pad=${GRID_WIDTH}:${GRID_HEIGHT}:0:0[grid]`
+      : `${video.map((_, i) => `[t${i}]`).join('')}xstack=inputs=${video.length}:layout=${g.layout}:fill=black,pad=${GRID_WIDTH}:${GRID_HEIGHT}:0:0[grid]`;
+  const graph = [...tiles, stack];
+  const out = ['-map', '[grid]', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-b:v', '2500k', '-g', '25', '-bf', '0'];
+  if (audio.length > 0) {
+    graph.push(`${audio.map((i) => `[${ff(i)}:a]`).join('')}amix=inputs=${audio.length}:duration=longest:dropout_transition=0:normalize=0,aresample=48000:async=1[mix]`);
+    out.push('-map', '[mix]', '-c:a', 'aac', '-b:a', '96k', '-ac', '2');
+  }
+  out.push('-max_interleave_delta', '0', '-flush_packets', '1', '-f', 'flv', '-flvflags', 'no_duration_filesize');
+  return { ...mix, outputOptions: ['-filter_complex', graph.join(';'), ...out] };
 }
 
 /** ffmpeg arguments mixing `inputs` (RTSP URLs) into one AAC stream published at `output`. */
@@ -58,6 +101,7 @@ export interface RoomMixesOptions {
 
 interface Mix {
   readonly room: string;
+  readonly kind: MixKind;
   readonly minus: string | undefined;
   job: TranscodeJob | undefined;
   participants: string[];
@@ -82,12 +126,12 @@ export class RoomMixes implements DemandHandler {
     return readerWaitMs + this.options.config.startTimeoutMs;
   }
 
-  /** Live participants of `room` with audio, in join order, without `minus`. */
-  participants(room: string, minus?: string): string[] {
+  /** Live participants of `room` (with audio for a mix, with audio or video for a grid), in join order, without `minus`. */
+  participants(room: string, minus?: string, kind: MixKind = 'mix'): string[] {
     const prefix = `room/${room}/`;
     return this.options.registry
       .list()
-      .filter((s) => s.path.startsWith(prefix) && s.ready && s.publisher !== undefined && s.audioTrack !== undefined)
+      .filter((s) => s.path.startsWith(prefix) && s.ready && s.publisher !== undefined && (s.audioTrack !== undefined || (kind === 'grid' && s.videoTrack !== undefined)))
       .map((s) => s.path)
       .filter((p) => {
         const name = p.slice(prefix.length);
@@ -100,10 +144,10 @@ export class RoomMixes implements DemandHandler {
   async start(path: string): Promise<void> {
     const existing = this.mixes.get(path);
     if (existing?.job) return;
-    const { room, minus } = parseMixPath(path)!;
-    const participants = this.participants(room, minus);
+    const { room, kind, minus } = parseMixPath(path)!;
+    const participants = this.participants(room, minus, kind);
     if (participants.length === 0) throw new StreamNotFoundError(path);
-    const mix: Mix = existing ?? { room, minus, job: undefined, participants, restart: undefined, idle: undefined };
+    const mix: Mix = existing ?? { room, kind, minus, job: undefined, participants, restart: undefined, idle: undefined };
     this.mixes.set(path, mix);
     await this.launch(path, mix, participants);
   }
@@ -117,7 +161,7 @@ export class RoomMixes implements DemandHandler {
       profileName: 'mix',
       profile: config.profiles.h264 ?? Object.values(config.profiles)[0]!,
       binary: this.options.binary(),
-      spec: () => mixSpec(participants.map((p) => this.options.input(p)), this.options.output(path)),
+      spec: () => this.spec(mix.kind, participants, path),
       supervision: config,
       log: this.options.log.child({ mix: path }),
     });
@@ -133,6 +177,16 @@ export class RoomMixes implements DemandHandler {
       if (mix.job === job) this.remove(path);
       throw error;
     }
+  }
+
+  private spec(kind: MixKind, participants: readonly string[], path: string): FfmpegSpec {
+    const inputs = participants.map((p) => this.options.input(p));
+    if (kind === 'mix') return mixSpec(inputs, this.options.output(path));
+    const streams = participants.map((p) => this.options.registry.get(p));
+    const video = streams.flatMap((s, i) => (s?.videoTrack ? [i] : []));
+    const audio = streams.flatMap((s, i) => (s?.audioTrack ? [i] : []));
+    if (video.length === 0) return mixSpec(audio.map((i) => inputs[i]!), this.options.output(path));
+    return gridSpec(inputs, video, audio, this.options.output(path));
   }
 
   /** Mixes (path, participants, job state) for the API. */
@@ -178,7 +232,7 @@ export class RoomMixes implements DemandHandler {
 
   private reconsider(path: string, mix: Mix): void {
     if (this.mixes.get(path) !== mix) return;
-    const now = this.participants(mix.room, mix.minus);
+    const now = this.participants(mix.room, mix.minus, mix.kind);
     if (now.join('\n') === mix.participants.join('\n')) return;
     if (now.length === 0) {
       // Everyone left: the mix goes quiet; its readers wait out the grace period like any publisher's.

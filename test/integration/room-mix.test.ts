@@ -85,3 +85,51 @@ describe.skipIf(!enabled)('room audio mix (room/{id}/_mix)', () => {
     expect(res.status).toBe(404);
   }, 20_000);
 });
+
+/** Mean luma and its spread inside one tile of a frame of `url` (signalstats on a crop). */
+function tileStats(url: string, crop: string): Promise<{ yavg: number; ydif: number }> {
+  return new Promise((resolve, reject) =>
+    execFile('ffmpeg', ['-hide_banner', '-t', '3', '-i', url, '-vf', `crop=${crop},signalstats,metadata=print:key=lavfi.signalstats.YAVG,metadata=print:key=lavfi.signalstats.YDIF`, '-an', '-f', 'null', '-'], { timeout: 30_000 }, (error, _o, stderr) => {
+      const yavg = [...stderr.matchAll(/YAVG=([\d.]+)/g)].map((m) => Number(m[1]));
+      const ydif = [...stderr.matchAll(/YDIF=([\d.]+)/g)].map((m) => Number(m[1]));
+      if (yavg.length === 0) return reject(new Error(`no stats (${error?.message ?? ''}): ${stderr.slice(-600)}`));
+      resolve({ yavg: yavg.reduce((a, b) => a + b, 0) / yavg.length, ydif: ydif.slice(1).reduce((a, b) => a + b, 0) / Math.max(1, ydif.length - 1) });
+    }),
+  );
+}
+
+describe.skipIf(!enabled)('room composite (room/{id}/_grid)', () => {
+  let gw: TestGateway;
+  const pubs: Publisher[] = [];
+
+  beforeAll(async () => {
+    gw = await startGateway({});
+    pubs.push(participant(`${gw.rtmp}/room/g1/alice`, 440), participant(`${gw.rtmp}/room/g1/bob`, 1000));
+    await waitFor('both participants', async () => (await fetch(`${gw.http}/api/v1/streams/room/g1/alice`)).ok && (await fetch(`${gw.http}/api/v1/streams/room/g1/bob`)).ok, 15_000);
+  }, 30_000);
+
+  afterAll(async () => {
+    for (const p of pubs) await p.stop();
+    await gw?.stop();
+  });
+
+  test('_grid is one 1280x720 H.264 picture with a live tile per participant and the mix as audio', async () => {
+    const url = `${gw.rtmp}/room/g1/_grid`;
+    // Two participants: two columns of 640x720, each tile a 160x120 picture scaled into it.
+    const left = await tileStats(url, '640:360:0:180');
+    const right = await tileStats(url, '640:360:640:180');
+    for (const [name, t] of [['left', left], ['right', right]] as const) {
+      expect(t.yavg, `${name} tile is not black`).toBeGreaterThan(30);
+      expect(t.ydif, `${name} tile moves (testsrc2)`).toBeGreaterThan(0.5);
+    }
+    // Each 4:3 picture fills 640x480 of its 640x720 column: the strips above are the canvas's black,
+    // which a single full-canvas picture would not leave there.
+    expect((await tileStats(url, '1280:100:0:0')).yavg, 'black above the tiles').toBeLessThan(20);
+    const grid = (await (await fetch(`${gw.http}/api/v1/streams/room/g1/_grid`)).json()) as any;
+    expect(grid.video).toMatchObject({ codec: 'H264', width: 1280, height: 720 });
+    expect(grid.audio.codec).toBe('AAC');
+    const levels = await bandLevels(url);
+    expect(levels[440]! - levels[3000]!, JSON.stringify(levels)).toBeGreaterThan(20);
+    expect(levels[1000]! - levels[3000]!, JSON.stringify(levels)).toBeGreaterThan(20);
+  }, 60_000);
+});
