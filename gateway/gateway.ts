@@ -191,7 +191,8 @@ export class Gateway {
           config: this.worker && config.webrtc.udpPort > 0 ? { ...config.webrtc, udpPort: config.webrtc.udpPort + this.worker.index } : config.webrtc,
           log: this.log.child({ component: 'webrtc' }),
           bindAddress: config.bind,
-          certificateDir: join(config.dataDir, 'webrtc'),
+          // A directory per worker: two workers creating the files at once could pair one's key with the other's certificate.
+          certificateDir: this.worker ? join(config.dataDir, 'webrtc', `worker-${this.worker.index}`) : join(config.dataDir, 'webrtc'),
           peek: (path) => this.registry.get(path),
           renditionFor: (path, needs) => this.webrtcRendition(path, needs),
         })
