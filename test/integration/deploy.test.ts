@@ -100,7 +100,8 @@ describe('deploy/streamgate.service', () => {
     const map = (s: string) =>
       s.replace('/etc/streamgate/streamgate.yaml', config).replace('/var/lib/streamgate', join(dir, 'data')).replace('/opt/streamgate', root).replace(/^\/usr\/bin\/node$/, process.execPath);
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, STREAMGATE_HTTP_PORT: String(port) };
+    // Every other listener on a free port too: tests run side by side (the install test starts a gateway as well).
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, STREAMGATE_HTTP_PORT: String(port), STREAMGATE_RTMP_PORT: '0', STREAMGATE_RTSP_PORT: '0', STREAMGATE_SRT_PORT: '0', STREAMGATE_WEBRTC_PORT: '0' };
     for (const line of values('Environment')) {
       const [k, v] = line.split(/=(.*)/s) as [string, string];
       env[k] = map(v);
@@ -136,7 +137,8 @@ describe('deploy/Dockerfile', () => {
     const config = siteConfig(dir);
     const map = (s: string) => (s === 'node' ? process.execPath : s === '/data' ? join(dir, 'data') : s.replace('/etc/streamgate/streamgate.yaml', config));
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, STREAMGATE_HTTP_PORT: String(port) };
+    // Every other listener on a free port too: tests run side by side (the install test starts a gateway as well).
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, STREAMGATE_HTTP_PORT: String(port), STREAMGATE_RTMP_PORT: '0', STREAMGATE_RTSP_PORT: '0', STREAMGATE_SRT_PORT: '0', STREAMGATE_WEBRTC_PORT: '0' };
     for (const m of (instruction('ENV')[0] ?? '').matchAll(/(\w+)=(\S+)/g)) env[m[1]!] = map(m[2]!);
     expect(env.STREAMGATE_DATA_DIR).toBe(join(dir, 'data'));
     const { child } = await startUntil(cmd.map(map), env, root, /RTSP listening/);

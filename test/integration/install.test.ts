@@ -89,7 +89,7 @@ describe('offline bundle (scripts/bundle.sh)', () => {
 
   it('npm start runs it (no build, no dev tool) and /healthz and the player answer', async () => {
     const dataDir = join(site, 'data');
-    gateway = spawn('npm', ['start', '--', '--bind', '127.0.0.1', '--http-port', '0', '--rtmp-port', '0', '--rtsp-port', '0', '--data-dir', dataDir], {
+    gateway = spawn('npm', ['start', '--', '--bind', '127.0.0.1', '--http-port', '0', '--rtmp-port', '0', '--rtsp-port', '0', '--srt-port', '0', '--webrtc-port', '0', '--data-dir', dataDir], {
       cwd: app,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
