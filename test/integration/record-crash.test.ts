@@ -66,6 +66,8 @@ describe.skipIf(!runnable)('recording survives kill -9', () => {
         'http: { port: 0 }',
         'rtmp: { port: 0 }',
         'rtsp: { enabled: false }',
+        // SRT's default port would collide with other gateways started by tests running alongside.
+        'srt: { enabled: false }',
         'record:',
         '  rules:',
         '    "cams/*": { segment: 60s }',

@@ -57,7 +57,7 @@ describe('SIGHUP reload', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-reload-'));
     const file = join(dir, 'streamgate.yaml');
     writeFileSync(file, ADMIN('old-token'));
-    gw = new GatewayProcess(['--config', file, '--bind', '127.0.0.1', '--http-port', '0', '--rtmp-port', '0', '--rtsp-port', '0', '--data-dir', dir]);
+    gw = new GatewayProcess(['--config', file, '--bind', '127.0.0.1', '--http-port', '0', '--rtmp-port', '0', '--rtsp-port', '0', '--srt-port', '0', '--data-dir', dir]);
     const http = await gw.waitFor((l) => l.listener === 'http');
     const api = (token: string) => fetch(`http://127.0.0.1:${http.port}/api/v1/streams`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
     await gw.waitFor((l) => l.listener === 'rtsp');
