@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { publish } from '../helpers/ffmpeg.js';
 import { isKeyframeTag, readFlv, type FlvCapture } from '../helpers/flv-client.js';
-import { sleep, startGateway, waitFor } from '../helpers/gateway.js';
+import { collectJsonLines, sleep, startGateway, waitFor } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis.js';
 
 const { values } = parseArgs({ options: { mode: { type: 'string', default: 'edge' }, seconds: { type: 'string', default: '20' }, cold: { type: 'string', default: '5' } } });
@@ -62,19 +62,7 @@ async function workersMode(): Promise<void> {
   writeFileSync(file, JSON.stringify({ bind: '127.0.0.1', dataDir: dir, log: { level: 'info', format: 'json' }, http: { port: 0 }, rtmp: { port: 0 }, rtsp: { enabled: false }, srt: { enabled: false }, cluster: { workers: 2 } }));
   const child = spawn(process.execPath, ['dist/gateway/main.js', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: Record<string, any>[] = [];
-  let rest = '';
-  child.stdout.on('data', (d) => {
-    rest += String(d);
-    const parts = rest.split('\n');
-    rest = parts.pop()!;
-    for (const part of parts) {
-      try {
-        lines.push(JSON.parse(part));
-      } catch {
-        /* not JSON */
-      }
-    }
-  });
+  collectJsonLines(child.stdout, lines);
   let pub: ReturnType<typeof publish> | undefined;
   try {
     await waitFor('workers', () => ['http-private', 'rtmp'].every((n) => lines.filter((l) => l.listener === n).length === 2), 20_000);

@@ -3,7 +3,6 @@
  * PCMA), WHIP publish of the fake camera and microphone read back over RTMP and HLS by ffprobe,
  * the session API, DELETE, and the single ICE UDP mux port shared by sessions.
  */
-import { createSocket } from 'node:dgram';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { probe, publish, type Publisher } from '../helpers/ffmpeg.js';
@@ -12,17 +11,10 @@ import { FAKE_MEDIA_ARGS, hasChromium, launchChromium, screenshot, withPage } fr
 import { blankVideoPage, expectPlaying } from '../helpers/browser-play.js';
 import { hasTool } from '../helpers/tools.js';
 import { inboundStats, waitConnected, whepPlay, whipPublish } from '../helpers/webrtc.js';
+import { freeUdpPort } from '../helpers/webrtc-client.js';
 
 const enabled = hasChromium() && hasTool('ffmpeg');
 
-/** A UDP port free right now (for the ICE mux port, which cannot be 0). */
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe.skipIf(!enabled)('WebRTC in Chromium', () => {
   let gw: TestGateway;

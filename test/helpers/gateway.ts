@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { configWith } from '../../gateway/config.js';
@@ -34,6 +35,26 @@ export function memoryLogger(level = 'debug'): { log: Logger; lines: Record<stri
     },
   });
   return { log: pino({ level }, sink), lines };
+}
+
+/**
+ * Parses a child's stdout into JSON log lines as they arrive (lines split across chunks are
+ * joined; lines that are not JSON are skipped), appending them to `lines`.
+ */
+export function collectJsonLines(stdout: Readable, lines: Record<string, any>[]): void {
+  let rest = '';
+  stdout.on('data', (d) => {
+    rest += String(d);
+    const parts = rest.split('\n');
+    rest = parts.pop()!;
+    for (const part of parts) {
+      try {
+        lines.push(JSON.parse(part));
+      } catch {
+        /* not JSON */
+      }
+    }
+  });
 }
 
 /** Starts a gateway on loopback with every port 0, on the default config plus `partial`. */

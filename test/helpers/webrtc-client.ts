@@ -4,6 +4,7 @@
  * what arrives: RTP packets per track, video frames (marker bits), keyframes (IDR in the first
  * packet of a frame) and sequence gaps.
  */
+import { createSocket } from 'node:dgram';
 import nodeDataChannel from 'node-datachannel';
 
 const { PeerConnection, Video, Audio, RtcpReceivingSession } = nodeDataChannel;
@@ -121,4 +122,13 @@ export async function whepClient(url: string, opts: { audio?: boolean; video?: b
     connected,
     close: () => pc.close(),
   };
+}
+
+/** A UDP port free right now (the ICE mux port cannot be 0, so a test picks one). */
+export async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasTool } from '../helpers/tools.js';
 import { decode, packetTimes, probe, publish, type Publisher } from '../helpers/ffmpeg.js';
-import { sleep, waitFor } from '../helpers/gateway.js';
+import { collectJsonLines, sleep, waitFor } from '../helpers/gateway.js';
 
 const MAIN = join(process.cwd(), 'dist', 'gateway', 'main.js');
 const runnable = hasTool('ffmpeg') && hasTool('ffprobe') && existsSync(MAIN);
@@ -25,19 +25,7 @@ interface Child {
 async function startChild(config: string): Promise<Child> {
   const proc = spawn(process.execPath, [MAIN, '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
-  let buffered = '';
-  proc.stdout!.on('data', (d) => {
-    buffered += String(d);
-    const lines = buffered.split('\n');
-    buffered = lines.pop()!;
-    for (const line of lines) {
-      try {
-        logs.push(JSON.parse(line));
-      } catch {
-        /* not JSON */
-      }
-    }
-  });
+  collectJsonLines(proc.stdout!, logs);
   proc.stderr!.resume();
   const port = (listener: string) => logs.find((l) => l.listener === listener)?.port as number | undefined;
   await waitFor('child gateway listening', () => port('http') !== undefined && port('rtmp') !== undefined, 20_000);

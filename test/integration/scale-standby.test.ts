@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publish, type Publisher } from '../helpers/ffmpeg.js';
-import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
+import { collectJsonLines, startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
 import { hasRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 import { hasTool } from '../helpers/tools.js';
 
@@ -15,19 +15,7 @@ const LEASE_MS = 2000;
 function spawnGateway(file: string): { child: ChildProcessByStdio<null, Readable, Readable>; lines: Record<string, any>[] } {
   const child = spawn(process.execPath, ['dist/gateway/main.js', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Record<string, any>[] = [];
-  let rest = '';
-  child.stdout.on('data', (d) => {
-    rest += String(d);
-    const parts = rest.split('\n');
-    rest = parts.pop()!;
-    for (const part of parts) {
-      try {
-        lines.push(JSON.parse(part));
-      } catch {
-        /* not JSON */
-      }
-    }
-  });
+  collectJsonLines(child.stdout, lines);
   return { child, lines };
 }
 

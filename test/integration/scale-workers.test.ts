@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publish, type Publisher } from '../helpers/ffmpeg.js';
 import { isKeyframeTag, readFlv, videoTags, type FlvCapture } from '../helpers/flv-client.js';
-import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
+import { collectJsonLines, startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
 import { RoomClient } from '../helpers/rooms-client.js';
 import { hasTool } from '../helpers/tools.js';
 
@@ -29,19 +29,7 @@ describe.skipIf(!hasTool('ffmpeg'))('cluster.workers: 2 on one box (node:cluster
     const file = join(dir, 'workers.yaml');
     writeFileSync(file, `bind: 127.0.0.1\ndataDir: ${dir}\nlog:\n  level: info\n  format: json\nhttp:\n  port: 0\nrtmp:\n  port: 0\nrtsp:\n  enabled: false\nsrt:\n  enabled: false\ncluster:\n  workers: 2\nsources:\n  cams/door:\n    url: ${camera.rtsp}/live/cam\n    onDemand: false\n`);
     child = spawn(process.execPath, ['dist/gateway/main.js', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let rest = '';
-    child.stdout.on('data', (d) => {
-      rest += String(d);
-      const parts = rest.split('\n');
-      rest = parts.pop()!;
-      for (const part of parts) {
-        try {
-          lines.push(JSON.parse(part));
-        } catch {
-          /* not JSON */
-        }
-      }
-    });
+    collectJsonLines(child.stdout, lines);
     await waitFor('two workers listening', () => ['http', 'http-private', 'rtmp'].every((name) => lines.filter((l) => l.listener === name).length === 2), 20_000);
   }, 30_000);
 

@@ -5,23 +5,14 @@
  * a new reader's first frame is a keyframe; RTCP feedback shows in the session API.
  */
 import { execFile } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { publish, type Publisher } from '../helpers/ffmpeg.js';
 import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
 import { hasTool } from '../helpers/tools.js';
-import { whepClient, type WhepClient } from '../helpers/webrtc-client.js';
+import { freeUdpPort, whepClient, type WhepClient } from '../helpers/webrtc-client.js';
 
 const enabled = hasTool('ffmpeg');
 
-/** A UDP port free right now (the ICE mux port cannot be 0). */
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function post(url: string, body: string, type = 'application/sdp', headers: Record<string, string> = {}): Promise<{ status: number; code?: string; message?: string }> {
   const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': type, ...headers }, body });

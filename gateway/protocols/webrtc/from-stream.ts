@@ -82,7 +82,6 @@ export class WhepOutput implements ReaderOutput {
   private readonly videoHistory = new SendHistory();
   private readonly audioHistory = new SendHistory();
   bytesSent = 0;
-  packetsSkipped = 0;
   readonly senderReports = new SenderReportClock();
 
   constructor(
@@ -113,10 +112,7 @@ export class WhepOutput implements ReaderOutput {
       pos = start + length;
       if (pos > bytes.length) break;
       const out = channel >> 1 === 0 && hasVideo ? video : audio;
-      if (out === undefined) {
-        this.packetsSkipped++;
-        continue;
-      }
+      if (out === undefined) continue;
       if ((channel & 1) === 0) {
         if (length < RTP_HEADER_SIZE) continue;
         bytes[start + 1] = (bytes[start + 1]! & 0x80) | out.payloadType;
@@ -124,13 +120,12 @@ export class WhepOutput implements ReaderOutput {
       } else if (length >= 20) {
         this.senderReports.sent(senderReportLsr(bytes, start), Date.now());
       }
-      if (!out.track.isOpen()) continue;
       const packet = bytes.subarray(start, pos);
       if ((channel & 1) === 0) (out === this.video ? this.videoHistory : this.audioHistory).keep(packet);
       try {
         out.track.sendMessageBinary(packet);
       } catch {
-        continue; // the track closed between isOpen() and now: the session is ending
+        continue; // the track is closed (node-datachannel throws): the session is ending
       }
       this.bytesSent += length;
     }

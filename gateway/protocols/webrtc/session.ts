@@ -55,7 +55,6 @@ export abstract class WebRtcSession {
   state: SessionState = 'connecting';
   readonly feedback: RtcpFeedback = emptyRtcpFeedback();
   rttMs = -1;
-  closeReason: string | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   private readonly closedListeners: (() => void)[] = [];
@@ -134,7 +133,6 @@ export abstract class WebRtcSession {
   close(reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.closeReason = reason;
     clearTimeout(this.connectTimer);
     clearTimeout(this.graceTimer);
     clearInterval(this.silenceTimer);

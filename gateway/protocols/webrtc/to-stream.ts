@@ -43,10 +43,6 @@ export class WhipIngest {
     return this.to.stats.lostPackets;
   }
 
-  get droppedFrames(): number {
-    return this.to.stats.droppedFrames;
-  }
-
   /** A message of track `index` (RTP, or RTCP that libdatachannel passed up). */
   message(index: number, msg: Buffer): void {
     if (msg.length < 8) return;

@@ -7,7 +7,6 @@
  */
 import type { Logger } from 'pino';
 import type { PlayTicket } from '../../core/admission.js';
-import type { Reader } from '../../core/reader.js';
 import { forEachRtcp, readRtcpFeedback } from '../../formats/rtp/rtp.js';
 import type { Peer } from './engine.js';
 import { type SendTrack, type WebRtcStreamFormat, WhepOutput } from './from-stream.js';
@@ -20,7 +19,6 @@ export class WhepSession extends WebRtcSession {
   readonly kind = 'whep';
   readonly video: string | null;
   readonly audio: string | null;
-  private reader: Reader | undefined;
   private readonly output: WhepOutput;
   private lastKeyframeRequest = -Infinity;
 
@@ -67,7 +65,7 @@ export class WhepSession extends WebRtcSession {
 
   protected connected(): void {
     if (this.ticket.released) return;
-    this.reader = this.ticket.addReader(this.output);
+    this.ticket.addReader(this.output);
   }
 
   protected released(): void {
@@ -96,10 +94,5 @@ export class WhepSession extends WebRtcSession {
       this.lastKeyframeRequest = now;
       this.ticket.stream.publisher?.requestKeyframe?.();
     }
-  }
-
-  /** Frames this reader dropped (slow transport never happens on UDP; codec switches do). */
-  get droppedFrames(): number {
-    return this.reader?.droppedFrames ?? 0;
   }
 }
