@@ -253,7 +253,15 @@ describe.skipIf(!hasTool('ffprobe') || !hasRtspCamera())('RTSP camera pull', () 
       body: JSON.stringify({ path: 'cams/x', url: 'http://nope' }),
     });
     expect(bad.status).toBe(400);
-    const result = await probe(`${gw.http}/cams/added.flv`, 1);
+    // A first reader starts the on-demand pull; a refusal names its code and the source's log
+    // (ffprobe alone would only say "5XX").
+    const control = new AbortController();
+    const first = await fetch(`${gw.http}/cams/added.flv`, { signal: control.signal });
+    if (first.status !== 200) {
+      const log = gw.lines.filter((l) => l.source === 'cams/added').map((l) => l.msg);
+      throw new Error(`cams/added.flv answered ${first.status}: ${await first.text()}\nsource log:\n${log.join('\n')}`);
+    }
+    const result = await probe(`${gw.http}/cams/added.flv`, 1).finally(() => control.abort());
     expect(result.streams.map((s) => s.codec_name)).toEqual(['h264']);
     const list = (await (await fetch(`${gw.http}/api/v1/sources`)).json()) as { sources: { path: string; url: string }[] };
     expect(list.sources.map((s) => s.path)).toContain('cams/added');
