@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { Metrics } from './api/metrics.js';
 import { Authorizer, ConnectionLimiter, adminMiddleware, contentMiddleware } from './auth/index.js';
 import { ConfigError } from './core/errors.js';
+import { matchPathPattern } from './core/path.js';
 import { contentOf } from './api/content.js';
 import { streamEntry, streamsRouter } from './api/streams.js';
 import { tokensRouter } from './api/tokens.js';
@@ -179,7 +180,17 @@ export class Gateway {
     this.rtsp = config.rtsp.enabled
       ? new RtspServer({ admission: this.admission, config: config.rtsp, log: this.log.child({ component: 'rtsp' }), access: this.auth })
       : undefined;
-    this.transcoder = new Transcoder({ registry: this.registry, config: config.transcode, log: this.log.child({ component: 'transcode' }), ports: () => this.ports, auth: this.auth });
+    this.transcoder = new Transcoder({
+      registry: this.registry,
+      config: config.transcode,
+      log: this.log.child({ component: 'transcode' }),
+      ports: () => this.ports,
+      auth: this.auth,
+      roomAudio: {
+        muted: (path) => this.rooms.audioMuted(path),
+        cleanup: (path) => config.rooms.audioCleanup.find((c) => matchPathPattern(c.paths, path))?.filter,
+      },
+    });
     // SRT runs libsrt in an ffmpeg child per connection: the transcoder's binary (FFMPEG_PATH, PATH, bundled).
     this.srt = config.srt.enabled
       ? new SrtServer({ admission: this.admission, config: config.srt, log: this.log.child({ component: 'srt' }), ffmpegPath: () => this.transcoder.binary().path })
@@ -204,7 +215,18 @@ export class Gateway {
       : options.worker && options.worker.count > 1
         ? new IpcRoomBus(() => this.nodeId)
         : undefined;
-    this.rooms = new Rooms({ registry: this.registry, config: config.rooms, dataDir: config.dataDir, log: this.log.child({ component: 'rooms' }), access: this.auth, ...(bus ? { bus } : {}) });
+    this.rooms = new Rooms({
+      registry: this.registry,
+      config: config.rooms,
+      dataDir: config.dataDir,
+      log: this.log.child({ component: 'rooms' }),
+      access: this.auth,
+      derived: (path) => this.transcoder.derives(path),
+      onFloorChanged: (room) => this.transcoder.mixes.refresh(room),
+      ...(bus ? { bus } : {}),
+    });
+    // Talkback: who may publish into a room's path space (rooms.publish, maxPublishers, revokes).
+    this.admission.addPublishCheck(this.rooms.checkPublish);
     this.flv = new FlvServer(this.admission, this.log.child({ component: 'flv' }));
     const app = this.http.app;
     app.get('/healthz', (_req, res) => {

@@ -51,10 +51,9 @@ export function gridLayout(n: number): { cols: number; rows: number; width: numb
  * (aspect kept, padded), stacked with xstack on a black canvas, H.264 (x264 zerolatency, a
  * keyframe a second), with the mix of `audio` inputs (indexes into `inputs`) as AAC.
  */
-export function gridSpec(inputs: readonly string[], video: readonly number[], audio: readonly number[], output: string): FfmpegSpec {
+export function gridSpec(inputs: readonly string[], video: readonly number[], audio: readonly number[], output: string, cleanup: readonly (string | undefined)[] = []): FfmpegSpec {
   const mix = mixSpec(inputs, output);
-  // mixSpec puts inputs[1..] before inputs[0] on the command line: ffmpeg numbers them that way.
-  const ff = (i: number) => (i === 0 ? inputs.length - 1 : i - 1);
+  const ff = ffmpegIndex(inputs.length);
   const g = gridLayout(video.length);
   const tiles = video.map((input, i) => `[${ff(input)}:v]scale=${g.width}:${g.height}:force_original_aspect_ratio=decrease,pad=${g.width}:${g.height}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25[t${i}]`);
   const stack =
@@ -64,25 +63,50 @@ export function gridSpec(inputs: readonly string[], video: readonly number[], au
   const graph = [...tiles, stack];
   const out = ['-map', '[grid]', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-b:v', '2500k', '-g', '25', '-bf', '0'];
   if (audio.length > 0) {
-    graph.push(`${audio.map((i) => `[${ff(i)}:a]`).join('')}amix=inputs=${audio.length}:duration=longest:dropout_transition=0:normalize=0,aresample=48000:async=1[mix]`);
+    graph.push(...amixGraph(audio, ff, cleanup));
     out.push('-map', '[mix]', '-c:a', 'aac', '-b:a', '96k', '-ac', '2');
   }
   out.push('-max_interleave_delta', '0', '-flush_packets', '1', '-f', 'flv', '-flvflags', 'no_duration_filesize');
   return { ...mix, outputOptions: ['-filter_complex', graph.join(';'), ...out] };
 }
 
-/** ffmpeg arguments mixing `inputs` (RTSP URLs) into one AAC stream published at `output`. */
-export function mixSpec(inputs: readonly string[], output: string): FfmpegSpec {
+/** mixSpec puts inputs[1..] before inputs[0] on the command line: ffmpeg numbers them that way. */
+function ffmpegIndex(n: number): (i: number) => number {
+  return (i) => (i === 0 ? n - 1 : i - 1);
+}
+
+/**
+ * The filter graph mixing the audio of `audio` (indexes into the inputs) into `[mix]`: each
+ * input through its clean-up filters first (rooms.audioCleanup: noise suppression, levelling),
+ * then amix without normalization, resampled to 48 kHz with gaps filled.
+ */
+function amixGraph(audio: readonly number[], ff: (i: number) => number, cleanup: readonly (string | undefined)[]): string[] {
+  const parts: string[] = [];
+  const labels = audio.map((i) => {
+    const filter = cleanup[i];
+    if (!filter) return `[${ff(i)}:a]`;
+    parts.push(`[${ff(i)}:a]${filter}[clean${i}]`);
+    return `[clean${i}]`;
+  });
+  parts.push(`${labels.join('')}amix=inputs=${audio.length}:duration=longest:dropout_transition=0:normalize=0,aresample=48000:async=1[mix]`);
+  return parts;
+}
+
+/**
+ * ffmpeg arguments mixing `inputs` (RTSP URLs) into one AAC stream published at `output`;
+ * `cleanup[i]` is the filter chain for input i's audio before the mix (none when undefined).
+ */
+export function mixSpec(inputs: readonly string[], output: string, cleanup: readonly (string | undefined)[] = []): FfmpegSpec {
   const rtsp = ['-rtsp_transport', 'tcp', '-fflags', 'nobuffer', '-probesize', '32768', '-analyzeduration', '0'];
   // fluent-ffmpeg puts inputOptions before its one input: the other inputs go there, each with its options.
   const extra = inputs.slice(1).flatMap((url) => [...rtsp, '-i', url]);
-  const labels = inputs.map((_, i) => `[${i}:a]`).join('');
+  const graph = amixGraph(inputs.map((_, i) => i), ffmpegIndex(inputs.length), cleanup).join(';');
   return {
     input: inputs[0]!,
     inputOptions: ['-hide_banner', '-nostdin', '-loglevel', 'level+info', ...extra, ...rtsp],
     output,
     outputOptions: [
-      '-filter_complex', `${labels}amix=inputs=${inputs.length}:duration=longest:dropout_transition=0:normalize=0,aresample=48000:async=1[mix]`,
+      '-filter_complex', graph,
       '-map', '[mix]', '-c:a', 'aac', '-b:a', '96k', '-ac', '2',
       '-max_interleave_delta', '0', '-flush_packets', '1', '-f', 'flv', '-flvflags', 'no_duration_filesize',
     ],
@@ -97,6 +121,12 @@ export interface RoomMixesOptions {
   /** RTSP play URL of a path, RTMP publish URL of a path (with the job's credential). */
   readonly input: (path: string) => string;
   readonly output: (path: string) => string;
+  /** Streams derived from a participant's (its renditions): not participants themselves. */
+  readonly derived?: (path: string) => boolean;
+  /** A host muted this participant's audio: left out of the mixes (rooms/floor.ts). */
+  readonly audioMuted?: (path: string) => boolean;
+  /** The clean-up filters for a participant's audio (rooms.audioCleanup), if any. */
+  readonly cleanup?: (path: string) => string | undefined;
 }
 
 interface Mix {
@@ -126,12 +156,17 @@ export class RoomMixes implements DemandHandler {
     return readerWaitMs + this.options.config.startTimeoutMs;
   }
 
-  /** Live participants of `room` (with audio for a mix, with audio or video for a grid), in join order, without `minus`. */
+  /** A participant's audio goes into the mixes: it has some and no host muted it. */
+  private mixesAudio(s: Stream): boolean {
+    return s.audioTrack !== undefined && !this.options.audioMuted?.(s.path);
+  }
+
+  /** Live participants of `room` (with mixed audio for a mix, with it or video for a grid), in join order, without `minus`. */
   participants(room: string, minus?: string, kind: MixKind = 'mix'): string[] {
     const prefix = `room/${room}/`;
     return this.options.registry
       .list()
-      .filter((s) => s.path.startsWith(prefix) && s.ready && s.publisher !== undefined && (s.audioTrack !== undefined || (kind === 'grid' && s.videoTrack !== undefined)))
+      .filter((s) => s.path.startsWith(prefix) && s.ready && s.publisher !== undefined && !this.options.derived?.(s.path) && (this.mixesAudio(s) || (kind === 'grid' && s.videoTrack !== undefined)))
       .map((s) => s.path)
       .filter((p) => {
         const name = p.slice(prefix.length);
@@ -181,12 +216,13 @@ export class RoomMixes implements DemandHandler {
 
   private spec(kind: MixKind, participants: readonly string[], path: string): FfmpegSpec {
     const inputs = participants.map((p) => this.options.input(p));
-    if (kind === 'mix') return mixSpec(inputs, this.options.output(path));
+    const cleanup = participants.map((p) => this.options.cleanup?.(p));
+    if (kind === 'mix') return mixSpec(inputs, this.options.output(path), cleanup);
     const streams = participants.map((p) => this.options.registry.get(p));
     const video = streams.flatMap((s, i) => (s?.videoTrack ? [i] : []));
-    const audio = streams.flatMap((s, i) => (s?.audioTrack ? [i] : []));
-    if (video.length === 0) return mixSpec(audio.map((i) => inputs[i]!), this.options.output(path));
-    return gridSpec(inputs, video, audio, this.options.output(path));
+    const audio = streams.flatMap((s, i) => (s && this.mixesAudio(s) ? [i] : []));
+    if (video.length === 0) return mixSpec(audio.map((i) => inputs[i]!), this.options.output(path), audio.map((i) => cleanup[i]));
+    return gridSpec(inputs, video, audio, this.options.output(path), cleanup);
   }
 
   /** Mixes (path, participants, job state) for the API. */
@@ -230,10 +266,19 @@ export class RoomMixes implements DemandHandler {
     }
   };
 
-  private reconsider(path: string, mix: Mix): void {
+  /** Something other than a join or leave changed who is mixed in `room` (`room/{id}`): an audio mute. */
+  refresh(room: string): void {
+    for (const [path, mix] of this.mixes) {
+      if (`room/${mix.room}` !== room) continue;
+      clearTimeout(mix.restart);
+      mix.restart = setTimeout(() => this.reconsider(path, mix, true), RESTART_DEBOUNCE_MS);
+    }
+  }
+
+  private reconsider(path: string, mix: Mix, force = false): void {
     if (this.mixes.get(path) !== mix) return;
     const now = this.participants(mix.room, mix.minus, mix.kind);
-    if (now.join('\n') === mix.participants.join('\n')) return;
+    if (!force && now.join('\n') === mix.participants.join('\n')) return;
     if (now.length === 0) {
       // Everyone left: the mix goes quiet; its readers wait out the grace period like any publisher's.
       mix.job?.close();

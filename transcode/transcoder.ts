@@ -14,7 +14,7 @@ import type { TranscodeConfig } from './config.js';
 import { FfmpegNotFoundError, TranscodeError } from './errors.js';
 import { type FfmpegBinary, resolveFfmpeg } from './ffmpeg.js';
 import { planRendition, renditionAudioCodec } from './profiles.js';
-import { RoomMixes } from './room-mix.js';
+import { parseMixPath, RoomMixes } from './room-mix.js';
 import { parseRenditionPath, Renditions } from './renditions.js';
 import { Snapshots } from './snapshots.js';
 
@@ -35,6 +35,8 @@ export interface TranscoderOptions {
   readonly host?: string;
   /** Environment for binary resolution (tests). */
   readonly env?: NodeJS.ProcessEnv;
+  /** The rooms' say over a participant's audio in the mixes: a host's mute, clean-up filters. */
+  readonly roomAudio?: { muted(path: string): boolean; cleanup(path: string): string | undefined };
 }
 
 /** A browser-safe rendition of a stream, with the codecs it carries (API names; null: no such track). */
@@ -94,6 +96,9 @@ export class Transcoder {
       binary,
       input: (path) => this.url('rtsp', path, 'play'),
       output: (path) => this.url('rtmp', path, 'publish'),
+      derived: (path) => this.derives(path),
+      audioMuted: (path) => options.roomAudio?.muted(path) ?? false,
+      cleanup: (path) => options.roomAudio?.cleanup(path),
     });
     this.snapshots = new Snapshots({ streams: options.registry, config: options.config.snapshot, binary, log: options.log });
     if (options.config.enabled) {
@@ -101,6 +106,12 @@ export class Transcoder {
       options.registry.addDemandHandler(this.mixes);
       options.registry.addDemandHandler(this.renditions);
     }
+  }
+
+  /** True for a path the transcoder publishes itself (a rendition, a room mix): derived, not a participant. */
+  derives(path: string): boolean {
+    const rendition = parseRenditionPath(path);
+    return (rendition !== undefined && Object.hasOwn(this.options.config.profiles, rendition.profile)) || parseMixPath(path) !== undefined;
   }
 
   /** Resolves the ffmpeg binary (FFMPEG_PATH, PATH, bundled) and logs which one. Never throws. */

@@ -34,6 +34,8 @@ export interface AccessGrant {
   readonly role: 'host' | 'viewer';
   /** How the decision was made, for logs. */
   readonly via: string;
+  /** The path's rule lets anyone do this: no credential was checked (rooms' `publish: granted` asks for one). */
+  readonly open?: true;
 }
 
 /** Resolves `env:NAME` secrets; throws a clear error when the variable is missing. */
@@ -125,25 +127,25 @@ export class Authorizer {
     if (!this.ipAllowed(ipAction, ip)) throw new ForbiddenError(`address ${ip} may not ${ipAction}`);
     const credential = req.credential ?? req.query.token;
     const rule = this.ruleFor(req.path);
-    if (!rule || rule.mode === 'open') return { role: 'viewer', via: 'open' };
+    if (!rule || rule.mode === 'open') return { role: 'viewer', via: 'open', open: true };
     if (rule.mode === 'keys') {
       if (req.action === 'publish') {
-        if (!rule.publishKey) return { role: 'host', via: 'keys (publish open)' };
+        if (!rule.publishKey) return { role: 'host', via: 'keys (publish open)', open: true };
         return this.matchKey(credential, rule.publishKey, 'publish', 'host');
       }
       // play and room: the publish key works too; a room member with it is a host
       if (credential && rule.publishKey && safeEqual(credential, rule.publishKey)) return { role: 'host', via: 'publish key' };
-      if (!rule.playKey) return { role: 'viewer', via: 'keys (play open)' };
+      if (!rule.playKey) return { role: 'viewer', via: 'keys (play open)', open: true };
       return this.matchKey(credential, rule.playKey, 'play', 'viewer');
     }
     if (rule.mode === 'token') {
       if (!credential) {
-        if (req.action !== 'publish' && !rule.protectPlay) return { role: 'viewer', via: 'token (play open)' };
+        if (req.action !== 'publish' && !rule.protectPlay) return { role: 'viewer', via: 'token (play open)', open: true };
         throw new UnauthorizedError(`a token is required to ${req.action} ${req.path}; add ?token=...`);
       }
       const verdict = verifyToken(this.keys, credential, req.action, req.path);
       if (!verdict.ok) {
-        if (req.action !== 'publish' && !rule.protectPlay) return { role: 'viewer', via: 'token (play open)' };
+        if (req.action !== 'publish' && !rule.protectPlay) return { role: 'viewer', via: 'token (play open)', open: true };
         throw new ForbiddenError(verdict.reason);
       }
       const host = verdict.claims.action === 'publish' || verdict.claims.action === 'admin';

@@ -33,7 +33,16 @@ export interface AdmissionRequest {
 export interface AdmissionGrant {
   readonly role: 'host' | 'viewer';
   readonly via: string;
+  /** No credential was checked: the path's rule lets anyone do this. */
+  readonly open?: true;
 }
+
+/**
+ * A rule a feature adds to every publish after access control allowed it (rooms: who has the
+ * floor, publishers per room). Throws the refusal (a StreamgateError); synchronous, so the
+ * decision and the claim of the path happen in one turn.
+ */
+export type PublishCheck = (req: AdmissionRequest, grant: AdmissionGrant) => void;
 
 /**
  * The access decisions admission needs (implemented by auth's Authorizer; OPEN_ACCESS allows
@@ -87,6 +96,7 @@ export interface PublishOptions {
 export class Admission {
   /** Active play tickets per path (the reader limit counts these). */
   private readonly playing = new Map<string, number>();
+  private readonly publishChecks: PublishCheck[] = [];
 
   constructor(
     private readonly registry: StreamRegistry,
@@ -94,6 +104,11 @@ export class Admission {
     /** Counts a refusal for metrics (`reason` is an error code). */
     private readonly refused: (protocol: string, reason: string) => void = () => {},
   ) {}
+
+  /** Adds a rule every later publish must pass (after access control, before the path is claimed). */
+  addPublishCheck(check: PublishCheck): void {
+    this.publishChecks.push(check);
+  }
 
   /** Readers admitted on `path` right now (every protocol, HLS sessions included). */
   readersOf(path: string): number {
@@ -108,6 +123,7 @@ export class Admission {
   async publish(req: AdmissionRequest, publisher: Pick<PublisherInfo, 'close' | 'requestKeyframe'>, options: PublishOptions = {}): Promise<PublishTicket> {
     try {
       const grant = options.authenticated ?? (await this.policy.check({ ...req, action: 'publish' }));
+      for (const check of this.publishChecks) check(req, grant);
       const info: PublisherInfo = {
         protocol: req.protocol,
         remoteAddress: req.remoteAddress,

@@ -90,6 +90,8 @@ export const ERRORS = {
   SG_ERR_ROOM_FILE_NOT_FOUND: answer(404, 404),
   SG_ERR_ROOM_FILE_OFFSET: answer(409, 409),
   SG_ERR_ROOM_FILE_INCOMPLETE: answer(409, 409),
+  SG_ERR_ROOM_NOT_GRANTED: answer(403, 403),
+  SG_ERR_ROOM_PUBLISHER_LIMIT: answer(409, 409),
   // cluster: edges, the Redis directory
   SG_ERR_ORIGIN_UNAVAILABLE: answer(502, 503),
 } as const satisfies Record<string, ErrorAnswer>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pathPatternSchema } from '../schemas.js';
 
 const count = z.number().int().min(1);
 const ms = z.number().int().min(0);
@@ -52,6 +53,24 @@ export const roomsConfigSchema = z
     maxFilesPerRoom: count.default(100),
     /** An unfinished upload that received nothing for this long fails (file-failed) and is deleted. 0: never. */
     fileIdleTimeoutMs: ms.default(3_600_000),
+    /**
+     * Who may publish into a room's stream space (`{room}/{participant}`, e.g. room/42/alice):
+     * 'open': whoever access control lets publish the path; 'granted': only a participant a host
+     * gave the floor (grant), a credential that allows publishing the path (token, key, hook), or
+     * a configured camera source. Either way a host's revoke cuts the participant's stream and
+     * refuses it until granted again.
+     */
+    publish: z.enum(['open', 'granted']).default('open'),
+    /** Live participant streams per room (renditions and mixes not counted); one more is refused with SG_ERR_ROOM_PUBLISHER_LIMIT. */
+    maxPublishers: count.default(16),
+    /**
+     * ffmpeg audio filters applied to a participant's audio before it is mixed (`_mix`, `_grid`),
+     * first matching entry wins: e.g. `{ paths: room/42/gate-cam, filter: "highpass=f=120,afftdn=nf=-25,dynaudnorm" }`
+     * to take hum and hiss off a field camera's microphone and level it.
+     */
+    audioCleanup: z
+      .array(z.strictObject({ paths: pathPatternSchema, filter: z.string().min(1).max(2000) }))
+      .default([]),
   });
 
 export type RoomsConfig = z.infer<typeof roomsConfigSchema>;

@@ -26,6 +26,8 @@ export const ROOM_ERROR_CODES = [
   'SG_ERR_ROOM_FILE_NOT_FOUND',
   'SG_ERR_ROOM_FILE_OFFSET',
   'SG_ERR_ROOM_FILE_INCOMPLETE',
+  'SG_ERR_ROOM_NOT_GRANTED',
+  'SG_ERR_ROOM_PUBLISHER_LIMIT',
 ] as const;
 
 export type RoomErrorCode = (typeof ROOM_ERROR_CODES)[number];

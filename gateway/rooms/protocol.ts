@@ -14,6 +14,9 @@ export interface ParticipantRef {
   readonly role: Role;
 }
 
+/** What a mute silences: the participant's chat (default), or its audio in the room's mixes. */
+export type MuteMedia = 'chat' | 'audio';
+
 /** `to` of a data message: everyone, the host(s), or one participant id. */
 export type DataTarget = 'all' | 'host' | number;
 
@@ -25,8 +28,10 @@ export type ClientMessage =
   | { type: 'data'; to: DataTarget; payload: unknown; binary: false; ref?: Ref }
   | { type: 'data'; to: DataTarget; binary: true; ref?: Ref }
   | { type: 'kick'; participant: number; reason?: string; banMs?: number; ref?: Ref }
-  | { type: 'mute'; participant: number; ref?: Ref }
-  | { type: 'unmute'; participant: number; ref?: Ref }
+  | { type: 'mute'; participant: number; media: MuteMedia; ref?: Ref }
+  | { type: 'unmute'; participant: number; media: MuteMedia; ref?: Ref }
+  | { type: 'grant'; participant: number; ref?: Ref }
+  | { type: 'revoke'; participant: number; reason?: string; ref?: Ref }
   | { type: 'close'; reason?: string; ref?: Ref };
 
 /** A message kept in history and served by the API: a chat line as every participant got it. */
@@ -119,15 +124,24 @@ export function parseClientMessage(raw: unknown): ClientMessage {
       return withRef({ type: 'kick' as const, participant, ...(reason === undefined ? {} : { reason }), ...(banMs === undefined ? {} : { banMs }) });
     }
     case 'mute':
-    case 'unmute':
-      return withRef({ type: raw.type, participant: participantId(raw.participant, raw.type) });
+    case 'unmute': {
+      const media = raw.media ?? 'chat';
+      if (media !== 'chat' && media !== 'audio') throw invalid(`${raw.type}: "media" must be "chat" (default) or "audio"`);
+      return withRef({ type: raw.type, participant: participantId(raw.participant, raw.type), media: media as MuteMedia });
+    }
+    case 'grant':
+      return withRef({ type: 'grant' as const, participant: participantId(raw.participant, 'grant') });
+    case 'revoke': {
+      const reason = optionalReason(raw.reason, 'revoke');
+      return withRef({ type: 'revoke' as const, participant: participantId(raw.participant, 'revoke'), ...(reason === undefined ? {} : { reason }) });
+    }
     case 'close': {
       const reason = optionalReason(raw.reason, 'close');
       return withRef({ type: 'close' as const, ...(reason === undefined ? {} : { reason }) });
     }
     default:
       throw invalid(
-        `unknown message type ${typeof raw.type === 'string' ? JSON.stringify(raw.type).slice(0, 40) : `of kind ${typeof raw.type}`}; supported: chat, data, kick, mute, unmute, close`,
+        `unknown message type ${typeof raw.type === 'string' ? JSON.stringify(raw.type).slice(0, 40) : `of kind ${typeof raw.type}`}; supported: chat, data, kick, mute, unmute, grant, revoke, close`,
       );
   }
 }

@@ -19,6 +19,7 @@ import {
 } from './protocol.js';
 import { TokenBucket } from './token-bucket.js';
 import type { BusEvent, BusTarget } from './bus.js';
+import { Floor, streamNameOf } from './floor.js';
 
 /** What a room needs from a participant's transport (a `ws` WebSocket in production, fakes in tests). */
 export interface Connection {
@@ -39,6 +40,8 @@ export class Participant {
   refusals = 0;
   refusalWindowStart = 0;
   left = false;
+  /** The path component this participant publishes under (`room/42/{streamName}`). */
+  readonly streamName: string;
 
   constructor(
     readonly id: number,
@@ -48,6 +51,7 @@ export class Participant {
     config: RoomsConfig,
   ) {
     this.ref = { id, name, role };
+    this.streamName = streamNameOf(name);
     this.bucket = new TokenBucket(config.ratePerSecond, config.rateBurst);
   }
 }
@@ -57,6 +61,20 @@ export interface RoomHost {
   roomClosed(room: Room): void;
   /** Tells the other nodes (the room bus); absent on a single box. */
   publish?(room: Room, event: BusEvent): void;
+  /** Talkback: the room's live participant streams (the hub knows), by stream name. */
+  liveStreams?(room: Room): Map<string, LiveStream>;
+  /** Ends the participant stream `{room}/{name}` (revoke, kick). */
+  cutStream?(room: Room, name: string, reason: string): void;
+  /** An audio mute changed: the room's mixes follow. */
+  floorChanged?(room: Room): void;
+}
+
+/** A live stream in the room's path space, as presence shows it. */
+export interface LiveStream {
+  readonly path: string;
+  readonly name: string;
+  readonly protocol: string;
+  readonly since: number;
 }
 
 /** A participant connected to another node, as this node shows it (its own local id). */
@@ -68,6 +86,8 @@ interface RemoteParticipant {
 }
 
 const encode = (frame: unknown): Buffer => Buffer.from(JSON.stringify(frame));
+
+export type FloorState = 'granted' | 'revoked' | 'open' | 'none';
 
 export class Room {
   readonly createdAt = Date.now();
@@ -87,6 +107,8 @@ export class Room {
   private readonly bans = new Map<string, number>();
   private hostCount = 0;
   private closed = false;
+  /** Talkback: grants, revokes and audio mutes by stream name. */
+  readonly floor = new Floor();
   /** Participants to disconnect once the current fan-out finished (never mid-loop). */
   private slow: Participant[] = [];
 
@@ -153,16 +175,21 @@ export class Room {
       room: this.path,
       you: p.ref,
       muted: this.muted.has(name),
+      // Talkback: where this participant publishes, whether it needs a grant, and its grant key.
+      stream: `${this.path}/${p.streamName}`,
+      publish: c.publish,
+      floor: this.floorOf(p.streamName),
+      ...(this.floor.keyOf(p.streamName) ? { grant: this.floor.keyOf(p.streamName) } : {}),
       // The newest id this room has given out: a client that saw higher ids (the gateway restarted,
       // or the room was evicted and reopened, and only chat ids persist) knows they start over.
       lastMessageId: this.lastId,
       limits: { maxMessageBytes: c.maxMessageBytes, ratePerSecond: c.ratePerSecond, rateBurst: c.rateBurst },
     }));
-    this.sendTo(p, encode({ type: 'participants', count: this.count, participants: this.participantList() }));
+    this.sendTo(p, encode({ type: 'participants', count: this.count, participants: this.participantList(), streams: this.streamList() }));
     // Half the slow-consumer limit at most: a big history (historySize 100000) would otherwise cut
     // every joiner as too slow before it has read anything. Older messages: GET .../messages.
     this.sendTo(p, Buffer.from(`{"type":"history","messages":${this.history.jsonArray(this.config.maxBufferedBytes / 2)}}`));
-    this.broadcast(encode({ type: 'join', participant: p.ref, count: this.count }), p);
+    this.broadcast(encode({ type: 'join', participant: { ...p.ref, ...this.talkOf(p.ref) }, count: this.count }), p);
     this.host.publish?.(this, { t: 'join', node: '', p: p.ref });
     this.log.debug({ room: this.path, participant: p.id, name, role: p.role }, 'participant joined');
     return p;
@@ -173,10 +200,51 @@ export class Room {
     return this.participants.size + this.remote.size;
   }
 
-  participantList(): Array<ParticipantRef & { muted: boolean; joinedAt: string; node?: string }> {
-    const local = [...this.participants.values()].map((p) => ({ ...p.ref, muted: this.muted.has(p.name), joinedAt: new Date(p.joinedAt).toISOString() }));
-    const remote = [...this.remote.values()].map((r) => ({ ...r.ref, muted: this.muted.has(r.ref.name), joinedAt: new Date(r.joinedAt).toISOString(), node: r.node }));
+  participantList(): Array<ParticipantRef & { muted: boolean; joinedAt: string; node?: string; stream: string; live: boolean; floor: FloorState; audioMuted: boolean }> {
+    const live = this.host.liveStreams?.(this) ?? new Map<string, LiveStream>();
+    const talk = (ref: ParticipantRef) => this.talkOf(ref, live);
+    const local = [...this.participants.values()].map((p) => ({ ...p.ref, muted: this.muted.has(p.name), joinedAt: new Date(p.joinedAt).toISOString(), ...talk(p.ref) }));
+    const remote = [...this.remote.values()].map((r) => ({ ...r.ref, muted: this.muted.has(r.ref.name), joinedAt: new Date(r.joinedAt).toISOString(), node: r.node, ...talk(r.ref) }));
     return [...local, ...remote];
+  }
+
+  /** A participant's talkback state: its stream path, whether it is live, its floor, its audio mute. */
+  private talkOf(ref: ParticipantRef, live = this.host.liveStreams?.(this)): { stream: string; live: boolean; floor: FloorState; audioMuted: boolean } {
+    const name = streamNameOf(ref.name);
+    return { stream: `${this.path}/${name}`, live: live?.has(name) ?? false, floor: this.floorOf(name), audioMuted: this.floor.isAudioMuted(name) };
+  }
+
+  /** Live streams in the room's path space (participants' and cameras'), oldest first. */
+  streamList(): Array<LiveStream & { participant?: ParticipantRef }> {
+    const live = [...(this.host.liveStreams?.(this) ?? new Map<string, LiveStream>()).values()].sort((a, b) => a.since - b.since);
+    return live.map((s) => {
+      const participant = this.participantByStream(s.name);
+      return participant ? { ...s, participant } : s;
+    });
+  }
+
+  /**
+   * `granted`: a host gave the floor; `revoked`: a host took it back (refused until granted
+   * again); `open`: anyone access control allows may publish (rooms.publish: open); `none`: a
+   * grant is needed (rooms.publish: granted).
+   */
+  private floorOf(name: string): FloorState {
+    if (this.floor.isGranted(name)) return 'granted';
+    if (this.floor.isRevoked(name)) return 'revoked';
+    return this.config.publish === 'open' ? 'open' : 'none';
+  }
+
+  private participantByStream(name: string): ParticipantRef | undefined {
+    for (const p of this.participants.values()) if (p.streamName === name) return p.ref;
+    for (const r of this.remote.values()) if (streamNameOf(r.ref.name) === name) return r.ref;
+    return undefined;
+  }
+
+  /** The hub says a stream in the room's path space went live or stopped: presence follows. */
+  streamChanged(stream: LiveStream, live: boolean): void {
+    if (this.closed) return;
+    const participant = this.participantByStream(stream.name);
+    this.broadcast(encode({ type: 'live', live, stream: participant ? { ...stream, participant } : stream }));
   }
 
   /** Removes a participant (socket closed, kicked, too slow); idempotent. */
@@ -277,6 +345,8 @@ export class Room {
       case 'kick':
       case 'mute':
       case 'unmute':
+      case 'grant':
+      case 'revoke':
       case 'close':
         if (p.role !== 'host') throw new RoomError('SG_ERR_ROOM_FORBIDDEN', `only hosts can ${m.type}; you joined as ${p.role}`, 403);
         if (m.type === 'close') {
@@ -285,6 +355,8 @@ export class Room {
         }
         if (m.participant === p.id) throw new RoomError('SG_ERR_ROOM_INVALID_MESSAGE', `you cannot ${m.type} yourself`);
         if (m.type === 'kick') this.kick(m.participant, p.ref, m.reason, m.banMs);
+        else if (m.type === 'grant' || m.type === 'revoke') this.setFloor(m.participant, m.type === 'grant', p.ref, m.type === 'revoke' ? m.reason : undefined);
+        else if (m.media === 'audio') this.setAudioMuted(m.participant, m.type === 'mute', p.ref);
         else this.setMuted(m.participant, m.type === 'mute', p.ref);
         this.ack(p, m.ref);
         return;
@@ -373,6 +445,9 @@ export class Room {
     }
     if (!target) throw new RoomError('SG_ERR_ROOM_NO_TARGET', `participant ${participantId} is not in room ${this.path}`, 404);
     if (banMs > 0) this.bans.set(target.name, Date.now() + banMs);
+    // A kicked participant loses the floor too: its stream is cut and refused until a host grants it again.
+    this.floor.revoke(target.streamName);
+    this.host.cutStream?.(this, target.streamName, `${by.name} removed ${target.name} from room ${this.path}`);
     const why = reason ? ` (${reason})` : '';
     const rejoin = banMs > 0 ? `; you can rejoin in ${Math.ceil(banMs / 1000)} s` : '';
     const kicked = new RoomError('SG_ERR_ROOM_KICKED', `${by.name} removed you from room ${this.path}${why}${rejoin}`);
@@ -392,6 +467,38 @@ export class Room {
     this.broadcast(encode({ type: 'mute', participant: target.ref, muted, by }));
     if (!fromBus) this.host.publish?.(this, { t: 'mute', node: '', name, muted, by });
     this.log.info({ room: this.path, participant: target.ref.id, name, by: by.name, muted }, muted ? 'participant muted' : 'participant unmuted');
+  }
+
+  /**
+   * Gives (`granted`) or takes back the floor of a participant: every participant hears of it
+   * (`floor` frame); the participant's own sessions also get the grant key to publish with. A
+   * revoke cuts the participant's live stream at once and refuses it until the next grant.
+   */
+  setFloor(participantId: number, granted: boolean, by: ParticipantRef, reason?: string): void {
+    const target = this.participants.get(participantId) ?? this.remote.get(participantId);
+    if (!target) throw new RoomError('SG_ERR_ROOM_NO_TARGET', `participant ${participantId} is not in room ${this.path}`, 404);
+    const name = streamNameOf(target.ref.name);
+    const stream = `${this.path}/${name}`;
+    let key: string | undefined;
+    if (granted) key = this.floor.grant(name);
+    else this.floor.revoke(name);
+    const frame = { type: 'floor', participant: target.ref, floor: granted ? 'granted' : 'revoked', stream, by, ...(reason ? { reason } : {}) };
+    const shared = encode(frame);
+    const own = key ? encode({ ...frame, grant: key }) : shared;
+    for (const q of this.participants.values()) this.sendTo(q, q.streamName === name ? own : shared);
+    this.flushSlow();
+    if (!granted) this.host.cutStream?.(this, name, `${by.name} took the floor back from ${target.ref.name}${reason ? ` (${reason})` : ''}`);
+    this.log.info({ room: this.path, participant: target.ref.id, name: target.ref.name, by: by.name, stream }, granted ? 'floor granted' : 'floor revoked');
+  }
+
+  /** Keeps a participant out of (or lets it back into) the room's mixes; its own page mutes its microphone. */
+  setAudioMuted(participantId: number, muted: boolean, by: ParticipantRef): void {
+    const target = this.participants.get(participantId) ?? this.remote.get(participantId);
+    if (!target) throw new RoomError('SG_ERR_ROOM_NO_TARGET', `participant ${participantId} is not in room ${this.path}`, 404);
+    this.floor.setAudioMuted(streamNameOf(target.ref.name), muted);
+    this.broadcast(encode({ type: 'mute', participant: target.ref, muted, media: 'audio', by }));
+    this.host.floorChanged?.(this);
+    this.log.info({ room: this.path, participant: target.ref.id, name: target.ref.name, by: by.name, muted }, muted ? 'participant audio muted' : 'participant audio unmuted');
   }
 
   /** Ends the room for everyone (host `close`, API DELETE): a `closed` frame, then close 4410. */

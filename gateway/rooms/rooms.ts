@@ -24,11 +24,19 @@ import { RoomFiles } from './files.js';
 import { HistoryFile, historyFileName } from './history.js';
 import { validateName } from './protocol.js';
 import { BUS_ALIVE_MS, BUS_PEER_TIMEOUT_MS, type BusEvent, type RoomBus } from './bus.js';
-import { type Connection, type Participant, Room, type RoomHost } from './room.js';
+import { type Connection, type LiveStream, type Participant, Room, type RoomHost } from './room.js';
+import { participantStream } from './floor.js';
+import type { AdmissionGrant, AdmissionRequest } from '../core/admission.js';
+import { StreamEndedError } from '../core/errors.js';
+import type { PublisherInfo } from '../core/stream.js';
 import { peerAddress } from '../net/listen.js';
 
 export interface RoomsDeps {
-  readonly registry: Pick<StreamRegistry, 'list'>;
+  readonly registry: Pick<StreamRegistry, 'list' | 'get' | 'on' | 'off'>;
+  /** Streams the gateway derives from a participant's (renditions such as room/42/alice_aac): not participants. */
+  readonly derived?: (path: string) => boolean;
+  /** An audio mute changed in `room`: its mixes follow (transcode/room-mix.ts). */
+  readonly onFloorChanged?: (room: string) => void;
   readonly config: z.infer<typeof roomsConfigSchema>;
   readonly dataDir: string;
   readonly log: Logger;
@@ -77,6 +85,8 @@ export class Rooms implements RoomHost, RoomDirectory {
       }, BUS_ALIVE_MS);
       this.aliveTimer.unref();
     }
+    deps.registry.on('publish', this.onPublish);
+    deps.registry.on('unpublish', this.onUnpublish);
     if (this.config.enabled && this.config.pingIntervalMs > 0) {
       this.pingTimer = setInterval(() => this.heartbeat(), this.config.pingIntervalMs);
       this.pingTimer.unref();
@@ -150,6 +160,80 @@ export class Rooms implements RoomHost, RoomDirectory {
     oldest.shutdown();
     this.rooms.delete(oldest.path);
     this.deps.bus?.unsubscribe(oldest.path);
+  }
+
+  /** The participant stream a path is (room and stream name), unless the gateway derives it from another. */
+  private participantPath(path: string): { room: string; name: string } | undefined {
+    const target = participantStream(path);
+    if (!target || this.deps.derived?.(path)) return undefined;
+    return target;
+  }
+
+  liveStreams(room: Room): Map<string, LiveStream> {
+    const live = new Map<string, LiveStream>();
+    for (const s of this.streamsOf(room.path)) {
+      const target = s.publisher ? this.participantPath(s.path) : undefined;
+      if (target?.room === room.path) live.set(target.name, { path: s.path, name: target.name, protocol: s.publisher!.protocol, since: s.publishedAt || s.createdAt });
+    }
+    return live;
+  }
+
+  cutStream(room: Room, name: string, reason: string): void {
+    const path = `${room.path}/${name}`;
+    const stream = this.deps.registry.get(path);
+    if (!stream || stream.state === 'ended') return;
+    this.log.info({ room: room.path, path }, `cutting ${path}: ${reason}`);
+    stream.end(new StreamEndedError(path, reason));
+  }
+
+  floorChanged(room: Room): void {
+    this.deps.onFloorChanged?.(room.path);
+  }
+
+  /** Is `path`'s audio kept out of its room's mixes (a host's audio mute)? */
+  audioMuted(path: string): boolean {
+    const target = participantStream(path);
+    return target ? (this.rooms.get(target.room)?.floor.isAudioMuted(target.name) ?? false) : false;
+  }
+
+  /**
+   * The admission rule for publishing into a room's path space (`rooms.publish`,
+   * `rooms.maxPublishers`, revokes): throws SG_ERR_ROOM_NOT_GRANTED or SG_ERR_ROOM_PUBLISHER_LIMIT.
+   * Configured camera sources and credentials that allow the path publish without a grant, but
+   * not after a host revoked the floor.
+   */
+  readonly checkPublish = (req: AdmissionRequest, grant: AdmissionGrant): void => {
+    if (!this.config.enabled) return;
+    const target = this.participantPath(req.path);
+    if (!target) return;
+    const room = this.rooms.get(target.room);
+    const floor = room?.floor;
+    if (floor?.isRevoked(target.name)) {
+      throw new RoomError('SG_ERR_ROOM_NOT_GRANTED', `a host of room ${target.room} took the floor back from ${target.name}; ask a host to grant it again`);
+    }
+    if (this.config.publish === 'granted' && grant.open && !floor?.keyMatches(target.name, req.query.grant)) {
+      throw new RoomError(
+        'SG_ERR_ROOM_NOT_GRANTED',
+        `publishing into room ${target.room} needs the floor: join the room as ${target.name} and ask a host to grant it (then publish with ?grant=KEY), or use a publish token`,
+      );
+    }
+    let live = 0;
+    for (const s of this.streamsOf(target.room)) {
+      if (s.path !== req.path && s.publisher && this.participantPath(s.path)?.room === target.room) live++;
+    }
+    if (live >= this.config.maxPublishers) {
+      throw new RoomError('SG_ERR_ROOM_PUBLISHER_LIMIT', `room ${target.room} has its maximum of ${this.config.maxPublishers} live publishers (rooms.maxPublishers); try again when one stops`);
+    }
+  };
+
+  private readonly onPublish = (stream: Stream, info: PublisherInfo): void => this.streamChanged(stream, info, true);
+  private readonly onUnpublish = (stream: Stream, info: PublisherInfo): void => this.streamChanged(stream, info, false);
+
+  private streamChanged(stream: Stream, info: PublisherInfo, live: boolean): void {
+    const target = this.participantPath(stream.path);
+    const room = target && this.rooms.get(target.room);
+    if (!room) return;
+    room.streamChanged({ path: stream.path, name: target.name, protocol: info.protocol, since: Date.now() }, live);
   }
 
   roomClosed(room: Room): void {
@@ -288,6 +372,8 @@ export class Rooms implements RoomHost, RoomDirectory {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.deps.registry.off('publish', this.onPublish);
+    this.deps.registry.off('unpublish', this.onUnpublish);
     if (this.pingTimer) clearInterval(this.pingTimer);
     if (this.aliveTimer) clearInterval(this.aliveTimer);
     for (const room of this.rooms.values()) {

@@ -57,7 +57,7 @@ describe('client addresses', () => {
     const auth = authorizer({ ip: { play: { deny: ['2001:db8::1:2'] } } });
     const req = { action: 'play', path: 'live/cam1', protocol: 'flv', query: {} } as const;
     await expect(auth.check({ ...req, remoteAddress: '2001:db8::1:2:51234' })).rejects.toThrow(new ForbiddenError('address 2001:db8::1:2 may not play'));
-    await expect(auth.check({ ...req, remoteAddress: '2001:db8::1:3:51234' })).resolves.toEqual({ role: 'viewer', via: 'open' });
+    await expect(auth.check({ ...req, remoteAddress: '2001:db8::1:3:51234' })).resolves.toEqual({ role: 'viewer', via: 'open', open: true });
   });
 });
 

@@ -26,6 +26,9 @@ describe('rooms config', () => {
       maxFileBytes: 100 * 1024 * 1024,
       maxFilesPerRoom: 100,
       fileIdleTimeoutMs: 3_600_000,
+      publish: 'open',
+      maxPublishers: 16,
+      audioCleanup: [],
     });
   });
 

@@ -11,8 +11,11 @@ describe('parseClientMessage', () => {
     { name: 'data to one id', raw: { type: 'data', to: 7, payload: 'x' }, parsed: { type: 'data', to: 7, payload: 'x', binary: false } },
     { name: 'binary announcement', raw: { type: 'data', to: 'host', binary: true, ref: 3 }, parsed: { type: 'data', to: 'host', binary: true, ref: 3 } },
     { name: 'kick with ban', raw: { type: 'kick', participant: 2, banMs: 0, reason: 'x' }, parsed: { type: 'kick', participant: 2, banMs: 0, reason: 'x' } },
-    { name: 'mute', raw: { type: 'mute', participant: 2 }, parsed: { type: 'mute', participant: 2 } },
-    { name: 'unmute', raw: { type: 'unmute', participant: 2 }, parsed: { type: 'unmute', participant: 2 } },
+    { name: 'mute', raw: { type: 'mute', participant: 2 }, parsed: { type: 'mute', participant: 2, media: 'chat' } },
+    { name: 'unmute', raw: { type: 'unmute', participant: 2 }, parsed: { type: 'unmute', participant: 2, media: 'chat' } },
+    { name: 'audio mute', raw: { type: 'mute', participant: 2, media: 'audio' }, parsed: { type: 'mute', participant: 2, media: 'audio' } },
+    { name: 'grant', raw: { type: 'grant', participant: 2, ref: 'g' }, parsed: { type: 'grant', participant: 2, ref: 'g' } },
+    { name: 'revoke', raw: { type: 'revoke', participant: 2, reason: 'over time' }, parsed: { type: 'revoke', participant: 2, reason: 'over time' } },
     { name: 'close', raw: { type: 'close' }, parsed: { type: 'close' } },
   ])('accepts $name', ({ raw, parsed }) => {
     expect(parseClientMessage(raw)).toEqual(parsed);
@@ -33,6 +36,8 @@ describe('parseClientMessage', () => {
     { name: 'binary with a payload', raw: { type: 'data', binary: true, payload: 1 }, message: /next binary frame/ },
     { name: 'kick without participant', raw: { type: 'kick' }, message: /participant id/ },
     { name: 'kick with a negative ban', raw: { type: 'kick', participant: 1, banMs: -1 }, message: /banMs/ },
+    { name: 'a mute of video', raw: { type: 'mute', participant: 1, media: 'video' }, message: /"media" must be "chat"/ },
+    { name: 'grant without participant', raw: { type: 'grant' }, message: /participant id/ },
     { name: 'a long ref', raw: { type: 'chat', text: 'x', ref: 'r'.repeat(65) }, message: /"ref"/ },
   ])('refuses $name with SG_ERR_ROOM_INVALID_MESSAGE', ({ raw, message }) => {
     expect(() => parseClientMessage(raw)).toThrow(message);
