@@ -156,6 +156,10 @@ export class Authorizer {
     return { role: role ?? (req.action === 'publish' ? 'host' : 'viewer'), via: 'hook' };
   }
 
+  allowsPublish(path: string, credential: string | undefined): boolean {
+    return credential !== undefined && Object.keys(this.keys).length > 0 && verifyToken(this.keys, credential, 'publish', path).ok;
+  }
+
   /** on_unpublish / on_stop, for the admission path: fire and forget. */
   notify(event: 'on_unpublish' | 'on_stop', subject: HookSubject): void {
     this.hooks.notify(event, subject);

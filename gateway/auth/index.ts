@@ -13,6 +13,11 @@ export interface AccessControl {
   check(req: AccessRequest): Promise<AccessGrant>;
   /** Static secrets usable for RTSP Digest auth on this path (keys mode); empty otherwise. */
   digestSecrets?(action: 'publish' | 'play', path: string): string[];
+  /**
+   * True when `credential` is a signed token that allows publishing `path`, whatever the path's
+   * rule (rooms with `publish: granted` let such a token publish without a host's grant).
+   */
+  allowsPublish?(path: string, credential: string | undefined): boolean;
   /** Asynchronous notifications (on_unpublish, on_stop); never block media. */
   notify(event: 'on_unpublish' | 'on_stop', req: Pick<AccessRequest, 'path' | 'protocol' | 'remoteAddress' | 'query'>): void;
 }

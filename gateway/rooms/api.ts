@@ -6,7 +6,7 @@
  *   GET    /api/v1/rooms/{room}/messages?after=ID&limit=N  history
  *   POST   /api/v1/rooms/{room}/messages                   post a chat or data message
  *   DELETE /api/v1/rooms/{room}/participants/{id}?banMs=&reason=   kick
- *   PATCH  /api/v1/rooms/{room}/participants/{id}          {"muted":true|false}
+ *   PATCH  /api/v1/rooms/{room}/participants/{id}          {"muted":..,"audioMuted":..,"floor":"granted"|"revoked"}
  *   GET    /api/v1/rooms/{room}/files                      file entries
  *   POST   /api/v1/rooms/{room}/files                      {"name","size","type"}: a new upload
  *   PUT    /api/v1/rooms/{room}/files/{id}                 one chunk (Content-Range)
@@ -49,7 +49,7 @@ export function roomEntry(room: Room, streams: Stream[], detailed: boolean) {
     createdAt: new Date(room.createdAt).toISOString(),
     lastActivityAt: new Date(room.lastActivityAt).toISOString(),
     streams: streams.map((s) => s.path),
-    ...(detailed ? { participantList: room.participantList(), streamList: streams.map((s) => streamEntry(s)) } : {}),
+    ...(detailed ? { participantList: room.participantList(), streamList: streams.map((s) => streamEntry(s)), live: room.streamList() } : {}),
   };
 }
 
@@ -162,9 +162,16 @@ export function roomsRouter(rooms: RoomDirectory): Router {
       res.status(204).end();
       return;
     }
-    const muted = (req.body as Record<string, unknown> | undefined)?.muted;
-    if (typeof muted !== 'boolean') throw new RoomError('SG_ERR_ROOM_INVALID_MESSAGE', 'send {"muted":true} or {"muted":false}');
-    room.setMuted(id, muted, by);
+    const body = (req.body as Record<string, unknown> | undefined) ?? {};
+    const { muted, audioMuted, floor } = body;
+    const usage = 'send any of {"muted":true|false} (chat), {"audioMuted":true|false} (left out of the mixes), {"floor":"granted"|"revoked"}';
+    if (muted === undefined && audioMuted === undefined && floor === undefined) throw new RoomError('SG_ERR_ROOM_INVALID_MESSAGE', usage);
+    if ((muted !== undefined && typeof muted !== 'boolean') || (audioMuted !== undefined && typeof audioMuted !== 'boolean') || (floor !== undefined && floor !== 'granted' && floor !== 'revoked')) {
+      throw new RoomError('SG_ERR_ROOM_INVALID_MESSAGE', usage);
+    }
+    if (typeof muted === 'boolean') room.setMuted(id, muted, by);
+    if (typeof audioMuted === 'boolean') room.setAudioMuted(id, audioMuted, by);
+    if (floor !== undefined) room.setFloor(id, floor === 'granted', by, typeof body.reason === 'string' ? body.reason.slice(0, 200) : undefined);
     res.json(room.participantList().find((p) => p.id === id));
   };
 

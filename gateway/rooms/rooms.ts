@@ -211,7 +211,8 @@ export class Rooms implements RoomHost, RoomDirectory {
     if (floor?.isRevoked(target.name)) {
       throw new RoomError('SG_ERR_ROOM_NOT_GRANTED', `a host of room ${target.room} took the floor back from ${target.name}; ask a host to grant it again`);
     }
-    if (this.config.publish === 'granted' && grant.open && !floor?.keyMatches(target.name, req.query.grant)) {
+    const credentialed = !grant.open || this.deps.access?.allowsPublish?.(req.path, req.credential ?? req.query.token) === true;
+    if (this.config.publish === 'granted' && !credentialed && !floor?.keyMatches(target.name, req.query.grant)) {
       throw new RoomError(
         'SG_ERR_ROOM_NOT_GRANTED',
         `publishing into room ${target.room} needs the floor: join the room as ${target.name} and ask a host to grant it (then publish with ?grant=KEY), or use a publish token`,
