@@ -258,7 +258,7 @@ describe.skipIf(!hasTool('ffprobe') || !hasRtspCamera())('RTSP camera pull', () 
     const control = new AbortController();
     const first = await fetch(`${gw.http}/cams/added.flv`, { signal: control.signal });
     if (first.status !== 200) {
-      const log = gw.lines.filter((l) => l.source === 'cams/added').map((l) => l.msg);
+      const log = gw.logs.filter((l) => l.source === 'cams/added').map((l) => String(l.msg));
       throw new Error(`cams/added.flv answered ${first.status}: ${await first.text()}\nsource log:\n${log.join('\n')}`);
     }
     const result = await probe(`${gw.http}/cams/added.flv`, 1).finally(() => control.abort());
