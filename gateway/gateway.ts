@@ -19,6 +19,7 @@ import { sourcesRouter } from './sources/api.js';
 import { SourceManager } from './sources/manager.js';
 import { rtspPullKind } from './protocols/rtsp/pull.js';
 import { StreamRegistry } from './core/registry.js';
+import { matchPathPattern } from './core/path.js';
 import { HttpServer } from './http/server.js';
 import { playerDir } from './http/static.js';
 import { createLogger, type RootLogger } from './log.js';
@@ -32,6 +33,7 @@ import { HlsServer } from './protocols/hls/server.js';
 import { Recorder } from './record/recorder.js';
 import { Transcoder } from '../transcode/transcoder.js';
 import { ClusterAccess } from './cluster/access.js';
+import { ClusterClaims } from './cluster/claims.js';
 import { Directory } from './cluster/directory.js';
 import { EdgeRelays } from './cluster/edge.js';
 import { RedisLink } from './cluster/redis.js';
@@ -149,9 +151,13 @@ export class Gateway {
     const cluster = config.cluster;
     const clusterLog = this.log.child({ component: 'cluster' });
     this.redis = cluster.redis.url ? new RedisLink(cluster.redis.url, cluster.redis.keyPrefix, clusterLog) : undefined;
-    this.directory = this.redis ? new Directory(this.redis, this.registry, cluster.directory, () => ({ node: this.nodeId, url: this.advertisedUrl }), clusterLog) : undefined;
+    const leases = this.redis && cluster.standby.enabled ? new SourceLeases(this.redis, () => this.nodeId, cluster.standby.leaseMs, clusterLog.child({ role: 'standby' })) : undefined;
+    const takeover = (path: string) => hub.takeoverPaths.some((p) => matchPathPattern(p, path));
+    this.directory = this.redis
+      ? new Directory(this.redis, this.registry, cluster.directory, () => ({ node: this.nodeId, url: this.advertisedUrl }), clusterLog, { takeover, leased: (path) => leases?.holds(path) ?? false })
+      : undefined;
     this.worker = options.worker && options.worker.count > 1 ? options.worker : undefined;
-    this.workers = this.worker ? new WorkerDirectory(this.registry, () => ({ node: this.nodeId, url: `http://127.0.0.1:${this.privatePort}` })) : undefined;
+    this.workers = this.worker ? new WorkerDirectory(this.registry, () => ({ node: this.nodeId, url: `http://127.0.0.1:${this.privatePort}` }), takeover) : undefined;
     const relaySecret = this.worker?.relaySecret || cluster.relaySecret;
     this.edge =
       cluster.edge.enabled || this.workers
@@ -170,9 +176,11 @@ export class Gateway {
         : undefined;
     // The workers of one box share one auth config: no origin check between them, only on an edge.
     const policy = relaySecret || this.edge ? new ClusterAccess(this.auth, relaySecret, this.edge, cluster.edge.enabled && cluster.edge.checkWithOrigin) : this.auth;
-    this.admission = new Admission(this.registry, policy, (p, r) => this.metrics.refused(p, r));
+    // One publisher per path for the whole cluster: the box's workers first, then the Redis directory.
+    const claimers = [this.workers, this.directory].filter((c) => c !== undefined);
+    const claims = claimers.length > 0 ? new ClusterClaims(claimers) : undefined;
+    this.admission = new Admission(this.registry, policy, (p, r) => this.metrics.refused(p, r), claims);
     // Camera pulls, whatever the listeners: rtsp.enabled turns the RTSP server off, not the pulls.
-    const leases = this.redis && cluster.standby.enabled ? new SourceLeases(this.redis, () => this.nodeId, cluster.standby.leaseMs, clusterLog.child({ role: 'standby' })) : undefined;
     this.sources = new SourceManager([rtspPullKind(config.rtsp, this.log.child({ component: 'sources' }))], this.admission, this.log.child({ component: 'sources' }), leases);
     this.registry.addDemandHandler(this.sources);
     this.http = new HttpServer(config.http, this.log.child({ component: 'http' }));

@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
+import { PublisherConflictError } from '../core/errors.js';
 import type { StreamRegistry } from '../core/registry.js';
 import type { PublisherInfo, Stream } from '../core/stream.js';
 import type { DirectoryEntry } from './directory.js';
@@ -44,6 +45,11 @@ export function workerCount(setting: number | 'auto'): number {
 
 type DirMessage =
   | { sg: 'dir'; op: 'set'; path: string; node: string; url: string }
+  /** A publisher's claim (admission): granted when no other worker owns the path, or `takeover`. */
+  | { sg: 'dir'; op: 'own'; id: number; path: string; node: string; url: string; takeover: boolean }
+  | { sg: 'dir'; op: 'owned'; id: number; ok: boolean; owner: string }
+  /** To the previous owner of a takeover path: close your publisher. */
+  | { sg: 'dir'; op: 'taken'; path: string; by: string }
   | { sg: 'dir'; op: 'del'; path: string; node: string }
   /** A path this worker can start (a camera source): served by it even while nobody publishes. */
   | { sg: 'dir'; op: 'claim'; path: string; node: string; url: string }
@@ -149,8 +155,22 @@ export class WorkerPool {
 
   private onMessage(worker: Worker, message: unknown): void {
     if (!isDirMessage(message)) return;
-    if (message.op === 'set') this.owners.set(message.path, { node: message.node, url: message.url, since: Date.now(), worker: worker.id });
-    else if (message.op === 'del') {
+    if (message.op === 'set') {
+      // A publish that did not claim first: it does not displace another worker's publisher.
+      const current = this.owners.get(message.path);
+      if (!current || current.worker === worker.id) this.owners.set(message.path, { node: message.node, url: message.url, since: current?.since ?? Date.now(), worker: worker.id });
+    } else if (message.op === 'own') {
+      // Entries of dead workers are gone (the 'exit' handler): an entry here is a live publisher.
+      const current = this.owners.get(message.path);
+      const other = current !== undefined && current.worker !== worker.id;
+      if (other && !message.takeover) {
+        worker.send({ sg: 'dir', op: 'owned', id: message.id, ok: false, owner: current.node } satisfies DirMessage);
+        return;
+      }
+      if (other) cluster.workers?.[current.worker]?.send({ sg: 'dir', op: 'taken', path: message.path, by: message.node } satisfies DirMessage);
+      this.owners.set(message.path, { node: message.node, url: message.url, since: Date.now(), worker: worker.id });
+      worker.send({ sg: 'dir', op: 'owned', id: message.id, ok: true, owner: message.node } satisfies DirMessage);
+    } else if (message.op === 'del') {
       if (this.owners.get(message.path)?.node === message.node) this.owners.delete(message.path);
     } else if (message.op === 'claim') {
       this.claims.set(message.path, { node: message.node, url: message.url, since: Date.now(), worker: worker.id });
@@ -242,16 +262,28 @@ export class WorkerDirectory {
       }
       return;
     }
-    if (!isDirMessage(message) || message.op !== 'got') return;
-    const resolve = this.pending.get(message.id);
-    this.pending.delete(message.id);
-    resolve?.(message.entry ?? undefined);
+    if (!isDirMessage(message)) return;
+    if (message.op === 'owned') {
+      const answer = this.claiming.get(message.id);
+      this.claiming.delete(message.id);
+      answer?.(message.ok, message.owner);
+    } else if (message.op === 'taken') {
+      const publisher = this.registry.get(message.path)?.publisher;
+      if (publisher && !RELAY_PROTOCOLS.has(publisher.protocol)) publisher.close(`taken over by a publisher on ${message.by}`);
+    } else if (message.op === 'got') {
+      const resolve = this.pending.get(message.id);
+      this.pending.delete(message.id);
+      resolve?.(message.entry ?? undefined);
+    }
   };
+  private readonly claiming = new Map<number, (ok: boolean, owner: string) => void>();
 
   constructor(
     private readonly registry: StreamRegistry,
     /** This worker's node id and private loopback URL. */
     private readonly self: () => { node: string; url: string },
+    /** Paths where a new publisher takes over (hub.takeoverPaths): granted whoever owns them. */
+    private readonly takeover: (path: string) => boolean = () => false,
   ) {
     registry.on('publish', this.onPublish);
     registry.on('unpublish', this.onUnpublish);
@@ -260,6 +292,33 @@ export class WorkerDirectory {
 
   private send(message: DirMessage): void {
     if (process.connected) process.send?.(message);
+  }
+
+  /**
+   * Claims `path` for a publisher of this worker (admission, through cluster/claims.ts); rejects
+   * with PublisherConflictError when another worker of the box publishes it. A primary that does
+   * not answer within 2 s (it is restarting nothing but busy) lets the publish go on.
+   */
+  acquire(path: string): Promise<void> {
+    if (!process.connected) return Promise.resolve();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.claiming.delete(id);
+        resolve();
+      }, 2000);
+      timer.unref();
+      this.claiming.set(id, (ok, owner) => {
+        clearTimeout(timer);
+        if (ok) resolve();
+        else reject(new PublisherConflictError(path, `path ${path} already has a publisher on another worker of this box (${owner}); stop it first or configure takeover for this path`));
+      });
+      this.send({ sg: 'dir', op: 'own', id, path, ...this.self(), takeover: this.takeover(path) });
+    });
+  }
+
+  release(path: string): void {
+    this.send({ sg: 'dir', op: 'del', path, node: this.self().node });
   }
 
   /** This worker runs the camera source of `path`: the others relay it from here. */
@@ -311,6 +370,8 @@ export class WorkerDirectory {
     process.off('message', this.onMessage);
     for (const resolve of this.pending.values()) resolve(undefined);
     this.pending.clear();
+    for (const answer of this.claiming.values()) answer(true, '');
+    this.claiming.clear();
   }
 }
 
