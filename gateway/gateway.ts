@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { hostname } from 'node:os';
 import express, { type RequestHandler } from 'express';
 import type { Logger } from 'pino';
@@ -40,6 +41,7 @@ import { RedisLink } from './cluster/redis.js';
 import { RedisRoomBus } from './cluster/bus.js';
 import { SourceLeases } from './cluster/lease.js';
 import { IpcRoomBus, WorkerDirectory, type WorkerIdentity } from './cluster/workers.js';
+import { type ApiPart, isReplay, replay, wholeNodeMiddleware } from './cluster/whole-node.js';
 
 export interface GatewayPorts {
   http: number;
@@ -215,6 +217,14 @@ export class Gateway {
     this.rooms = new Rooms({ registry: this.registry, config: config.rooms, dataDir: config.dataDir, log: this.log.child({ component: 'rooms' }), access: this.auth, ...(bus ? { bus } : {}) });
     this.flv = new FlvServer(this.admission, this.log.child({ component: 'flv' }));
     const app = this.http.app;
+    if (this.worker) {
+      // Which worker answered (node:cluster spreads connections): for operators and the scale tests.
+      const index = String(this.worker.index);
+      app.use((_req, res, next) => {
+        res.setHeader('x-streamgate-worker', index);
+        next();
+      });
+    }
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok', uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000), streams: this.registry.list().length });
     });
@@ -228,10 +238,15 @@ export class Gateway {
     }
     app.get('/', (_req, res) => res.redirect(302, '/player/admin.html'));
     app.use('/player', express.static(playerDir(), { index: 'index.html', fallthrough: true, maxAge: 0 }));
-    app.use('/api/v1', this.apiGate);
+    // A request another worker replays here for the whole box (cluster/whole-node.ts) was admitted there.
+    const replayed = (req: IncomingMessage) => this.worker !== undefined && isReplay(req, this.worker.relaySecret, this.privatePort);
+    app.use('/api/v1', (req, res, next) => (replayed(req) ? next() : this.apiGate(req, res, next)));
     // Metrics name every path: they are an API read (open unless admin.publicReads is false).
     app.use('/metrics', this.apiGate);
     app.use('/api/v1', contentMiddleware(this.auth, contentOf));
+    const workers = this.workers;
+    // With cluster.workers > 1 the console's endpoints answer for the whole box.
+    if (workers) app.use(wholeNodeMiddleware({ ask: (request, target) => workers.aggregate('api', request, target) as Promise<(ApiPart | null)[]>, isReplay: replayed }));
     // What a console needs to build URLs: the listeners' ports (0 = not listening).
     app.get('/api/v1/server', (_req, res) => {
       res.json({ name: 'streamgate', startedAt: new Date(this.startedAt).toISOString(), ports: this.ports });
@@ -246,10 +261,10 @@ export class Gateway {
     });
     app.use(this.recorder.router());
     app.use(this.transcoder.router());
-    const workers = this.workers;
     if (workers) {
       // The whole box: every worker's streams merged by the primary (`?local=1`: this worker's only).
-      workers.collector = async (what) => {
+      workers.collector = async (what, request) => {
+        if (what === 'api') return request ? replay(this.worker!.index, this.privatePort, this.worker!.relaySecret, request) : null;
         if (what === 'streams') return this.registry.list().map((s) => ({ ...streamEntry(s), ...this.transcoder.streamExtras(s), worker: this.worker!.index }));
         return this.metrics.registry.getMetricsAsJSON();
       };
@@ -271,7 +286,8 @@ export class Gateway {
       })),
     );
     app.use(this.metrics.router());
-    app.use(sourcesRouter(this.sources, this.log.child({ component: 'sources' })));
+    // Sources added or removed through the API (on worker 0, cluster/whole-node.ts): the other workers relay them from there.
+    app.use(sourcesRouter(this.sources, this.log.child({ component: 'sources' }), workers ? (path, added) => (added ? workers.claim(path) : workers.unclaim(path)) : undefined));
     if (config.rooms.enabled) app.use(this.rooms.router());
     if (this.webrtc) app.use(this.webrtc.handle);
     app.use(this.hls.router());

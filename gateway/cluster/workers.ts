@@ -22,6 +22,7 @@ import type { PublisherInfo, Stream } from '../core/stream.js';
 import type { DirectoryEntry } from './directory.js';
 import { RELAY_PROTOCOLS } from './directory.js';
 import type { BusEvent, RoomBus } from '../rooms/bus.js';
+import type { ApiRequest, ApiTarget } from './whole-node.js';
 
 /** Environment a worker gets from the primary. */
 export const WORKER_ENV = { index: 'STREAMGATE_WORKER_INDEX', count: 'STREAMGATE_WORKER_COUNT', secret: 'STREAMGATE_WORKER_SECRET' } as const;
@@ -57,11 +58,15 @@ type DirMessage =
   | { sg: 'dir'; op: 'get'; id: number; path: string }
   | { sg: 'dir'; op: 'got'; id: number; entry: DirectoryEntry | null };
 
-/** Whole-box views (API streams, metrics): a worker asks, the primary collects from every worker. */
-export type AggregateKind = 'streams' | 'metrics';
+/**
+ * Whole-box views: a worker asks, the primary collects from every worker (or from the workers
+ * `target` names: API requests, cluster/whole-node.ts). `streams` and `metrics` are merged by the
+ * primary; `api` answers come back as they are, merged by the worker that asked.
+ */
+export type AggregateKind = 'streams' | 'metrics' | 'api';
 type AggMessage =
-  | { sg: 'agg'; op: 'ask'; id: number; what: AggregateKind }
-  | { sg: 'agg'; op: 'collect'; id: number; what: AggregateKind }
+  | { sg: 'agg'; op: 'ask'; id: number; what: AggregateKind; request?: ApiRequest; target?: ApiTarget }
+  | { sg: 'agg'; op: 'collect'; id: number; what: AggregateKind; request?: ApiRequest }
   | { sg: 'agg'; op: 'part'; id: number; data: unknown }
   | { sg: 'agg'; op: 'done'; id: number; data: unknown };
 
@@ -191,7 +196,7 @@ export class WorkerPool {
       return;
     }
     if (message.op !== 'ask') return;
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+    const workers = this.targets(from, message.target);
     const id = this.nextCollect++;
     const reply = (parts: unknown[]) => {
       clearTimeout(timer);
@@ -204,10 +209,20 @@ export class WorkerPool {
     // A worker that does not answer in time (busy, restarting) is left out rather than holding the request.
     const timer = setTimeout(() => reply(this.collecting.get(id)?.parts ?? []), 2000);
     this.collecting.set(id, { parts: [], expect: workers.length, done: reply });
-    for (const w of workers) w.send({ sg: 'agg', op: 'collect', id, what: message.what } satisfies AggMessage);
+    for (const w of workers) w.send({ sg: 'agg', op: 'collect', id, what: message.what, ...(message.request ? { request: message.request } : {}) } satisfies AggMessage);
+  }
+
+  /** The live workers a request concerns: all, worker 0, or the one that owns a path (else the one asking). */
+  private targets(from: Worker, target: ApiTarget | undefined): Worker[] {
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+    if (!target || target.kind === 'all') return workers;
+    if (target.kind === 'first') return workers.filter((w) => (w as Worker & { sgIndex?: number }).sgIndex === 0);
+    const owner = (this.owners.get(target.path) ?? this.claims.get(target.path))?.worker;
+    return workers.filter((w) => w.id === (owner ?? from.id));
   }
 
   private async merge(what: AggregateKind, parts: unknown[]): Promise<unknown> {
+    if (what === 'api') return parts;
     if (what === 'streams') return mergeStreamEntries(parts as Entry[][]);
     // prom-client sums each series over the workers (process metrics included).
     const registry = AggregatorRegistry.aggregate(parts as Parameters<typeof AggregatorRegistry.aggregate>[0]);
@@ -246,7 +261,7 @@ export class WorkerDirectory {
   };
   private readonly asks = new Map<number, (data: unknown) => void>();
   /** What this worker contributes to a whole-box view. */
-  collector: ((what: AggregateKind) => Promise<unknown>) | undefined;
+  collector: ((what: AggregateKind, request?: ApiRequest) => Promise<unknown>) | undefined;
   private readonly onMessage = (message: unknown) => {
     if (isAggMessage(message)) {
       if (message.op === 'done') {
@@ -255,9 +270,9 @@ export class WorkerDirectory {
         resolve?.(message.data);
       } else if (message.op === 'collect' && this.collector) {
         const id = message.id;
-        this.collector(message.what).then(
+        this.collector(message.what, message.request).then(
           (data) => process.connected && process.send?.({ sg: 'agg', op: 'part', id, data } satisfies AggMessage),
-          () => process.connected && process.send?.({ sg: 'agg', op: 'part', id, data: message.what === 'streams' ? [] : [] } satisfies AggMessage),
+          () => process.connected && process.send?.({ sg: 'agg', op: 'part', id, data: message.what === 'api' ? null : [] } satisfies AggMessage),
         );
       }
       return;
@@ -347,8 +362,8 @@ export class WorkerDirectory {
     });
   }
 
-  /** The whole box's view (the primary asks every worker); rejects after 3 s. */
-  aggregate(what: AggregateKind): Promise<unknown> {
+  /** The whole box's view (the primary asks every worker, or those `target` names); rejects after 3 s. */
+  aggregate(what: AggregateKind, request?: ApiRequest, target?: ApiTarget): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -360,7 +375,7 @@ export class WorkerDirectory {
         clearTimeout(timer);
         resolve(data);
       });
-      process.send?.({ sg: 'agg', op: 'ask', id, what } satisfies AggMessage);
+      process.send?.({ sg: 'agg', op: 'ask', id, what, ...(request ? { request } : {}), ...(target ? { target } : {}) } satisfies AggMessage);
     });
   }
 
