@@ -7,9 +7,17 @@
  * and fans it out itself. The primary keeps the directory of which worker owns which path and
  * answers lookups over IPC; it runs no gateway itself and restarts a worker that dies.
  *
- * Limits: UDP stays with worker 0 (SRT listener); RTSP over UDP with workers > 1 is not
- * supported (every worker would get the same shared UDP ports): use RTSP over TCP.
- * API and metrics are per worker (the one the request reached).
+ * One publisher per path for the box: a publish claims its path with the primary first (`own`,
+ * through admission and cluster/claims.ts); a path another live worker owns is refused with the
+ * hub's PublisherConflictError, a takeover path is granted and the previous owner told to close
+ * its publisher. The API the admin console uses answers for the whole box: `streams` and `metrics`
+ * are merged here, other routes are replayed on the workers they concern (cluster/whole-node.ts).
+ *
+ * Limits: UDP stays with worker 0. Node 20's dgram has no SO_REUSEPORT (dgram's `reusePort`
+ * came in later Node lines), so the workers cannot share a UDP port, and SRT and RTP over UDP are
+ * sessions over datagrams: every packet of one must reach the process holding it, which neither
+ * the cluster module nor the kernel's per-socket hashing would guarantee. SRT listens on worker 0
+ * only and RTSP's UDP transport is off on the others (use RTSP over TCP, or cluster.workers: 1).
  */
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
