@@ -217,6 +217,7 @@ export class WorkerPool {
     // A worker that does not answer in time (busy, restarting) is left out rather than holding the request.
     const timer = setTimeout(() => reply(this.collecting.get(id)?.parts ?? []), 2000);
     this.collecting.set(id, { parts: [], expect: workers.length, done: reply });
+    if (workers.length === 0) return reply([]);
     for (const w of workers) w.send({ sg: 'agg', op: 'collect', id, what: message.what, ...(message.request ? { request: message.request } : {}) } satisfies AggMessage);
   }
 
