@@ -39,6 +39,17 @@ async function rtmpPublish(port: number, path: string, hold: Promise<unknown> = 
   }
 }
 
+/** An RTMP publish that stays connected (no media): its onStatus code and when the gateway closed it. */
+async function heldPublish(port: number, path: string): Promise<{ code: string; closed: Promise<void>; close: () => void }> {
+  const [app, name] = path.split('/') as [string, string];
+  const c = await rawRtmp(port);
+  c.command('connect', 1, { app, tcUrl: `rtmp://127.0.0.1:${port}/${app}` });
+  c.command('createStream', 2, null);
+  c.message(8, 20, 1, 0, encodeAmf0('publish', 3, null, name, 'live'));
+  const code = await waitFor('onStatus', () => /NetStream\.Publish\.(Start|BadName)/.exec(c.received().toString('latin1'))?.[0], 5000, 20);
+  return { code, closed: c.closed, close: () => c.close() };
+}
+
 describe.skipIf(!hasTool('ffmpeg'))('one publisher per path across cluster.workers: 2', () => {
   let child: ChildProcessByStdio<null, Readable, Readable>;
   const lines: Record<string, any>[] = [];
@@ -49,7 +60,7 @@ describe.skipIf(!hasTool('ffmpeg'))('one publisher per path across cluster.worke
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-one-publisher-'));
     const file = join(dir, 'workers.yaml');
-    writeFileSync(file, `bind: 127.0.0.1\ndataDir: ${dir}\nlog:\n  level: info\n  format: json\nhttp:\n  port: 0\nrtmp:\n  port: 0\nrtsp:\n  enabled: false\nsrt:\n  enabled: false\nwebrtc:\n  udpPort: 0\ncluster:\n  workers: 2\n`);
+    writeFileSync(file, `bind: 127.0.0.1\ndataDir: ${dir}\nlog:\n  level: info\n  format: json\nhttp:\n  port: 0\nrtmp:\n  port: 0\nrtsp:\n  enabled: false\nsrt:\n  enabled: false\nwebrtc:\n  udpPort: 0\nhub:\n  takeoverPaths: ['take/**']\ncluster:\n  workers: 2\n`);
     child = spawn(process.execPath, ['dist/gateway/main.js', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     collectJsonLines(child.stdout, lines);
     await waitFor('two workers listening', () => ['http', 'http-private', 'rtmp'].every((name) => lines.filter((l) => l.listener === name).length === 2), 20_000);
@@ -96,6 +107,26 @@ describe.skipIf(!hasTool('ffmpeg'))('one publisher per path across cluster.worke
       await waitFor('live/x unpublished again', async () => (await entries('live/x')).every((e) => !e?.publisher), 10_000);
     }
   }, 30_000);
+
+  it('on a takeover path a publisher on the other worker takes the path and the previous one is closed', async () => {
+    const owners: number[] = [];
+    let previous: Awaited<ReturnType<typeof heldPublish>> | undefined;
+    try {
+      // Successive connections alternate the workers: each publisher takes over from the one before.
+      for (let i = 0; i < 3; i++) {
+        const next = await heldPublish(rtmpPort, 'take/x');
+        expect(next.code).toBe('NetStream.Publish.Start');
+        if (previous) await previous.closed;
+        const now = await entries('take/x');
+        expect(now.filter((e) => e?.publisher?.protocol === 'rtmp')).toHaveLength(1);
+        owners.push(now.findIndex((e) => e?.publisher?.protocol === 'rtmp'));
+        previous = next;
+      }
+    } finally {
+      previous?.close();
+    }
+    expect(new Set(owners).size).toBe(2);
+  }, 30_000);
 });
 
 describe.skipIf(!hasTool('ffmpeg') || !hasRedis())('one publisher per path across nodes on one Redis', () => {
@@ -112,6 +143,7 @@ describe.skipIf(!hasTool('ffmpeg') || !hasRedis())('one publisher per path acros
     a = await startGateway({ cluster: { ...cluster, nodeId: 'node-a' } });
     b = await startGateway({ cluster: { ...cluster, nodeId: 'node-b' } });
     probe = new Redis(redis.url);
+    probe.on('error', () => {}); // redis-server is stopped on purpose below
     await waitFor('both nodes on Redis', () => a.gw.redis!.ready && b.gw.redis!.ready, 10_000);
   }, 30_000);
 
@@ -163,6 +195,7 @@ describe.skipIf(!hasTool('ffmpeg') || !hasRedis())('one publisher per path acros
     await redis.restart();
     probe.disconnect();
     probe = new Redis(redis.url);
+    probe.on('error', () => {});
     await waitFor('live/away registered again', async () => JSON.parse((await probe.get('streamgate:stream:live/away')) ?? '{}').node === 'node-b', 10_000);
     release();
     expect((await result).code).toBe('NetStream.Publish.Start');
