@@ -121,13 +121,13 @@ const lists: Merge = (parts) => {
   return json(200, merged);
 };
 
-/** A stream entry: the owner's, with every worker's readers (readerList entries tagged with their worker). */
+/** A stream entry: the owner's, with every worker's readers (readerList entries tagged with their worker, the loopback relay pulls left out). */
 const streamEntry: Merge = (parts) => {
   const good = parts.filter((p) => ok(p) && isJson(p));
   if (good.length === 0) return failure(parts);
   const entries = good.map((p) => ({ ...parse(p), worker: p.worker }) as Record<string, any>);
   const merged = mergeStreamEntries(entries.map((e) => [e]))[0]!;
-  const readerList = entries.flatMap((e) => ((e.readerList ?? []) as object[]).map((r) => ({ ...r, worker: e.worker })));
+  const readerList = entries.flatMap((e) => ((e.readerList ?? []) as { relay?: boolean }[]).filter((r) => !r.relay).map((r) => ({ ...r, worker: e.worker })));
   const { worker: _worker, ...entry } = merged;
   return json(200, { ...entry, readerList });
 };

@@ -34,6 +34,8 @@ export interface AdmissionRequest {
 export interface AdmissionGrant {
   readonly role: 'host' | 'viewer';
   readonly via: string;
+  /** The reader is another process's relay of this stream (cluster/access.ts): its stats say so. */
+  readonly relay?: boolean;
 }
 
 /**
@@ -234,6 +236,7 @@ export class Admission {
         // The protocol releases the ticket when its connection ends (every reader close ends it,
         // except an RTSP PAUSE, which keeps the session and its slot).
         reader = stream.addReader(output);
+        if (grant.relay) reader.relay = true;
         return reader;
       },
       release,

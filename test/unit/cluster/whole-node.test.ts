@@ -30,13 +30,13 @@ describe('whole-node routes', () => {
   });
 
   it("merges a stream's entries: the owner's, readers of every worker, relays not counted", () => {
-    const owner = { path: 'live/x', publisher: { protocol: 'rtmp' }, readers: { count: 3, flv: 3 }, bitrateKbps: { in: 2000, out: 6000 }, readerList: [{ id: 1 }, { id: 2 }, { id: 3 }] };
+    const owner = { path: 'live/x', publisher: { protocol: 'rtmp' }, readers: { count: 3, flv: 3 }, bitrateKbps: { in: 2000, out: 6000 }, readerList: [{ id: 1 }, { id: 2 }, { id: 3, relay: true }] };
     const relay = { path: 'live/x', publisher: { protocol: 'edge-pull' }, readers: { count: 2, flv: 2 }, bitrateKbps: { in: 2000, out: 4000 }, readerList: [{ id: 1 }, { id: 2 }] };
     const answer = wholeNodeRoute('GET', '/api/v1/streams/live/x')!.merge([part(1, 200, relay), part(0, 200, owner)]);
     const body = JSON.parse(answer.body);
     expect(answer.status).toBe(200);
     expect(body).toMatchObject({ publisher: { protocol: 'rtmp' }, readers: { count: 4, flv: 4 }, bitrateKbps: { in: 2000, out: 10000 } });
-    expect(body.readerList.map((r: { worker: number }) => r.worker).sort()).toEqual([0, 0, 0, 1, 1]);
+    expect(body.readerList.map((r: { worker: number }) => r.worker).sort()).toEqual([0, 0, 1, 1]);
     expect(body.workers).toHaveLength(2);
   });
 
