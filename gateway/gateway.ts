@@ -4,13 +4,13 @@
  */
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { hostname } from 'node:os';
 import express, { type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { Metrics } from './api/metrics.js';
 import { Authorizer, ConnectionLimiter, adminMiddleware, contentMiddleware } from './auth/index.js';
 import { ConfigError } from './core/errors.js';
-import { matchPathPattern } from './core/path.js';
 import { contentOf } from './api/content.js';
 import { streamEntry, streamsRouter } from './api/streams.js';
 import { tokensRouter } from './api/tokens.js';
@@ -20,6 +20,7 @@ import { sourcesRouter } from './sources/api.js';
 import { SourceManager } from './sources/manager.js';
 import { rtspPullKind } from './protocols/rtsp/pull.js';
 import { StreamRegistry } from './core/registry.js';
+import { matchPathPattern } from './core/path.js';
 import { HttpServer } from './http/server.js';
 import { playerDir } from './http/static.js';
 import { createLogger, type RootLogger } from './log.js';
@@ -33,12 +34,14 @@ import { HlsServer } from './protocols/hls/server.js';
 import { Recorder } from './record/recorder.js';
 import { Transcoder } from '../transcode/transcoder.js';
 import { ClusterAccess } from './cluster/access.js';
+import { ClusterClaims } from './cluster/claims.js';
 import { Directory } from './cluster/directory.js';
 import { EdgeRelays } from './cluster/edge.js';
 import { RedisLink } from './cluster/redis.js';
 import { RedisRoomBus } from './cluster/bus.js';
 import { SourceLeases } from './cluster/lease.js';
 import { IpcRoomBus, WorkerDirectory, type WorkerIdentity } from './cluster/workers.js';
+import { type ApiPart, isReplay, replay, wholeNodeMiddleware } from './cluster/whole-node.js';
 
 export interface GatewayPorts {
   http: number;
@@ -150,9 +153,13 @@ export class Gateway {
     const cluster = config.cluster;
     const clusterLog = this.log.child({ component: 'cluster' });
     this.redis = cluster.redis.url ? new RedisLink(cluster.redis.url, cluster.redis.keyPrefix, clusterLog) : undefined;
-    this.directory = this.redis ? new Directory(this.redis, this.registry, cluster.directory, () => ({ node: this.nodeId, url: this.advertisedUrl }), clusterLog) : undefined;
+    const leases = this.redis && cluster.standby.enabled ? new SourceLeases(this.redis, () => this.nodeId, cluster.standby.leaseMs, clusterLog.child({ role: 'standby' })) : undefined;
+    const takeover = (path: string) => hub.takeoverPaths.some((p) => matchPathPattern(p, path));
+    this.directory = this.redis
+      ? new Directory(this.redis, this.registry, cluster.directory, () => ({ node: this.nodeId, url: this.advertisedUrl }), clusterLog, { takeover, leased: (path) => leases?.holds(path) ?? false })
+      : undefined;
     this.worker = options.worker && options.worker.count > 1 ? options.worker : undefined;
-    this.workers = this.worker ? new WorkerDirectory(this.registry, () => ({ node: this.nodeId, url: `http://127.0.0.1:${this.privatePort}` })) : undefined;
+    this.workers = this.worker ? new WorkerDirectory(this.registry, () => ({ node: this.nodeId, url: `http://127.0.0.1:${this.privatePort}` }), takeover) : undefined;
     const relaySecret = this.worker?.relaySecret || cluster.relaySecret;
     this.edge =
       cluster.edge.enabled || this.workers
@@ -171,9 +178,11 @@ export class Gateway {
         : undefined;
     // The workers of one box share one auth config: no origin check between them, only on an edge.
     const policy = relaySecret || this.edge ? new ClusterAccess(this.auth, relaySecret, this.edge, cluster.edge.enabled && cluster.edge.checkWithOrigin) : this.auth;
-    this.admission = new Admission(this.registry, policy, (p, r) => this.metrics.refused(p, r));
+    // One publisher per path for the whole cluster: the box's workers first, then the Redis directory.
+    const claimers = [this.workers, this.directory].filter((c) => c !== undefined);
+    const claims = claimers.length > 0 ? new ClusterClaims(claimers) : undefined;
+    this.admission = new Admission(this.registry, policy, (p, r) => this.metrics.refused(p, r), claims);
     // Camera pulls, whatever the listeners: rtsp.enabled turns the RTSP server off, not the pulls.
-    const leases = this.redis && cluster.standby.enabled ? new SourceLeases(this.redis, () => this.nodeId, cluster.standby.leaseMs, clusterLog.child({ role: 'standby' })) : undefined;
     this.sources = new SourceManager([rtspPullKind(config.rtsp, this.log.child({ component: 'sources' }))], this.admission, this.log.child({ component: 'sources' }), leases);
     this.registry.addDemandHandler(this.sources);
     this.http = new HttpServer(config.http, this.log.child({ component: 'http' }));
@@ -229,6 +238,14 @@ export class Gateway {
     this.admission.addPublishCheck(this.rooms.checkPublish);
     this.flv = new FlvServer(this.admission, this.log.child({ component: 'flv' }));
     const app = this.http.app;
+    if (this.worker) {
+      // Which worker answered (node:cluster spreads connections): for operators and the scale tests.
+      const index = String(this.worker.index);
+      app.use((_req, res, next) => {
+        res.setHeader('x-streamgate-worker', index);
+        next();
+      });
+    }
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok', uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000), streams: this.registry.list().length });
     });
@@ -242,10 +259,15 @@ export class Gateway {
     }
     app.get('/', (_req, res) => res.redirect(302, '/player/admin.html'));
     app.use('/player', express.static(playerDir(), { index: 'index.html', fallthrough: true, maxAge: 0 }));
-    app.use('/api/v1', this.apiGate);
+    // A request another worker replays here for the whole box (cluster/whole-node.ts) was admitted there.
+    const replayed = (req: IncomingMessage) => this.worker !== undefined && isReplay(req, this.worker.relaySecret, this.privatePort);
+    app.use('/api/v1', (req, res, next) => (replayed(req) ? next() : this.apiGate(req, res, next)));
     // Metrics name every path: they are an API read (open unless admin.publicReads is false).
     app.use('/metrics', this.apiGate);
     app.use('/api/v1', contentMiddleware(this.auth, contentOf));
+    const workers = this.workers;
+    // With cluster.workers > 1 the console's endpoints answer for the whole box.
+    if (workers) app.use(wholeNodeMiddleware({ ask: (request, target) => workers.aggregate('api', request, target) as Promise<(ApiPart | null)[]>, isReplay: replayed }));
     // What a console needs to build URLs: the listeners' ports (0 = not listening).
     app.get('/api/v1/server', (_req, res) => {
       res.json({ name: 'streamgate', startedAt: new Date(this.startedAt).toISOString(), ports: this.ports });
@@ -260,10 +282,10 @@ export class Gateway {
     });
     app.use(this.recorder.router());
     app.use(this.transcoder.router());
-    const workers = this.workers;
     if (workers) {
       // The whole box: every worker's streams merged by the primary (`?local=1`: this worker's only).
-      workers.collector = async (what) => {
+      workers.collector = async (what, request) => {
+        if (what === 'api') return request ? replay(this.worker!.index, this.privatePort, this.worker!.relaySecret, request) : null;
         if (what === 'streams') return this.registry.list().map((s) => ({ ...streamEntry(s), ...this.transcoder.streamExtras(s), worker: this.worker!.index }));
         return this.metrics.registry.getMetricsAsJSON();
       };
@@ -285,7 +307,8 @@ export class Gateway {
       })),
     );
     app.use(this.metrics.router());
-    app.use(sourcesRouter(this.sources, this.log.child({ component: 'sources' })));
+    // Sources added or removed through the API (on worker 0, cluster/whole-node.ts): the other workers relay them from there.
+    app.use(sourcesRouter(this.sources, this.log.child({ component: 'sources' }), workers ? (path, added) => (added ? workers.claim(path) : workers.unclaim(path)) : undefined));
     if (config.rooms.enabled) app.use(this.rooms.router());
     if (this.webrtc) app.use(this.webrtc.handle);
     app.use(this.hls.router());

@@ -24,7 +24,7 @@ export class ClusterAccess implements AdmissionPolicy {
     const grant = req.query[RELAY_QUERY];
     if (grant !== undefined && req.action === 'play') {
       // Another node's pull: the grant replaces the reader's token (the edge checked its readers with us).
-      if (verifyRelay(this.relaySecret, req.path, grant)) return { role: 'viewer', via: 'cluster relay grant' };
+      if (verifyRelay(this.relaySecret, req.path, grant)) return { role: 'viewer', via: 'cluster relay grant', relay: true };
       throw new ForbiddenError(this.relaySecret ? 'invalid or expired relay grant (cluster.relaySecret differs between nodes?)' : 'relay grants are not accepted here: cluster.relaySecret is not set');
     }
     const local = await this.inner.check(req);

@@ -7,20 +7,30 @@
  * and fans it out itself. The primary keeps the directory of which worker owns which path and
  * answers lookups over IPC; it runs no gateway itself and restarts a worker that dies.
  *
- * Limits: UDP stays with worker 0 (SRT listener); RTSP over UDP with workers > 1 is not
- * supported (every worker would get the same shared UDP ports): use RTSP over TCP.
- * API and metrics are per worker (the one the request reached).
+ * One publisher per path for the box: a publish claims its path with the primary first (`own`,
+ * through admission and cluster/claims.ts); a path another live worker owns is refused with the
+ * hub's PublisherConflictError, a takeover path is granted and the previous owner told to close
+ * its publisher. The API the admin console uses answers for the whole box: `streams` and `metrics`
+ * are merged here, other routes are replayed on the workers they concern (cluster/whole-node.ts).
+ *
+ * Limits: UDP stays with worker 0. Node 20's dgram has no SO_REUSEPORT (dgram's `reusePort`
+ * came in later Node lines), so the workers cannot share a UDP port, and SRT and RTP over UDP are
+ * sessions over datagrams: every packet of one must reach the process holding it, which neither
+ * the cluster module nor the kernel's per-socket hashing would guarantee. SRT listens on worker 0
+ * only and RTSP's UDP transport is off on the others (use RTSP over TCP, or cluster.workers: 1).
  */
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
+import { PublisherConflictError } from '../core/errors.js';
 import type { StreamRegistry } from '../core/registry.js';
 import type { PublisherInfo, Stream } from '../core/stream.js';
 import type { DirectoryEntry } from './directory.js';
 import { RELAY_PROTOCOLS } from './directory.js';
 import type { BusEvent, RoomBus } from '../rooms/bus.js';
+import type { ApiRequest, ApiTarget } from './whole-node.js';
 
 /** Environment a worker gets from the primary. */
 export const WORKER_ENV = { index: 'STREAMGATE_WORKER_INDEX', count: 'STREAMGATE_WORKER_COUNT', secret: 'STREAMGATE_WORKER_SECRET' } as const;
@@ -44,6 +54,11 @@ export function workerCount(setting: number | 'auto'): number {
 
 type DirMessage =
   | { sg: 'dir'; op: 'set'; path: string; node: string; url: string }
+  /** A publisher's claim (admission): granted when no other worker owns the path, or `takeover`. */
+  | { sg: 'dir'; op: 'own'; id: number; path: string; node: string; url: string; takeover: boolean }
+  | { sg: 'dir'; op: 'owned'; id: number; ok: boolean; owner: string }
+  /** To the previous owner of a takeover path: close your publisher. */
+  | { sg: 'dir'; op: 'taken'; path: string; by: string }
   | { sg: 'dir'; op: 'del'; path: string; node: string }
   /** A path this worker can start (a camera source): served by it even while nobody publishes. */
   | { sg: 'dir'; op: 'claim'; path: string; node: string; url: string }
@@ -51,11 +66,15 @@ type DirMessage =
   | { sg: 'dir'; op: 'get'; id: number; path: string }
   | { sg: 'dir'; op: 'got'; id: number; entry: DirectoryEntry | null };
 
-/** Whole-box views (API streams, metrics): a worker asks, the primary collects from every worker. */
-export type AggregateKind = 'streams' | 'metrics';
+/**
+ * Whole-box views: a worker asks, the primary collects from every worker (or from the workers
+ * `target` names: API requests, cluster/whole-node.ts). `streams` and `metrics` are merged by the
+ * primary; `api` answers come back as they are, merged by the worker that asked.
+ */
+export type AggregateKind = 'streams' | 'metrics' | 'api';
 type AggMessage =
-  | { sg: 'agg'; op: 'ask'; id: number; what: AggregateKind }
-  | { sg: 'agg'; op: 'collect'; id: number; what: AggregateKind }
+  | { sg: 'agg'; op: 'ask'; id: number; what: AggregateKind; request?: ApiRequest; target?: ApiTarget }
+  | { sg: 'agg'; op: 'collect'; id: number; what: AggregateKind; request?: ApiRequest }
   | { sg: 'agg'; op: 'part'; id: number; data: unknown }
   | { sg: 'agg'; op: 'done'; id: number; data: unknown };
 
@@ -149,8 +168,22 @@ export class WorkerPool {
 
   private onMessage(worker: Worker, message: unknown): void {
     if (!isDirMessage(message)) return;
-    if (message.op === 'set') this.owners.set(message.path, { node: message.node, url: message.url, since: Date.now(), worker: worker.id });
-    else if (message.op === 'del') {
+    if (message.op === 'set') {
+      // A publish that did not claim first: it does not displace another worker's publisher.
+      const current = this.owners.get(message.path);
+      if (!current || current.worker === worker.id) this.owners.set(message.path, { node: message.node, url: message.url, since: current?.since ?? Date.now(), worker: worker.id });
+    } else if (message.op === 'own') {
+      // Entries of dead workers are gone (the 'exit' handler): an entry here is a live publisher.
+      const current = this.owners.get(message.path);
+      const other = current !== undefined && current.worker !== worker.id;
+      if (other && !message.takeover) {
+        worker.send({ sg: 'dir', op: 'owned', id: message.id, ok: false, owner: current.node } satisfies DirMessage);
+        return;
+      }
+      if (other) cluster.workers?.[current.worker]?.send({ sg: 'dir', op: 'taken', path: message.path, by: message.node } satisfies DirMessage);
+      this.owners.set(message.path, { node: message.node, url: message.url, since: Date.now(), worker: worker.id });
+      worker.send({ sg: 'dir', op: 'owned', id: message.id, ok: true, owner: message.node } satisfies DirMessage);
+    } else if (message.op === 'del') {
       if (this.owners.get(message.path)?.node === message.node) this.owners.delete(message.path);
     } else if (message.op === 'claim') {
       this.claims.set(message.path, { node: message.node, url: message.url, since: Date.now(), worker: worker.id });
@@ -171,7 +204,7 @@ export class WorkerPool {
       return;
     }
     if (message.op !== 'ask') return;
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+    const workers = this.targets(from, message.target);
     const id = this.nextCollect++;
     const reply = (parts: unknown[]) => {
       clearTimeout(timer);
@@ -184,10 +217,21 @@ export class WorkerPool {
     // A worker that does not answer in time (busy, restarting) is left out rather than holding the request.
     const timer = setTimeout(() => reply(this.collecting.get(id)?.parts ?? []), 2000);
     this.collecting.set(id, { parts: [], expect: workers.length, done: reply });
-    for (const w of workers) w.send({ sg: 'agg', op: 'collect', id, what: message.what } satisfies AggMessage);
+    if (workers.length === 0) return reply([]);
+    for (const w of workers) w.send({ sg: 'agg', op: 'collect', id, what: message.what, ...(message.request ? { request: message.request } : {}) } satisfies AggMessage);
+  }
+
+  /** The live workers a request concerns: all, worker 0, or the one that owns a path (else the one asking). */
+  private targets(from: Worker, target: ApiTarget | undefined): Worker[] {
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+    if (!target || target.kind === 'all') return workers;
+    if (target.kind === 'first') return workers.filter((w) => (w as Worker & { sgIndex?: number }).sgIndex === 0);
+    const owner = (this.owners.get(target.path) ?? this.claims.get(target.path))?.worker;
+    return workers.filter((w) => w.id === (owner ?? from.id));
   }
 
   private async merge(what: AggregateKind, parts: unknown[]): Promise<unknown> {
+    if (what === 'api') return parts;
     if (what === 'streams') return mergeStreamEntries(parts as Entry[][]);
     // prom-client sums each series over the workers (process metrics included).
     const registry = AggregatorRegistry.aggregate(parts as Parameters<typeof AggregatorRegistry.aggregate>[0]);
@@ -226,7 +270,7 @@ export class WorkerDirectory {
   };
   private readonly asks = new Map<number, (data: unknown) => void>();
   /** What this worker contributes to a whole-box view. */
-  collector: ((what: AggregateKind) => Promise<unknown>) | undefined;
+  collector: ((what: AggregateKind, request?: ApiRequest) => Promise<unknown>) | undefined;
   private readonly onMessage = (message: unknown) => {
     if (isAggMessage(message)) {
       if (message.op === 'done') {
@@ -235,23 +279,35 @@ export class WorkerDirectory {
         resolve?.(message.data);
       } else if (message.op === 'collect' && this.collector) {
         const id = message.id;
-        this.collector(message.what).then(
+        this.collector(message.what, message.request).then(
           (data) => process.connected && process.send?.({ sg: 'agg', op: 'part', id, data } satisfies AggMessage),
-          () => process.connected && process.send?.({ sg: 'agg', op: 'part', id, data: message.what === 'streams' ? [] : [] } satisfies AggMessage),
+          () => process.connected && process.send?.({ sg: 'agg', op: 'part', id, data: message.what === 'api' ? null : [] } satisfies AggMessage),
         );
       }
       return;
     }
-    if (!isDirMessage(message) || message.op !== 'got') return;
-    const resolve = this.pending.get(message.id);
-    this.pending.delete(message.id);
-    resolve?.(message.entry ?? undefined);
+    if (!isDirMessage(message)) return;
+    if (message.op === 'owned') {
+      const answer = this.claiming.get(message.id);
+      this.claiming.delete(message.id);
+      answer?.(message.ok, message.owner);
+    } else if (message.op === 'taken') {
+      const publisher = this.registry.get(message.path)?.publisher;
+      if (publisher && !RELAY_PROTOCOLS.has(publisher.protocol)) publisher.close(`taken over by a publisher on ${message.by}`);
+    } else if (message.op === 'got') {
+      const resolve = this.pending.get(message.id);
+      this.pending.delete(message.id);
+      resolve?.(message.entry ?? undefined);
+    }
   };
+  private readonly claiming = new Map<number, (ok: boolean, owner: string) => void>();
 
   constructor(
     private readonly registry: StreamRegistry,
     /** This worker's node id and private loopback URL. */
     private readonly self: () => { node: string; url: string },
+    /** Paths where a new publisher takes over (hub.takeoverPaths): granted whoever owns them. */
+    private readonly takeover: (path: string) => boolean = () => false,
   ) {
     registry.on('publish', this.onPublish);
     registry.on('unpublish', this.onUnpublish);
@@ -260,6 +316,33 @@ export class WorkerDirectory {
 
   private send(message: DirMessage): void {
     if (process.connected) process.send?.(message);
+  }
+
+  /**
+   * Claims `path` for a publisher of this worker (admission, through cluster/claims.ts); rejects
+   * with PublisherConflictError when another worker of the box publishes it. A primary that does
+   * not answer within 2 s (it is restarting nothing but busy) lets the publish go on.
+   */
+  acquire(path: string): Promise<void> {
+    if (!process.connected) return Promise.resolve();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.claiming.delete(id);
+        resolve();
+      }, 2000);
+      timer.unref();
+      this.claiming.set(id, (ok, owner) => {
+        clearTimeout(timer);
+        if (ok) resolve();
+        else reject(new PublisherConflictError(path, `path ${path} already has a publisher on another worker of this box (${owner}); stop it first or configure takeover for this path`));
+      });
+      this.send({ sg: 'dir', op: 'own', id, path, ...this.self(), takeover: this.takeover(path) });
+    });
+  }
+
+  release(path: string): void {
+    this.send({ sg: 'dir', op: 'del', path, node: this.self().node });
   }
 
   /** This worker runs the camera source of `path`: the others relay it from here. */
@@ -288,8 +371,8 @@ export class WorkerDirectory {
     });
   }
 
-  /** The whole box's view (the primary asks every worker); rejects after 3 s. */
-  aggregate(what: AggregateKind): Promise<unknown> {
+  /** The whole box's view (the primary asks every worker, or those `target` names); rejects after 3 s. */
+  aggregate(what: AggregateKind, request?: ApiRequest, target?: ApiTarget): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -301,7 +384,7 @@ export class WorkerDirectory {
         clearTimeout(timer);
         resolve(data);
       });
-      process.send?.({ sg: 'agg', op: 'ask', id, what } satisfies AggMessage);
+      process.send?.({ sg: 'agg', op: 'ask', id, what, ...(request ? { request } : {}), ...(target ? { target } : {}) } satisfies AggMessage);
     });
   }
 
@@ -311,6 +394,8 @@ export class WorkerDirectory {
     process.off('message', this.onMessage);
     for (const resolve of this.pending.values()) resolve(undefined);
     this.pending.clear();
+    for (const answer of this.claiming.values()) answer(true, '');
+    this.claiming.clear();
   }
 }
 

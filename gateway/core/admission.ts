@@ -12,6 +12,7 @@
  * protocol and error code.
  */
 import { errorCode, type ErrorCode, StreamgateError, StreamNotFoundError } from './errors.js';
+import { validatePath } from './path.js';
 import type { StreamRegistry } from './registry.js';
 import type { Reader, ReaderOutput } from './reader.js';
 import type { PublisherInfo, PublishSession, Stream } from './stream.js';
@@ -35,6 +36,8 @@ export interface AdmissionGrant {
   readonly via: string;
   /** No credential was checked: the path's rule lets anyone do this. */
   readonly open?: true;
+  /** The reader is another process's relay of this stream (cluster/access.ts): its stats say so. */
+  readonly relay?: boolean;
 }
 
 /**
@@ -55,6 +58,19 @@ export interface AdmissionPolicy {
   notify(event: 'on_unpublish' | 'on_stop', req: Pick<AdmissionRequest, 'path' | 'protocol' | 'remoteAddress' | 'query'>): void;
   /** True for refusals the policy logged and counted itself. */
   isRefusal?(error: unknown): boolean;
+}
+
+/**
+ * The other processes that may publish a path: the workers of this box, the nodes sharing one
+ * Redis directory. A publisher claims its path there before the hub takes it, so "one publisher
+ * per path" holds for the whole cluster. Declared here, implemented in cluster/claims.ts; without
+ * one a path is this process's alone.
+ */
+export interface PathClaims {
+  /** Resolves when this process may publish `path`; rejects with PublisherConflictError when another process publishes it. */
+  claim(path: string, protocol: string): Promise<void>;
+  /** Gives back a claim whose publish did not happen. */
+  release(path: string): void;
 }
 
 /** The path already has auth.limits.maxReadersPerPath readers (SG_ERR_FORBIDDEN: HTTP 403, RTSP 403, WS 4403). */
@@ -103,6 +119,7 @@ export class Admission {
     private readonly policy: AdmissionPolicy,
     /** Counts a refusal for metrics (`reason` is an error code). */
     private readonly refused: (protocol: string, reason: string) => void = () => {},
+    private readonly claims?: PathClaims,
   ) {}
 
   /** Adds a rule every later publish must pass (after access control, before the path is claimed). */
@@ -131,7 +148,15 @@ export class Admission {
         close: publisher.close,
         requestKeyframe: publisher.requestKeyframe,
       };
-      const session = this.registry.publish(req.path, info);
+      const claimed = await this.claim(req);
+      let session: PublishSession;
+      try {
+        session = this.registry.publish(req.path, info);
+      } catch (error) {
+        // Not published after all (a local conflict): the claim goes back unless a publisher of ours holds the path.
+        if (claimed && !this.registry.get(req.path)?.publisher) this.claims!.release(req.path);
+        throw error;
+      }
       const stream = this.registry.get(req.path)!;
       // The publish is over when the stream says so for this publisher, or when another one takes
       // the path (takeover detaches the old session without an unpublish of its own).
@@ -153,6 +178,19 @@ export class Admission {
       this.countRefusal(req.protocol, error);
       throw error;
     }
+  }
+
+  /**
+   * Claims the path with the rest of the cluster; false when there was nothing to claim: no
+   * cluster, or a publisher of this process holds the path already (the hub then refuses or
+   * takes over, as on one node).
+   */
+  private async claim(req: AdmissionRequest): Promise<boolean> {
+    if (!this.claims) return false;
+    validatePath(req.path);
+    if (this.registry.get(req.path)?.publisher) return false;
+    await this.claims.claim(req.path, req.protocol);
+    return true;
   }
 
   /**
@@ -214,6 +252,7 @@ export class Admission {
         // The protocol releases the ticket when its connection ends (every reader close ends it,
         // except an RTSP PAUSE, which keeps the session and its slot).
         reader = stream.addReader(output);
+        if (grant.relay) reader.relay = true;
         return reader;
       },
       release,

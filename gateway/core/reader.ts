@@ -54,6 +54,8 @@ export interface ReaderStats {
   /** Payload bytes of queued live frames (bounded by maxReaderQueueBytes). */
   readonly queuedBytes: number;
   readonly lagMs: number;
+  /** Present on another process's relay pull (a worker or an edge), not a viewer. */
+  readonly relay?: true;
 }
 
 /** The part of Stream a Reader needs: declared here so Reader does not depend on Stream. */
@@ -110,6 +112,8 @@ export class Reader {
   private lastDropReportAt = -Infinity;
   /** Frames at the start of the next batch that this reader already got in its join burst. */
   skipInNextBatch = 0;
+  /** Another process's relay pull (set by admission): shown in the stats, counted apart in whole-box views. */
+  relay = false;
 
   constructor(
     readonly id: number,
@@ -336,6 +340,7 @@ export class Reader {
       queuedFrames: queued,
       queuedBytes: this.liveQueueBytes,
       lagMs: this.liveQueueFirstDts >= 0 ? Math.max(0, this.lastLiveDts - this.liveQueueFirstDts) : 0,
+      ...(this.relay ? { relay: true as const } : {}),
     };
   }
 }

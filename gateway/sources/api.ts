@@ -6,7 +6,8 @@ import { isValidPath } from '../core/path.js';
 import { sendError } from '../http/errors.js';
 import type { SourceManager } from './manager.js';
 
-export function sourcesRouter(sources: SourceManager, log: Logger): Router {
+/** `changed`: a source was added (true) or removed through the API. */
+export function sourcesRouter(sources: SourceManager, log: Logger, changed: (path: string, added: boolean) => void = () => {}): Router {
   const router = express.Router();
   const json = express.json({ limit: '16kb' });
   const pathOf = (req: Request) => {
@@ -24,6 +25,7 @@ export function sourcesRouter(sources: SourceManager, log: Logger): Router {
       const { path: _omit, ...rest } = body;
       const source = sources.add(path, sources.parse(rest) as { url: string; onDemand: boolean });
       log.info({ source: path }, 'source added through the API');
+      changed(path, true);
       res.status(201).json(source.info());
     } catch (e) {
       if (e instanceof StreamgateError) return sendError(res, e);
@@ -38,6 +40,7 @@ export function sourcesRouter(sources: SourceManager, log: Logger): Router {
   router.delete('/api/v1/sources/*path', (req, res) => {
     if (!sources.remove(pathOf(req))) return sendError(res, new NotFoundError(`no source for ${pathOf(req)}`));
     log.info({ source: pathOf(req) }, 'source removed through the API');
+    changed(pathOf(req), false);
     res.status(204).end();
   });
   return router;

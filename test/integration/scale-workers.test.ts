@@ -54,7 +54,7 @@ describe.skipIf(!hasTool('ffmpeg'))('cluster.workers: 2 on one box (node:cluster
     const privates = lines.filter((l) => l.listener === 'http-private').map((l) => `http://127.0.0.1:${l.port}`);
     pub = publish(`rtmp://127.0.0.1:${rtmpPort}/live/cam1`, { size: '320x240', fps: 25, gop: 25 });
     const entryOn = async (base: string) => {
-      const res = await fetch(`${base}/api/v1/streams/live/cam1`);
+      const res = await fetch(`${base}/api/v1/streams/live/cam1?local=1`);
       return res.status === 200 ? ((await res.json()) as any) : undefined;
     };
     await waitFor('stream ready on a worker', async () => (await Promise.all(privates.map(entryOn))).some((e) => e?.ready), 15_000);
@@ -108,7 +108,7 @@ describe.skipIf(!hasTool('ffmpeg'))('cluster.workers: 2 on one box (node:cluster
 
   it('a worker killed with -9 is restarted; the other worker keeps its streams playing', async () => {
     const privates = lines.filter((l) => l.listener === 'http-private').map((l) => `http://127.0.0.1:${l.port}`);
-    const info = await Promise.all(privates.map(async (base) => ({ base, cluster: (await (await fetch(`${base}/api/v1/cluster`)).json()) as any, stream: await fetch(`${base}/api/v1/streams/live/cam1`).then((r) => (r.status === 200 ? r.json() : undefined)) as any })));
+    const info = await Promise.all(privates.map(async (base) => ({ base, cluster: (await (await fetch(`${base}/api/v1/cluster`)).json()) as any, stream: await fetch(`${base}/api/v1/streams/live/cam1?local=1`).then((r) => (r.status === 200 ? r.json() : undefined)) as any })));
     const owner = info.find((i) => i.stream?.publisher?.protocol === 'rtmp')!;
     const other = info.find((i) => i !== owner)!;
     process.kill(other.cluster.worker.pid, 'SIGKILL');
