@@ -6,7 +6,7 @@
  */
 import '../ui/pages.css';
 import { streamUrls } from '../api/urls.js';
-import { WhipPublisher, type OutgoingStats } from '../publish/whip-publisher.js';
+import { AUDIO_PROCESSING, WhipPublisher, type OutgoingStats } from '../publish/whip-publisher.js';
 import { queryParams } from './query.js';
 
 declare global {
@@ -18,7 +18,6 @@ declare global {
 
 const STREAM_PATH = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/;
 /** Voice from a field laptop: the browser's own clean-up on, as a phone call would have it. */
-const AUDIO_PROCESSING = { echoCancellation: true, noiseSuppression: true, autoGainControl: true } as const;
 
 const q = queryParams();
 const stream = q.get('stream') ?? '';

@@ -8,6 +8,7 @@ import { getRoom } from '../api/client.js';
 import type { LatencyMode, Transport } from '../config.js';
 import { VideoWall, wallLatency, type Tile } from '../ui/video-wall.js';
 import { mountChat } from './chat.js';
+import { mountTalkback } from './room-talkback.js';
 import { numberParam, queryParams, variantParam } from './query.js';
 
 declare global {
@@ -47,7 +48,11 @@ if (!room) {
     label: (path) => (path.startsWith(`${room}/`) ? path.slice(room.length + 1) : path),
   });
   window.streamgateWall = { tiles: wall.tiles };
-  mountChat(q, room, 36, true);
+  const panel = mountChat(q, room, 36, true);
+  const talkback = (client: NonNullable<NonNullable<typeof panel>['room']>) =>
+    mountTalkback(client, document.getElementById('go-live') as HTMLButtonElement, document.getElementById('live-state')!, document.getElementById('self-view') as HTMLVideoElement, token);
+  if (panel?.room) talkback(panel.room);
+  else if (panel) panel.onClient = talkback;
 
   const follow = async (): Promise<void> => {
     try {

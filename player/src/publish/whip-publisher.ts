@@ -6,6 +6,9 @@
  */
 import { TypedEmitter } from '../utils/event-emitter.js';
 
+/** Echo cancellation, noise suppression and gain control: what a talkback microphone needs. */
+export const AUDIO_PROCESSING = { echoCancellation: true, noiseSuppression: true, autoGainControl: true } as const;
+
 /** Non-trickle WHIP: the offer waits for ICE gathering, at most this long. */
 const ICE_GATHERING_CAP_MS = 1500;
 

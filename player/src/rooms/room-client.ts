@@ -7,7 +7,16 @@
 import { roomUrls } from '../api/urls.js';
 import { Backoff } from '../controller/retry.js';
 import { TypedEmitter } from '../utils/event-emitter.js';
-import { FINAL_CLOSE_CODES, type ChatFrame, type DataFrame, type DataTarget, type ParticipantEntry, type ParticipantRef, type ServerFrame } from './types.js';
+import { FINAL_CLOSE_CODES, type ChatFrame, type DataFrame, type DataTarget, type FloorState, type ParticipantEntry, type ParticipantRef, type ServerFrame } from './types.js';
+
+/** This participant's talkback state: where it publishes, whether it may, the key to publish with. */
+export interface FloorInfo {
+  stream: string;
+  floor: FloorState;
+  grant: string | undefined;
+  audioMuted: boolean;
+  reason?: string | undefined;
+}
 
 /**
  * - `connecting`: opening the socket (first time or after a drop).
@@ -32,6 +41,8 @@ export interface RoomEventMap {
   data: [DataFrame];
   /** A refusal (error frame) that did not end the connection, or the one that did. */
   error: [RoomError];
+  /** This participant's floor changed (welcome, a host's grant, revoke or audio mute). */
+  floor: [FloorInfo];
 }
 
 export interface RoomClientOptions {
@@ -52,6 +63,7 @@ export class RoomClient extends TypedEmitter<RoomEventMap> {
   private me: ParticipantRef | undefined;
   private currentState: RoomConnectionState = 'connecting';
   private lastError: RoomError | undefined;
+  private myFloor: FloorInfo | undefined;
   private readonly backoff = new Backoff({ initialDelayMs: 500, factor: 2, maxDelayMs: 10_000 });
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -66,6 +78,11 @@ export class RoomClient extends TypedEmitter<RoomEventMap> {
   /** Who we are in the room (after `joined`). */
   get self(): ParticipantRef | undefined {
     return this.me;
+  }
+
+  /** Talkback state of this participant (after `joined`). */
+  get floor(): FloorInfo | undefined {
+    return this.myFloor;
   }
 
   get participantList(): ParticipantEntry[] {
@@ -101,6 +118,25 @@ export class RoomClient extends TypedEmitter<RoomEventMap> {
 
   sendData(to: DataTarget, payload: unknown): boolean {
     return this.send({ type: 'data', to, payload });
+  }
+
+  /** Host moderation: give or take back the floor, keep someone's audio out of the mixes, remove them. */
+  setFloor(participant: number, granted: boolean): boolean {
+    return this.send({ type: granted ? 'grant' : 'revoke', participant });
+  }
+
+  muteAudio(participant: number, muted: boolean): boolean {
+    return this.send({ type: muted ? 'mute' : 'unmute', participant, media: 'audio' });
+  }
+
+  kick(participant: number): boolean {
+    return this.send({ type: 'kick', participant });
+  }
+
+  private setMyFloor(next: Partial<FloorInfo>): void {
+    if (!this.myFloor) return;
+    this.myFloor = { ...this.myFloor, ...next };
+    this.safeEmit('floor', this.myFloor);
   }
 
   close(): void {
@@ -150,6 +186,10 @@ export class RoomClient extends TypedEmitter<RoomEventMap> {
         this.backoff.reset();
         this.lastError = undefined;
         this.setState('joined', `joined ${frame.room} as ${frame.you.role}`);
+        if (frame.stream) {
+          this.myFloor = { stream: frame.stream, floor: frame.floor ?? 'open', grant: frame.grant, audioMuted: false };
+          this.safeEmit('floor', this.myFloor);
+        }
         break;
       case 'participants':
         this.participants.clear();
@@ -176,7 +216,24 @@ export class RoomClient extends TypedEmitter<RoomEventMap> {
         break;
       case 'mute': {
         const p = this.participants.get(frame.participant.id);
-        if (p) p.muted = frame.muted;
+        if (frame.media === 'audio') {
+          if (p) p.audioMuted = frame.muted;
+          if (frame.participant.id === this.me?.id) this.setMyFloor({ audioMuted: frame.muted });
+        } else if (p) p.muted = frame.muted;
+        this.emitPresence();
+        break;
+      }
+      case 'floor': {
+        const p = this.participants.get(frame.participant.id);
+        if (p) p.floor = frame.floor;
+        if (frame.participant.id === this.me?.id) this.setMyFloor({ floor: frame.floor, grant: frame.grant, reason: frame.reason });
+        this.emitPresence();
+        break;
+      }
+      case 'live': {
+        const id = frame.stream.participant?.id;
+        const p = id === undefined ? undefined : this.participants.get(id);
+        if (p) p.live = frame.live;
         this.emitPresence();
         break;
       }

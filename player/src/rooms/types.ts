@@ -12,9 +12,27 @@ export interface ParticipantRef {
   role: RoomRole;
 }
 
+/** Talkback: granted/revoked by a host; `open` (anyone may publish) or `none` (a grant is needed). */
+export type FloorState = 'granted' | 'revoked' | 'open' | 'none';
+
 export interface ParticipantEntry extends ParticipantRef {
   muted?: boolean;
   joinedAt?: string;
+  /** Where this participant publishes (`room/42/alice`), and whether it does now. */
+  stream?: string;
+  live?: boolean;
+  floor?: FloorState;
+  /** A host keeps its audio out of the room's mixes. */
+  audioMuted?: boolean;
+}
+
+/** A live stream in the room's path space (a participant's or a camera's). */
+export interface LiveStreamEntry {
+  path: string;
+  name: string;
+  protocol: string;
+  since: number;
+  participant?: ParticipantRef;
 }
 
 export type DataTarget = 'all' | 'host' | number;
@@ -40,14 +58,16 @@ export interface DataFrame {
 }
 
 export type ServerFrame =
-  | { type: 'welcome'; room: string; you: ParticipantRef; muted: boolean; lastMessageId?: number; limits?: Record<string, number> }
-  | { type: 'participants'; count: number; participants: ParticipantEntry[] }
+  | { type: 'welcome'; room: string; you: ParticipantRef; muted: boolean; lastMessageId?: number; limits?: Record<string, number>; stream?: string; publish?: 'open' | 'granted'; floor?: FloorState; grant?: string }
+  | { type: 'participants'; count: number; participants: ParticipantEntry[]; streams?: LiveStreamEntry[] }
+  | { type: 'floor'; participant: ParticipantRef; floor: 'granted' | 'revoked'; stream: string; by: ParticipantRef; reason?: string; grant?: string }
+  | { type: 'live'; live: boolean; stream: LiveStreamEntry }
   | { type: 'history'; messages: ChatFrame[] }
   | ChatFrame
   | DataFrame
-  | { type: 'join'; participant: ParticipantRef; count: number }
+  | { type: 'join'; participant: ParticipantEntry; count: number }
   | { type: 'leave'; participant: ParticipantRef; count: number; reason?: string }
-  | { type: 'mute'; participant: ParticipantRef; muted: boolean; by?: ParticipantRef }
+  | { type: 'mute'; participant: ParticipantRef; muted: boolean; media?: 'chat' | 'audio'; by?: ParticipantRef }
   | { type: 'closed'; room: string; reason?: string; by?: ParticipantRef }
   | { type: 'ack'; ref: string | number; id?: number }
   | { type: 'error'; code: string; message: string; ref?: string | number; retryAfterMs?: number };

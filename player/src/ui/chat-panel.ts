@@ -28,6 +28,10 @@ const CSS = `
 .sgc-people li[data-self=true] .sgc-name::after{content:' (you)';opacity:.6}
 .sgc-role{font-size:11px;padding:0 4px;border-radius:3px;background:#444}
 .sgc-people li[data-role=host] .sgc-role{background:#1f5f8b}
+.sgc-live{font-size:11px;padding:0 4px;border-radius:3px;background:#a11;color:#fff}
+.sgc-tag{font-size:11px;opacity:.75}
+.sgc-acts{margin-left:auto;display:flex;gap:3px}
+.sgc-act{background:#2a2a2a;color:#ddd;border:1px solid #444;border-radius:3px;padding:0 4px;font-size:11px;cursor:pointer}
 .sgc-hand{cursor:pointer;border:0;background:none;padding:0;font-size:14px}
 .sgc-hand[hidden]{display:none}
 .sgc-log{flex:1;list-style:none;margin:0;padding:6px 8px;overflow-y:auto;min-height:0}
@@ -96,6 +100,8 @@ export class ChatPanel {
   /** Participants whose raised hand this host has not dismissed. */
   private readonly hands = new Set<number>();
   private flashTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Called with the room connection once the panel joins (pages add talkback on top of it). */
+  onClient: ((client: RoomClient) => void) | undefined;
   /** Called with the panel's width whenever it is collapsed or expanded (pages make room for it). */
   onResize: ((widthPx: number) => void) | undefined;
 
@@ -187,6 +193,7 @@ export class ChatPanel {
     this.input.placeholder = 'Message';
     const client = new RoomClient({ server: this.options.server, room: this.options.room, name, token: this.options.token, role: this.options.role });
     this.client = client;
+    this.onClient?.(client);
     client.on('state', ({ state, reason }) => {
       this.root.dataset.state = state;
       const title = STATUS_TEXT[state];
@@ -244,6 +251,10 @@ export class ChatPanel {
       el(this.doc, 'span', 'sgc-name', li, p.name);
       el(this.doc, 'span', 'sgc-role', li, p.role);
       if (p.muted) el(this.doc, 'span', 'sgc-muted', li, 'muted');
+      if (p.live) el(this.doc, 'span', 'sgc-live', li, '● live');
+      if (p.floor === 'granted') el(this.doc, 'span', 'sgc-tag sgc-floor', li, 'floor');
+      if (p.audioMuted) el(this.doc, 'span', 'sgc-tag sgc-mic-off', li, 'mic off');
+      if (this.client?.self?.role === 'host' && p.id !== me) this.hostActions(li, p);
       const hand = el(this.doc, 'button', 'sgc-hand', li, '✋');
       hand.type = 'button';
       hand.title = 'Raised a hand (click to dismiss)';
@@ -255,6 +266,24 @@ export class ChatPanel {
       return li;
     });
     this.people.replaceChildren(...items);
+  }
+
+  /** A host's talkback buttons for one participant: floor, microphone, kick. */
+  private hostActions(li: HTMLLIElement, p: ParticipantEntry): void {
+    const client = this.client!;
+    const acts = el(this.doc, 'span', 'sgc-acts', li);
+    const button = (cls: string, text: string, title: string, action: () => boolean) => {
+      const b = el(this.doc, 'button', `sgc-act ${cls}`, acts, text);
+      b.type = 'button';
+      b.title = title;
+      b.addEventListener('click', () => {
+        if (!action()) this.flash('not connected', true);
+      });
+    };
+    const granted = p.floor === 'granted';
+    button('sgc-act-floor', granted ? 'Take floor' : 'Give floor', granted ? `Stop ${p.name}'s camera and microphone` : `Let ${p.name} publish camera and microphone`, () => client.setFloor(p.id, !granted));
+    button('sgc-act-mic', p.audioMuted ? 'Unmute mic' : 'Mute mic', p.audioMuted ? 'Back into the room mix' : 'Out of the room mix; their page mutes the microphone', () => client.muteAudio(p.id, !p.audioMuted));
+    button('sgc-act-kick', 'Kick', `Remove ${p.name} from the room`, () => client.kick(p.id));
   }
 
   private appendEntry(li: HTMLLIElement): void {
