@@ -140,7 +140,6 @@ export class Admission {
   async publish(req: AdmissionRequest, publisher: Pick<PublisherInfo, 'close' | 'requestKeyframe'>, options: PublishOptions = {}): Promise<PublishTicket> {
     try {
       const grant = options.authenticated ?? (await this.policy.check({ ...req, action: 'publish' }));
-      for (const check of this.publishChecks) check(req, grant);
       const info: PublisherInfo = {
         protocol: req.protocol,
         remoteAddress: req.remoteAddress,
@@ -151,9 +150,11 @@ export class Admission {
       const claimed = await this.claim(req);
       let session: PublishSession;
       try {
+        // Checked in the same turn as the claim of the path: two publishes at once cannot both pass a limit.
+        for (const check of this.publishChecks) check(req, grant);
         session = this.registry.publish(req.path, info);
       } catch (error) {
-        // Not published after all (a local conflict): the claim goes back unless a publisher of ours holds the path.
+        // Not published after all (a local conflict, a publish check): the claim goes back unless a publisher of ours holds the path.
         if (claimed && !this.registry.get(req.path)?.publisher) this.claims!.release(req.path);
         throw error;
       }
