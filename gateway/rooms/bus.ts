@@ -27,7 +27,10 @@ export type BusEvent =
   /** Moderation is by name (as mute and bans are): each node applies it to its own participants. */
   | { readonly t: 'mute'; readonly node: string; readonly name: string; readonly muted: boolean; readonly by: ParticipantRef }
   | { readonly t: 'kick'; readonly node: string; readonly name: string; readonly banMs: number; readonly reason?: string; readonly by: ParticipantRef }
-  | { readonly t: 'close'; readonly node: string; readonly reason: string; readonly by?: ParticipantRef };
+  | { readonly t: 'close'; readonly node: string; readonly reason: string; readonly by?: ParticipantRef }
+  /** Talkback by stream name: a grant carries its key, so the participant may publish on any node. */
+  | { readonly t: 'floor'; readonly node: string; readonly name: string; readonly granted: boolean; readonly key?: string; readonly reason?: string; readonly by: ParticipantRef }
+  | { readonly t: 'amute'; readonly node: string; readonly name: string; readonly muted: boolean; readonly by: ParticipantRef };
 
 /** How often a node with participants in a room says so. */
 export const BUS_ALIVE_MS = 5000;

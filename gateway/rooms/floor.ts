@@ -38,14 +38,13 @@ export class Floor {
   private readonly revoked = new Set<string>();
   private readonly audioMuted = new Set<string>();
 
-  grant(name: string): string {
+  /** Grants the floor; `key` is another node's key for the same grant (room bus). */
+  grant(name: string, key?: string): string {
     this.revoked.delete(name);
-    let key = this.grants.get(name);
-    if (!key) {
-      key = randomBytes(18).toString('base64url');
-      this.grants.set(name, key);
-    }
-    return key;
+    let current = key ?? this.grants.get(name);
+    if (!current) current = randomBytes(18).toString('base64url');
+    this.grants.set(name, current);
+    return current;
   }
 
   revoke(name: string): void {

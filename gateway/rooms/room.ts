@@ -477,25 +477,33 @@ export class Room {
   setFloor(participantId: number, granted: boolean, by: ParticipantRef, reason?: string): void {
     const target = this.participants.get(participantId) ?? this.remote.get(participantId);
     if (!target) throw new RoomError('SG_ERR_ROOM_NO_TARGET', `participant ${participantId} is not in room ${this.path}`, 404);
-    const name = streamNameOf(target.ref.name);
+    this.applyFloor(target.ref, granted, by, reason);
+  }
+
+  /** setFloor by participant; `remoteKey`: the key another node granted with (the event came over the bus). */
+  private applyFloor(ref: ParticipantRef, granted: boolean, by: ParticipantRef, reason: string | undefined, remoteKey?: string, fromBus = false): void {
+    const name = streamNameOf(ref.name);
     const stream = `${this.path}/${name}`;
     let key: string | undefined;
-    if (granted) key = this.floor.grant(name);
+    if (granted) key = this.floor.grant(name, remoteKey);
     else this.floor.revoke(name);
-    const frame = { type: 'floor', participant: target.ref, floor: granted ? 'granted' : 'revoked', stream, by, ...(reason ? { reason } : {}) };
+    if (!fromBus) this.host.publish?.(this, { t: 'floor', node: '', name, granted, ...(key ? { key } : {}), ...(reason ? { reason } : {}), by });
+    const frame = { type: 'floor', participant: ref, floor: granted ? 'granted' : 'revoked', stream, by, ...(reason ? { reason } : {}) };
     const shared = encode(frame);
     const own = key ? encode({ ...frame, grant: key }) : shared;
     for (const q of this.participants.values()) this.sendTo(q, q.streamName === name ? own : shared);
     this.flushSlow();
-    if (!granted) this.host.cutStream?.(this, name, `${by.name} took the floor back from ${target.ref.name}${reason ? ` (${reason})` : ''}`);
-    this.log.info({ room: this.path, participant: target.ref.id, name: target.ref.name, by: by.name, stream }, granted ? 'floor granted' : 'floor revoked');
+    if (!granted) this.host.cutStream?.(this, name, `${by.name} took the floor back from ${ref.name}${reason ? ` (${reason})` : ''}`);
+    this.log.info({ room: this.path, participant: ref.id, name: ref.name, by: by.name, stream }, granted ? 'floor granted' : 'floor revoked');
   }
 
   /** Keeps a participant out of (or lets it back into) the room's mixes; its own page mutes its microphone. */
-  setAudioMuted(participantId: number, muted: boolean, by: ParticipantRef): void {
+  setAudioMuted(participantId: number, muted: boolean, by: ParticipantRef, fromBus = false): void {
     const target = this.participants.get(participantId) ?? this.remote.get(participantId);
     if (!target) throw new RoomError('SG_ERR_ROOM_NO_TARGET', `participant ${participantId} is not in room ${this.path}`, 404);
-    this.floor.setAudioMuted(streamNameOf(target.ref.name), muted);
+    const name = streamNameOf(target.ref.name);
+    this.floor.setAudioMuted(name, muted);
+    if (!fromBus) this.host.publish?.(this, { t: 'amute', node: '', name, muted, by });
     this.broadcast(encode({ type: 'mute', participant: target.ref, muted, media: 'audio', by }));
     this.host.floorChanged?.(this);
     this.log.info({ room: this.path, participant: target.ref.id, name: target.ref.name, by: by.name, muted }, muted ? 'participant audio muted' : 'participant audio unmuted');
@@ -626,6 +634,19 @@ export class Room {
       case 'close':
         this.close(e.reason, e.by ? this.localRef(e.node, e.by) : undefined, true);
         return;
+      case 'floor': {
+        // By stream name: shown for the participant when this node knows one by that name.
+        const ref = this.participantByStream(e.name) ?? { id: 0, name: e.name, role: 'viewer' as const };
+        this.applyFloor(ref, e.granted, this.localRef(e.node, e.by), e.reason, e.key, true);
+        return;
+      }
+      case 'amute': {
+        this.floor.setAudioMuted(e.name, e.muted);
+        const ref = this.participantByStream(e.name);
+        if (ref) this.broadcast(encode({ type: 'mute', participant: ref, muted: e.muted, media: 'audio', by: this.localRef(e.node, e.by) }));
+        this.host.floorChanged?.(this);
+        return;
+      }
     }
   }
 

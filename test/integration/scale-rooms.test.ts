@@ -57,6 +57,24 @@ describe.skipIf(!hasRedis())('rooms shared by two nodes over the Redis room bus'
     await ops.close();
   }, 30_000);
 
+  it('talkback crosses nodes: a grant on A reaches the participant on B with a key both nodes accept; revoke and audio mute follow', async () => {
+    const ops = await RoomClient.connect(a.ws, 'room/r3', 'ops');
+    const carol = await RoomClient.connect(b.ws, 'room/r3', 'carol');
+    const carolOnA = await ops.next('join', (f) => f.participant.name === 'carol');
+    ops.send({ type: 'grant', participant: carolOnA.participant.id });
+    const granted = await carol.next('floor', (f) => f.floor === 'granted');
+    expect(granted).toMatchObject({ stream: 'room/r3/carol', participant: { name: 'carol' }, by: { name: 'ops' } });
+    expect(typeof granted.grant).toBe('string');
+    for (const gw of [a, b]) expect(gw.gw.rooms.find('room/r3')!.floor.keyMatches('carol', granted.grant)).toBe(true);
+    ops.send({ type: 'mute', participant: carolOnA.participant.id, media: 'audio' });
+    await carol.next('mute', (f) => f.media === 'audio' && f.muted === true);
+    expect(b.gw.rooms.audioMuted('room/r3/carol')).toBe(true);
+    ops.send({ type: 'revoke', participant: carolOnA.participant.id });
+    await carol.next('floor', (f) => f.floor === 'revoked');
+    expect(b.gw.rooms.find('room/r3')!.floor.isRevoked('carol')).toBe(true);
+    await Promise.all([ops.close(), carol.close()]);
+  }, 30_000);
+
   it('Redis restarting: each node keeps its room going locally, and the bus works again afterwards', async () => {
     const ops = await RoomClient.connect(a.ws, 'room/r2', 'ops');
     const eve = await RoomClient.connect(b.ws, 'room/r2', 'eve');
