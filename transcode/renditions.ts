@@ -31,6 +31,12 @@ export function parseRenditionPath(path: string): { source: string; profile: str
   return { source: m[1]!, profile: m[2]! };
 }
 
+/** True when `path` names a rendition of a configured profile (`live/cam1_h264` with profile h264). */
+export function isRenditionPath(config: Pick<TranscodeConfig, 'profiles'>, path: string): boolean {
+  const parsed = parseRenditionPath(path);
+  return parsed !== undefined && Object.hasOwn(config.profiles, parsed.profile);
+}
+
 export interface RenditionsOptions {
   readonly registry: StreamRegistry;
   readonly config: TranscodeConfig;
@@ -67,9 +73,7 @@ export class Renditions implements DemandHandler {
   }
 
   canServe(path: string): boolean {
-    if (this.closed || !this.options.config.enabled) return false;
-    const parsed = parseRenditionPath(path);
-    return parsed !== undefined && Object.hasOwn(this.options.config.profiles, parsed.profile);
+    return !this.closed && this.options.config.enabled && isRenditionPath(this.options.config, path);
   }
 
   /** The source's wait, then ffmpeg's start (its own timeout answers the reader with the reason). */

@@ -15,7 +15,7 @@ import { FfmpegNotFoundError, TranscodeError } from './errors.js';
 import { type FfmpegBinary, resolveFfmpeg } from './ffmpeg.js';
 import { planRendition, renditionAudioCodec } from './profiles.js';
 import { parseMixPath, RoomMixes } from './room-mix.js';
-import { parseRenditionPath, Renditions } from './renditions.js';
+import { isRenditionPath, parseRenditionPath, Renditions } from './renditions.js';
 import { Snapshots } from './snapshots.js';
 
 /** What the jobs need from access control to get their own loopback connections through. */
@@ -110,8 +110,7 @@ export class Transcoder {
 
   /** True for a path the transcoder publishes itself (a rendition, a room mix): derived, not a participant. */
   derives(path: string): boolean {
-    const rendition = parseRenditionPath(path);
-    return (rendition !== undefined && Object.hasOwn(this.options.config.profiles, rendition.profile)) || parseMixPath(path) !== undefined;
+    return isRenditionPath(this.options.config, path) || parseMixPath(path) !== undefined;
   }
 
   /** Resolves the ffmpeg binary (FFMPEG_PATH, PATH, bundled) and logs which one. Never throws. */

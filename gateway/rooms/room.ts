@@ -459,8 +459,7 @@ export class Room {
   }
 
   setMuted(participantId: number, muted: boolean, by: ParticipantRef, fromBus = false): void {
-    const target = this.participants.get(participantId) ?? this.remote.get(participantId);
-    if (!target) throw new RoomError('SG_ERR_ROOM_NO_TARGET', `participant ${participantId} is not in room ${this.path}`, 404);
+    const target = this.someone(participantId);
     const name = target.ref.name;
     if (muted) this.muted.add(name);
     else this.muted.delete(name);
@@ -475,8 +474,7 @@ export class Room {
    * revoke cuts the participant's live stream at once and refuses it until the next grant.
    */
   setFloor(participantId: number, granted: boolean, by: ParticipantRef, reason?: string): void {
-    const target = this.participants.get(participantId) ?? this.remote.get(participantId);
-    if (!target) throw new RoomError('SG_ERR_ROOM_NO_TARGET', `participant ${participantId} is not in room ${this.path}`, 404);
+    const target = this.someone(participantId);
     this.applyFloor(target.ref, granted, by, reason);
   }
 
@@ -498,15 +496,25 @@ export class Room {
   }
 
   /** Keeps a participant out of (or lets it back into) the room's mixes; its own page mutes its microphone. */
-  setAudioMuted(participantId: number, muted: boolean, by: ParticipantRef, fromBus = false): void {
-    const target = this.participants.get(participantId) ?? this.remote.get(participantId);
-    if (!target) throw new RoomError('SG_ERR_ROOM_NO_TARGET', `participant ${participantId} is not in room ${this.path}`, 404);
-    const name = streamNameOf(target.ref.name);
+  setAudioMuted(participantId: number, muted: boolean, by: ParticipantRef): void {
+    const target = this.someone(participantId);
+    this.applyAudioMute(streamNameOf(target.ref.name), target.ref, muted, by);
+  }
+
+  /** An audio mute by stream name; `ref`: the participant as this node shows it, when it knows one. */
+  private applyAudioMute(name: string, ref: ParticipantRef | undefined, muted: boolean, by: ParticipantRef, fromBus = false): void {
     this.floor.setAudioMuted(name, muted);
     if (!fromBus) this.host.publish?.(this, { t: 'amute', node: '', name, muted, by });
-    this.broadcast(encode({ type: 'mute', participant: target.ref, muted, media: 'audio', by }));
+    if (ref) this.broadcast(encode({ type: 'mute', participant: ref, muted, media: 'audio', by }));
     this.host.floorChanged?.(this);
-    this.log.info({ room: this.path, participant: target.ref.id, name: target.ref.name, by: by.name, muted }, muted ? 'participant audio muted' : 'participant audio unmuted');
+    this.log.info({ room: this.path, name, by: by.name, muted }, muted ? 'participant audio muted' : 'participant audio unmuted');
+  }
+
+  /** A participant of this node or, with the room bus, of another; SG_ERR_ROOM_NO_TARGET otherwise. */
+  private someone(participantId: number): Participant | RemoteParticipant {
+    const target = this.participants.get(participantId) ?? this.remote.get(participantId);
+    if (!target) throw new RoomError('SG_ERR_ROOM_NO_TARGET', `participant ${participantId} is not in room ${this.path}`, 404);
+    return target;
   }
 
   /** Ends the room for everyone (host `close`, API DELETE): a `closed` frame, then close 4410. */
@@ -640,13 +648,9 @@ export class Room {
         this.applyFloor(ref, e.granted, this.localRef(e.node, e.by), e.reason, e.key, true);
         return;
       }
-      case 'amute': {
-        this.floor.setAudioMuted(e.name, e.muted);
-        const ref = this.participantByStream(e.name);
-        if (ref) this.broadcast(encode({ type: 'mute', participant: ref, muted: e.muted, media: 'audio', by: this.localRef(e.node, e.by) }));
-        this.host.floorChanged?.(this);
+      case 'amute':
+        this.applyAudioMute(e.name, this.participantByStream(e.name), e.muted, this.localRef(e.node, e.by), true);
         return;
-      }
     }
   }
 
