@@ -12,11 +12,23 @@ export interface WhepResult {
 }
 
 /**
+ * Page code that sends the session through a UDP relay on 127.0.0.1:`via` (a lossy link): the
+ * offer goes without its candidates, so the gateway learns the client's address only from
+ * checks that came through the relay, and every candidate of the answer points at the relay.
+ */
+function viaRelay(via: number | undefined): string {
+  if (via === undefined) return 'const offerSdp = (s) => s; const answerSdp = (s) => s;';
+  return `const offerSdp = (s) => s.split('\\r\\n').filter((l) => !l.startsWith('a=candidate:') && l !== 'a=end-of-candidates').join('\\r\\n');
+    const answerSdp = (s) => s.split('\\r\\n').filter((l) => !l.startsWith('a=candidate:') || / UDP /i.test(l)).map((l) => l.startsWith('a=candidate:') ? l.replace(/^(a=candidate:\\S+ \\d+ \\S+ \\d+ )\\S+ \\d+/, (_, head) => head + '127.0.0.1 ${via}') : l).join('\\r\\n');`;
+}
+
+/**
  * Starts a WHEP play of `url` into <video id="v"> (created when missing). Resolves with the
  * POST's status, Location and body; window.whep holds { pc, location }.
  */
-export async function whepPlay(page: Page, url: string, opts: { audio?: boolean; video?: boolean } = {}): Promise<WhepResult> {
+export async function whepPlay(page: Page, url: string, opts: { audio?: boolean; video?: boolean; via?: number } = {}): Promise<WhepResult> {
   return page.evaluate(`(async () => {
+    ${viaRelay(opts.via)}
     let v = document.getElementById('v');
     if (!v) { v = document.createElement('video'); v.id = 'v'; v.muted = true; v.autoplay = true; v.playsInline = true; v.style.width = '640px'; document.body.appendChild(v); }
     const pc = new RTCPeerConnection();
@@ -26,11 +38,11 @@ export async function whepPlay(page: Page, url: string, opts: { audio?: boolean;
     pc.ontrack = (e) => { ms.addTrack(e.track); v.srcObject = ms; v.play().catch(() => {}); };
     await pc.setLocalDescription(await pc.createOffer());
     await new Promise((r) => { if (pc.iceGatheringState === 'complete') return r(); pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && r()); setTimeout(r, 1500); });
-    const res = await fetch(${JSON.stringify(url)}, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
+    const res = await fetch(${JSON.stringify(url)}, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offerSdp(pc.localDescription.sdp) });
     const body = await res.text();
     const location = res.headers.get('Location');
     window.whep = { pc, location };
-    if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: body });
+    if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: answerSdp(body) });
     return { status: res.status, location, body };
   })()`);
 }
@@ -40,8 +52,9 @@ export async function whepPlay(page: Page, url: string, opts: { audio?: boolean;
  * cancellation, noise suppression and auto gain on, as the publish page does). window.whip
  * holds { pc, location, stream }.
  */
-export async function whipPublish(page: Page, url: string, opts: { width?: number; height?: number; audio?: boolean } = {}): Promise<WhepResult> {
+export async function whipPublish(page: Page, url: string, opts: { width?: number; height?: number; audio?: boolean; via?: number } = {}): Promise<WhepResult> {
   return page.evaluate(`(async () => {
+    ${viaRelay(opts.via)}
     const stream = await navigator.mediaDevices.getUserMedia({
       video: { width: ${opts.width ?? 640}, height: ${opts.height ?? 360}, frameRate: 25 },
       audio: ${opts.audio === false ? 'false' : '{ echoCancellation: true, noiseSuppression: true, autoGainControl: true }'},
@@ -50,11 +63,11 @@ export async function whipPublish(page: Page, url: string, opts: { width?: numbe
     for (const t of stream.getTracks()) pc.addTransceiver(t, { direction: 'sendonly' });
     await pc.setLocalDescription(await pc.createOffer());
     await new Promise((r) => { if (pc.iceGatheringState === 'complete') return r(); pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && r()); setTimeout(r, 1500); });
-    const res = await fetch(${JSON.stringify(url)}, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
+    const res = await fetch(${JSON.stringify(url)}, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offerSdp(pc.localDescription.sdp) });
     const body = await res.text();
     const location = res.headers.get('Location');
     window.whip = { pc, location, stream };
-    if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: body });
+    if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: answerSdp(body) });
     return { status: res.status, location, body };
   })()`);
 }

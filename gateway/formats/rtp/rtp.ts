@@ -238,34 +238,71 @@ export const REORDER_MAX_PACKETS = 64;
 /** How long a reorderer waits for a missing packet before letting the ones after it go. */
 export const REORDER_MAX_WAIT_MS = 40;
 
+export interface ReorderOptions {
+  /** How long to wait for a missing packet (ms; REORDER_MAX_WAIT_MS by default). */
+  readonly maxWaitMs?: number;
+  /** How many packets to hold at most while waiting (REORDER_MAX_PACKETS by default). */
+  readonly maxPackets?: number;
+  /**
+   * Called once for each run of packets first seen missing (`count` sequence numbers from
+   * `first`): where a receiver asks for them again (RTCP NACK). Not called for a jump of
+   * `maxPackets` or more (a burst of loss or a restarted sender: not worth asking for).
+   */
+  readonly onMissing?: (first: number, count: number) => void;
+}
+
 /**
  * Puts RTP packets that came over UDP back in sequence order (RFC 3550 §A.1 sequence
  * arithmetic). A packet that arrives after its successors is held until the gap fills, at most
- * REORDER_MAX_WAIT_MS (checked as packets arrive) or REORDER_MAX_PACKETS; then the gap is given
- * up and the depacketizer sees it as loss. Late duplicates and packets from before the window
- * are dropped and counted. TCP delivers in order and needs none of this.
+ * `maxWaitMs` (checked as packets arrive) or `maxPackets`; then the gap is given up and the
+ * depacketizer sees it as loss. Late duplicates and packets from before the window are dropped
+ * and counted. With `onMissing`, a gap is reported as it opens, so the receiver can NACK it and
+ * the retransmission fills it before the wait runs out. TCP delivers in order and needs none
+ * of this.
  */
 export class RtpReorderer {
   /** Packets that came after a later one had gone out: out of order, and too late to use. */
   late = 0;
   /** Packets that arrived ahead of a missing one and were held for it. */
   reordered = 0;
+  /** Missing packets that arrived in time after all (reordered, or retransmitted on a NACK). */
+  recovered = 0;
   private expected = -1;
-  private readonly slots: (RtpPacket | undefined)[] = new Array<RtpPacket | undefined>(REORDER_MAX_PACKETS);
+  /** The highest sequence number seen: packets beyond it open a new gap. */
+  private highest = -1;
+  private readonly slots: (RtpPacket | undefined)[];
+  private readonly maxWaitMs: number;
+  private readonly onMissing: ((first: number, count: number) => void) | undefined;
   private held = 0;
   /** When the oldest held packet arrived (ms, caller's clock). */
   private heldSince = 0;
 
-  constructor(private readonly deliver: (pkt: RtpPacket) => void) {}
+  constructor(
+    private readonly deliver: (pkt: RtpPacket) => void,
+    opts: ReorderOptions = {},
+  ) {
+    this.slots = new Array<RtpPacket | undefined>(opts.maxPackets ?? REORDER_MAX_PACKETS);
+    this.maxWaitMs = opts.maxWaitMs ?? REORDER_MAX_WAIT_MS;
+    this.onMissing = opts.onMissing;
+  }
 
   push(pkt: RtpPacket, nowMs: number): void {
     if (this.expected < 0) {
       this.expected = pkt.sequence;
+      this.highest = (pkt.sequence - 1) & 0xffff;
     }
     const ahead = ((pkt.sequence - this.expected) << 16) >> 16; // signed 16-bit distance
     if (ahead < 0) {
       this.late++;
       return;
+    }
+    const size = this.slots.length;
+    const beyond = ((pkt.sequence - this.highest) << 16) >> 16;
+    if (beyond > 0) {
+      if (beyond > 1 && ahead < size) this.onMissing?.((this.highest + 1) & 0xffff, beyond - 1);
+      this.highest = pkt.sequence;
+    } else {
+      this.recovered++; // between the next expected and the highest: it was missing, and came in time
     }
     if (ahead === 0) {
       this.emit(pkt);
@@ -275,23 +312,24 @@ export class RtpReorderer {
       }
       return;
     }
-    if (ahead >= REORDER_MAX_PACKETS) {
+    if (ahead >= size) {
       // Far ahead (a burst of loss, or the sender restarted): let everything held go, then this.
       this.flushAll();
       this.expected = pkt.sequence;
       this.emit(pkt);
       return;
     }
-    const slot = pkt.sequence % REORDER_MAX_PACKETS;
+    const slot = pkt.sequence % size;
     if (this.slots[slot] !== undefined) {
       this.late++; // a duplicate of one already held
+      if (beyond <= 0) this.recovered--;
       return;
     }
     if (this.held === 0) this.heldSince = nowMs;
     this.slots[slot] = pkt;
     this.held++;
     this.reordered++;
-    if (nowMs - this.heldSince > REORDER_MAX_WAIT_MS) {
+    if (nowMs - this.heldSince > this.maxWaitMs) {
       this.skipGap();
       if (this.held > 0) this.heldSince = nowMs;
     }
@@ -305,7 +343,7 @@ export class RtpReorderer {
   /** Sends held packets that are next in sequence. */
   private drainInOrder(): void {
     while (this.held > 0) {
-      const slot = this.expected % REORDER_MAX_PACKETS;
+      const slot = this.expected % this.slots.length;
       const next = this.slots[slot];
       if (next === undefined || next.sequence !== this.expected) return;
       this.slots[slot] = undefined;
@@ -318,7 +356,7 @@ export class RtpReorderer {
   private skipGap(): void {
     while (this.held > 0) {
       this.expected = (this.expected + 1) & 0xffff;
-      const slot = this.expected % REORDER_MAX_PACKETS;
+      const slot = this.expected % this.slots.length;
       const next = this.slots[slot];
       if (next !== undefined && next.sequence === this.expected) {
         this.drainInOrder();

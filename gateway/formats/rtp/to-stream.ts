@@ -130,6 +130,11 @@ export class RtpToStream {
       if (m.track?.kind === 'video' && !sameConfig(session.stream.videoTrack, m.track.codec, m.track.config)) session.setVideoTrack(m.track);
     }
   }
+  /** Packets the depacketizer of track `index` (SDP order) found missing. */
+  lostPacketsOf(index: number): number {
+    return this.tracks[index]?.lostPackets() ?? 0;
+  }
+
 
   /** An RTP packet for track `index` (SDP order). Throws ProtocolError for a packet that is not RTP. */
   push(index: number, pkt: RtpPacket): void {

@@ -39,6 +39,12 @@ export const webrtcConfigSchema = z
      * request, and a GOP cache needs one for every new reader of FLV, HLS, RTMP or RTSP.
      */
     whipKeyframeIntervalMs: z.number().int().min(250).default(2000),
+    /**
+     * A WHIP publisher's missing video packet is asked for again (RTCP NACK) as soon as the gap
+     * shows; the packets after it wait this long for the retransmission before the gap is given
+     * up (and a keyframe asked for). Delays the picture only while a packet is missing.
+     */
+    whipRetransmitWaitMs: z.number().int().min(0).max(1000).default(100),
     /** RTP payload limit of packets we send (SRTP and UDP/IP headers come on top; 1200 passes VPNs). */
     maxRtpPayload: z.number().int().min(500).max(1400).default(1200),
   });

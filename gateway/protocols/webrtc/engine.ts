@@ -11,7 +11,7 @@ import nodeDataChannel from 'node-datachannel';
 import type { Track as NdTrack, PeerConnection as NdPeerConnection, RtcConfig } from 'node-datachannel';
 import type { WebRtcConfig } from './config.js';
 
-const { PeerConnection, Video, Audio, RtcpReceivingSession } = nodeDataChannel;
+const { PeerConnection, Video, Audio } = nodeDataChannel;
 
 export type MediaTrack = NdTrack;
 
@@ -79,12 +79,12 @@ export class Peer {
         else if (desc instanceof Audio) desc.addAudioCodec(m.codec.payloadType, `${m.codec.name}/8000/1`);
       }
       if (m.ssrc !== undefined) desc.addSSRC(m.ssrc, 'streamgate', 'streamgate', `${m.kind}0`);
-      const track = this.pc.addTrack(desc);
-      // Received media: receiver reports and PLI requests. Sent media has no native handler:
-      // NACKs are answered in JS (WhepOutput), because a native handler that sends while the
-      // track closes throws on a libdatachannel thread, which aborts the process.
-      if (m.direction === 'RecvOnly') track.setMediaHandler(new RtcpReceivingSession());
-      this.tracks.set(m.mid, track);
+      // No native media handler either way: RTCP is ours in JS. Sent media: NACKs are answered
+      // from each reader's history (WhepOutput), because a native handler that sends while the
+      // track closes throws on a libdatachannel thread, which aborts the process. Received
+      // media: receiver reports, NACKs and PLIs (WhipSession); a track without a handler passes
+      // the RTCP we send whatever its direction, and hands us the sender's reports.
+      this.tracks.set(m.mid, this.pc.addTrack(desc));
     }
     this.pc.setLocalDescription('answer');
     await gathered;

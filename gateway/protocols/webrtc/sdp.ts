@@ -23,7 +23,7 @@ export interface OfferMedia {
   readonly kind: string;
   readonly mid: string;
   readonly direction: Direction;
-  /** False for a rejected section (port 0). */
+  /** False for a rejected section (port 0 without a=bundle-only). */
   readonly active: boolean;
   readonly codecs: readonly OfferCodec[];
 }
@@ -86,6 +86,11 @@ export function parseOffer(text: string): OfferMedia[] {
         break;
       case 'mid':
         if (current) current.mid = attr.trim();
+        break;
+      case 'bundle-only':
+        // Port 0 with a=bundle-only is a section that rides the first one's transport
+        // (RFC 8843 §6, JSEP max-bundle: GStreamer's webrtcbin), not a rejected one.
+        if (current) current.active = true;
         break;
       case 'ice-ufrag':
         ufrag = attr.length > 0;

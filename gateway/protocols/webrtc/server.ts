@@ -311,7 +311,7 @@ export class WebRtcServer {
     const log = this.options.log.child({ path: request.path });
     let session!: WhipSession;
     const peer = this.peer(`whip ${request.path}`, (state) => session?.peerState(state));
-    session = new WhipSession(request.path, peer, tracks, request.remoteAddress, log, this.options.config.connectTimeoutMs, this.options.config.peerTimeoutMs, this.options.config.whipKeyframeIntervalMs);
+    session = new WhipSession(request.path, peer, tracks, request.remoteAddress, log, this.options.config);
     try {
       const ticket = await this.options.admission.publish(request, {
         close: (reason) => session.close(reason),

@@ -2,12 +2,15 @@
  * WHIP media to the hub (the only place that maps WebRTC in): the negotiated H.264 and Opus
  * tracks as RTP tracks of the shared RTP ingest (formats/rtp/to-stream.ts), which
  * depacketizes, reads in-band SPS/PPS, waits for a keyframe after a loss and puts both tracks
- * on one timeline. Packets are put back in order first (UDP reorders; NACK retransmissions come
- * late).
+ * on one timeline. Packets are put back in order first (UDP reorders), and a video gap is
+ * reported as it opens so the session NACKs it: the retransmission fills the gap while the
+ * packets after it wait (webrtc.retransmitWaitMs), and no keyframe is needed. Reception
+ * statistics per track feed the receiver reports the session sends.
  */
 import type { AudioTrack } from '../../core/media.js';
 import type { PublishSession } from '../../core/stream.js';
-import { parseRtcpSenderReports, parseRtp, RtpReorderer } from '../../formats/rtp/rtp.js';
+import { RtpReceiverStats } from '../../formats/rtp/rtcp-receiver.js';
+import { forEachRtcp, parseRtcpSenderReports, parseRtp, RtpReorderer, senderReportLsr } from '../../formats/rtp/rtp.js';
 import type { MediaTrack as RtpMediaTrack } from '../../formats/rtp/sdp.js';
 import { RtpToStream } from '../../formats/rtp/to-stream.js';
 
@@ -26,21 +29,55 @@ function rtpTrack(t: WhipTrack): RtpMediaTrack {
   return { media, codec: 'OPUS', clockRate, track };
 }
 
+export interface WhipIngestEvents {
+  /** Video packets `first`..`first + count - 1` of the source `ssrc` are missing: NACK them. */
+  missing(ssrc: number, first: number, count: number): void;
+  /** A sender report arrived: time for a receiver report. */
+  senderReport(): void;
+}
+
+/** Reorder window for WHIP video: a keyframe's packets, so a gap in one can wait for its NACK. */
+const WHIP_REORDER_PACKETS = 512;
+
 export class WhipIngest {
   private readonly to: RtpToStream;
   private readonly reorderers: RtpReorderer[];
+  /** Reception statistics per track, in track order (the receiver report's blocks). */
+  readonly stats: RtpReceiverStats[];
   packetsReceived = 0;
   bytesReceived = 0;
   badPackets = 0;
 
-  constructor(session: PublishSession, readonly tracks: readonly WhipTrack[]) {
+  constructor(session: PublishSession, readonly tracks: readonly WhipTrack[], private readonly events: WhipIngestEvents, retransmitWaitMs: number) {
     this.to = new RtpToStream(session, tracks.map(rtpTrack));
-    this.reorderers = tracks.map((_, i) => new RtpReorderer((pkt) => this.to.push(i, pkt)));
+    this.stats = tracks.map((t) => new RtpReceiverStats(t.codec === 'H264' ? 90000 : 48000));
+    this.reorderers = tracks.map((t, i) => {
+      const stats = this.stats[i]!;
+      // Browsers retransmit video on NACK; Opus has in-band FEC and is not asked again.
+      return t.kind === 'video'
+        ? new RtpReorderer((pkt) => this.to.push(i, pkt), { maxWaitMs: retransmitWaitMs, maxPackets: WHIP_REORDER_PACKETS, onMissing: (first, count) => events.missing(stats.ssrc, first, count) })
+        : new RtpReorderer((pkt) => this.to.push(i, pkt));
+    });
   }
 
-  /** RTP packets the depacketizers found missing (a PLI upstream gets the picture back). */
+  /** Missing video packets that arrived in time (retransmitted on our NACK, or reordered). */
+  get recoveredPackets(): number {
+    let n = 0;
+    this.tracks.forEach((t, i) => {
+      if (t.kind === 'video') n += this.reorderers[i]!.recovered;
+    });
+    return n;
+  }
+
+  /** RTP packets the depacketizers found missing, audio and video. */
   get lostPackets(): number {
     return this.to.stats.lostPackets;
+  }
+
+  /** Video packets given up on (not filled by a retransmission): a PLI gets the picture back. */
+  get videoLostPackets(): number {
+    const index = this.tracks.findIndex((t) => t.kind === 'video');
+    return index < 0 ? 0 : this.to.lostPacketsOf(index);
   }
 
   /** A message of track `index` (RTP, or RTCP that libdatachannel passed up). */
@@ -49,12 +86,24 @@ export class WhipIngest {
     this.bytesReceived += msg.length;
     const type = msg[1]!;
     if (type >= 200 && type <= 206) {
-      for (const sr of parseRtcpSenderReports(msg)) this.to.senderReport(index, sr.ntpMs, sr.rtpTimestamp);
+      const reports = parseRtcpSenderReports(msg);
+      if (reports.length === 0) return;
+      const now = Date.now();
+      for (const sr of reports) this.to.senderReport(index, sr.ntpMs, sr.rtpTimestamp);
+      forEachRtcp(msg, (t, _count, offset, length) => {
+        if (t !== 200 || length < 28) return;
+        const ssrc = msg.readUInt32BE(offset + 4);
+        for (const s of this.stats) if (s.ssrc === ssrc) s.senderReport(senderReportLsr(msg, offset), now);
+      });
+      this.events.senderReport();
       return;
     }
     this.packetsReceived++;
     try {
-      this.reorderers[index]?.push(parseRtp(msg), Date.now());
+      const pkt = parseRtp(msg);
+      const now = Date.now();
+      this.stats[index]?.packet(pkt.ssrc, pkt.sequence, pkt.timestamp, now);
+      this.reorderers[index]?.push(pkt, now);
     } catch {
       // Not RTP: counted, never fatal (DTLS already authenticated the peer).
       this.badPackets++;

@@ -1,10 +1,16 @@
 /**
  * A WHIP publisher (RFC 9725): a browser or OBS offers H.264 and Opus, we answer receive-only,
- * and its RTP feeds the path like any publisher. Browsers send a keyframe only when asked, so
- * the session asks (RTCP PLI) on a timer, after packet loss, and whenever a reader needs one.
+ * and its RTP feeds the path like any publisher. The receiver's RTCP is ours, written here in
+ * JS (formats/rtp/rtcp-receiver.ts): a receiver report per sender report, with the loss and
+ * jitter we saw; a NACK as soon as a video packet is missing, so the publisher sends it again
+ * and the picture goes on without a keyframe; a PLI when a gap could not be filled, on a timer
+ * (browsers send a keyframe only when asked), and whenever a reader needs one.
  */
+import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PublishSession } from '../../core/stream.js';
+import { buildRtcpNack, buildRtcpPli, buildRtcpReport } from '../../formats/rtp/rtcp-receiver.js';
+import type { WebRtcConfig } from './config.js';
 import type { MediaTrack, Peer } from './engine.js';
 import { type SessionInfo, WebRtcSession } from './session.js';
 import { WhipIngest, type WhipTrack } from './to-stream.js';
@@ -26,6 +32,10 @@ export class WhipSession extends WebRtcSession {
   private lossTimer: NodeJS.Timeout | undefined;
   private lastPli = -Infinity;
   private lastLost = 0;
+  /** Our SSRC as the sender of receiver reports and feedback. */
+  private readonly ssrc = randomInt(1, 0xffffffff);
+  private readonly keyframeIntervalMs: number;
+  private readonly retransmitWaitMs: number;
 
   constructor(
     path: string,
@@ -33,11 +43,11 @@ export class WhipSession extends WebRtcSession {
     private readonly tracks: readonly (WhipTrack & { readonly mid: string })[],
     remoteAddress: string,
     log: Logger,
-    connectTimeoutMs: number,
-    peerTimeoutMs: number,
-    private readonly keyframeIntervalMs: number,
+    config: WebRtcConfig,
   ) {
-    super(path, remoteAddress, peer, log, connectTimeoutMs, peerTimeoutMs);
+    super(path, remoteAddress, peer, log, config.connectTimeoutMs, config.peerTimeoutMs);
+    this.keyframeIntervalMs = config.whipKeyframeIntervalMs;
+    this.retransmitWaitMs = config.whipRetransmitWaitMs;
     this.video = tracks.find((t) => t.kind === 'video')?.codec ?? null;
     this.audio = tracks.find((t) => t.kind === 'audio')?.codec ?? null;
     this.mediaTracks = [];
@@ -46,7 +56,7 @@ export class WhipSession extends WebRtcSession {
   /** Admission accepted the publish: wire the negotiated tracks into it. */
   attach(session: PublishSession): void {
     this.session = session;
-    const ingest = new WhipIngest(session, this.tracks);
+    const ingest = new WhipIngest(session, this.tracks, { missing: this.nack, senderReport: this.report }, this.retransmitWaitMs);
     this.ingest = ingest;
     this.tracks.forEach((t, index) => {
       const track = this.peer.tracks.get(t.mid);
@@ -81,12 +91,42 @@ export class WhipSession extends WebRtcSession {
     return this.ingest?.lostPackets ?? 0;
   }
 
+  /** Missing video packets that came in time after our NACK (or reordered). */
+  override get retransmitted(): number {
+    return this.ingest?.recoveredPackets ?? 0;
+  }
+
+  /** RTCP to the publisher, on any of its tracks (one transport: the SSRCs inside say what it is about). */
+  private sendRtcp(packet: Buffer): void {
+    const track = this.videoTrack ?? this.mediaTracks[0];
+    if (this.state !== 'connected' || !track) return;
+    try {
+      // Tracks without a media handler pass RTCP whatever their direction (ours are receive-only).
+      if (track.isOpen()) track.sendMessageBinary(packet);
+    } catch {
+      // the track closed under us: the session is closing
+    }
+  }
+
+  /** Video packets are missing: ask for them again (generic NACK). */
+  private readonly nack = (ssrc: number, first: number, count: number): void => {
+    this.feedback.nacks++;
+    this.feedback.nackedPackets += count;
+    this.sendRtcp(buildRtcpNack(this.ssrc, ssrc, first, count));
+  };
+
+  /** A sender report came: answer with a receiver report on every source (round trip, loss, jitter for its rate control). */
+  private readonly report = (): void => {
+    if (this.ingest) this.sendRtcp(buildRtcpReport(this.ssrc, this.ingest.stats, Date.now()));
+  };
+
   protected connected(): void {
     if (!this.videoTrack) return;
     this.requestKeyframe();
     this.keyframeTimer = setInterval(() => this.requestKeyframe(), this.keyframeIntervalMs);
     this.lossTimer = setInterval(() => {
-      const lost = this.lostPackets;
+      // Video only: a lost Opus packet is concealed by the decoder and needs no keyframe.
+      const lost = this.ingest?.videoLostPackets ?? 0;
       if (lost !== this.lastLost) {
         this.lastLost = lost;
         this.requestKeyframe();
@@ -98,18 +138,16 @@ export class WhipSession extends WebRtcSession {
   readonly requestKeyframe = (): void => {
     const now = Date.now();
     if (this.state !== 'connected' || !this.videoTrack || now - this.lastPli < MIN_PLI_INTERVAL_MS) return;
+    const video = this.ingest?.stats[this.tracks.findIndex((t) => t.kind === 'video')];
+    if (!video || video.ssrc < 0) return; // nothing came yet: its first frame is a keyframe
     this.lastPli = now;
     this.feedback.plis++;
-    try {
-      // isOpen first: libdatachannel throws from requestKeyframe() on a closed track, uncaught.
-      if (this.videoTrack.isOpen()) this.videoTrack.requestKeyframe();
-    } catch {
-      // the track closed under us: the session is closing
-    }
+    this.sendRtcp(buildRtcpPli(this.ssrc, video.ssrc));
   };
 
   override info(): SessionInfo {
-    return { ...super.info(), packetsLost: this.lostPackets };
+    const video = this.ingest?.stats[this.tracks.findIndex((t) => t.kind === 'video')];
+    return { ...super.info(), packetsLost: this.lostPackets, fractionLost: video && video.received > 0 ? Math.max(0, video.lost) / (video.received + Math.max(0, video.lost)) : 0 };
   }
 
   protected released(reason: string): void {

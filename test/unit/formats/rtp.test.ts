@@ -236,6 +236,39 @@ describe('RtpReorderer (UDP arrival order → sequence order)', () => {
   });
 });
 
+describe('RtpReorderer gaps (what a receiver NACKs)', () => {
+  const pkt = (sequence: number): RtpPacket => ({ marker: false, payloadType: 96, sequence, timestamp: 0, ssrc: 1, payload: Buffer.alloc(0) });
+  function run(arrivals: number[], opts: { maxPackets?: number } = {}) {
+    const out: number[] = [];
+    const missing: [number, number][] = [];
+    const r = new RtpReorderer((p) => out.push(p.sequence), { ...opts, maxWaitMs: 100, onMissing: (first, count) => missing.push([first, count]) });
+    for (const a of arrivals) r.push(pkt(a), 0);
+    return { out, missing, recovered: r.recovered, late: r.late };
+  }
+
+  it.each([
+    { name: 'in order: nothing missing', arrivals: [0, 1, 2], missing: [], recovered: 0, out: [0, 1, 2] },
+    { name: 'one lost, then retransmitted', arrivals: [0, 2, 3, 1, 4], missing: [[1, 1]], recovered: 1, out: [0, 1, 2, 3, 4] },
+    { name: 'a run of three, reported once as it opens', arrivals: [0, 4, 5, 6, 2, 1, 3], missing: [[1, 3]], recovered: 3, out: [0, 1, 2, 3, 4, 5, 6] },
+    { name: 'two separate gaps', arrivals: [0, 2, 5, 1, 3, 4], missing: [[1, 1], [3, 2]], recovered: 3, out: [0, 1, 2, 3, 4, 5] },
+    { name: 'across the 16-bit wrap', arrivals: [65534, 1, 65535, 0], missing: [[65535, 2]], recovered: 2, out: [65534, 65535, 0, 1] },
+    { name: 'a retransmission that comes twice counts once', arrivals: [0, 2, 1, 1, 3], missing: [[1, 1]], recovered: 1, out: [0, 1, 2, 3] },
+    { name: 'a jump beyond the window is not asked for', arrivals: [0, 1, 600, 601], missing: [], recovered: 0, out: [0, 1, 600, 601] },
+  ])('$name', ({ arrivals, missing, recovered, out }) => {
+    const r = run(arrivals);
+    expect(r.missing).toEqual(missing);
+    expect(r.recovered).toBe(recovered);
+    expect(r.out).toEqual(out);
+  });
+
+  it('holds a whole keyframe behind one missing packet with a larger window', () => {
+    const arrivals = [0, ...Array.from({ length: 300 }, (_, i) => i + 2), 1];
+    const r = run(arrivals, { maxPackets: 512 });
+    expect(r.missing).toEqual([[1, 1]]);
+    expect(r.out).toEqual(Array.from({ length: 302 }, (_, i) => i));
+  });
+});
+
 describe('RTCP sender reports', () => {
   it('reads the sender reports of a compound packet, skipping other types and stopping at a bad length', () => {
     const sr = Buffer.alloc(28);
