@@ -368,8 +368,10 @@ class Client:
         self.location = None
 
     def fail(self, message: str) -> bool:
-        if self.exit_code == 0:
-            self.exit_code = 1
+        # The first failure is the one to report (ICE failing also fails the peer connection).
+        if self.stopping:
+            return False
+        self.exit_code = 1
         emit('error', message=message)
         self.stopping = True
         self.delete()
