@@ -73,26 +73,6 @@ WHEP_AUDIO_CAPS = (
 )
 
 
-def without_bundle_only(sdp: str) -> str:
-    """The offer as a 'balanced' bundle policy (browsers) writes it: every section with a real port.
-
-    Under max-bundle, JSEP (RFC 8829 §5.2.1) and RFC 8843 §7.3.3 make every section but the first
-    `m=<kind> 0 ...` with `a=bundle-only`; an answerer that supports BUNDLE must accept those. This
-    rewrite (port 9, no a=bundle-only) is for answerers that take port 0 as a rejected section.
-    webrtcbin still bundles: the answer's BUNDLE group is what it follows.
-    """
-    out = []
-    for line in sdp.split('\r\n'):
-        if line == 'a=bundle-only':
-            continue
-        if line.startswith('m=') and line.split(' ')[1] == '0':
-            parts = line.split(' ')
-            parts[1] = '9'
-            line = ' '.join(parts)
-        out.append(line)
-    return '\r\n'.join(out)
-
-
 def sections(sdp: str) -> list[dict]:
     """Each media section's kind, port, mid, direction and codecs (for the status lines)."""
     out: list[dict] = []
@@ -197,8 +177,6 @@ class Client:
             return False
         self.offer_sent = True
         sdp = self.webrtc.get_property('local-description').sdp.as_text()
-        if self.args.no_bundle_only:
-            sdp = without_bundle_only(sdp)
         candidates = [l[len('a=candidate:'):] for l in sdp.splitlines() if l.startswith('a=candidate:')]
         emit('offer', sections=sections(sdp), candidates=candidates, sdp=sdp if self.args.verbose else None)
         if not candidates:
@@ -403,8 +381,6 @@ def main() -> int:
     p.add_argument('--token', help='sent as Authorization: Bearer TOKEN')
     p.add_argument('--size', default='640x360', help='WHIP test picture size (default 640x360)')
     p.add_argument('--local-ip', help='the one local address ICE gathers on (default: the URL host when loopback)')
-    p.add_argument('--no-bundle-only', action='store_true',
-                   help='give the bundle-only sections of the offer port 9 (see without_bundle_only)')
     p.add_argument('--verbose', action='store_true', help='print the offer and answer SDP')
     args = p.parse_args()
     Gst.init(None)

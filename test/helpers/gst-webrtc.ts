@@ -46,8 +46,6 @@ export interface GstWebrtcOptions {
   token?: string;
   /** WHIP picture size, e.g. '640x360'. */
   size?: string;
-  /** Give the offer's bundle-only sections a port (see without_bundle_only in the script). */
-  noBundleOnly?: boolean;
 }
 
 export interface GstWebrtc {
@@ -70,7 +68,6 @@ export function gstWebrtc(mode: 'whip' | 'whep', url: string, o: GstWebrtcOption
   const args = [SCRIPT, mode, url, '--seconds', String(o.seconds ?? 10)];
   if (o.token) args.push('--token', o.token);
   if (o.size) args.push('--size', o.size);
-  if (o.noBundleOnly) args.push('--no-bundle-only');
   const proc = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Record<string, any>[] = [];
   collectJsonLines(proc.stdout!, lines);

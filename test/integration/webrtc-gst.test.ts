@@ -42,7 +42,7 @@ describe.skipIf(!enabled)('WebRTC with GStreamer webrtcbin (WHIP publish, WHEP p
   });
 
   test('GStreamer publishes H.264 + Opus over WHIP; ffprobe reads it back over RTMP and fMP4 HLS; DELETE ends it', async () => {
-    const whip = client('whip', `${gw.http}/live/gst/whip`, { size: '640x360', seconds: 60, noBundleOnly: true });
+    const whip = client('whip', `${gw.http}/live/gst/whip`, { size: '640x360', seconds: 60 });
     const answer = await whip.waitEvent('answer');
     expect(answer.status).toBe(201);
     expect(answer.location).toMatch(/^\/live\/gst\/whip\/[A-Za-z0-9_-]+$/);
@@ -81,12 +81,12 @@ describe.skipIf(!enabled)('WebRTC with GStreamer webrtcbin (WHIP publish, WHEP p
   }, 30_000);
 
   test('a token-protected path: no token is 401, the publish key as a Bearer header publishes', async () => {
-    const none = client('whip', `${gw.http}/secure/gst/whip`, { noBundleOnly: true });
+    const none = client('whip', `${gw.http}/secure/gst/whip`);
     expect(await none.exited).toBe(2);
     expect(none.event('answer')?.status).toBe(401);
     expect(none.event('error')?.message).toMatch(/answered 401/);
 
-    const keyed = client('whip', `${gw.http}/secure/gst/whip`, { token: 'pub-key', size: '320x240', seconds: 60, noBundleOnly: true });
+    const keyed = client('whip', `${gw.http}/secure/gst/whip`, { token: 'pub-key', size: '320x240', seconds: 60 });
     expect((await keyed.waitEvent('answer')).status).toBe(201);
     await keyed.waitEvent('connected', 10_000);
     const info = await waitFor('the keyed WHIP stream', async () => {
@@ -108,8 +108,8 @@ describe.skipIf(!enabled)('WebRTC with GStreamer webrtcbin (WHIP publish, WHEP p
       const [a, b] = await Promise.all(['live/cam-pcma', 'live/cam-opus'].map((p) => fetch(`${gw.http}/api/v1/streams/${p}`)));
       return a!.ok && b!.ok && (await a!.json()).audio?.codec && (await b!.json()).audio?.codec;
     }, 15_000);
-    const pcma = client('whep', `${gw.http}/live/cam-pcma/whep`, { seconds: 4, noBundleOnly: true });
-    const opus = client('whep', `${gw.http}/live/cam-opus/whep`, { seconds: 4, noBundleOnly: true });
+    const pcma = client('whep', `${gw.http}/live/cam-pcma/whep`, { seconds: 4 });
+    const opus = client('whep', `${gw.http}/live/cam-opus/whep`, { seconds: 4 });
     expect(await pcma.exited, pcma.stderr()).toBe(0);
     expect(await opus.exited, opus.stderr()).toBe(0);
     for (const [c, codec, width, height] of [[pcma, /^audio 8 PCMA\/8000/, 640, 360], [opus, /^audio 111 opus\/48000\/2$/, 320, 240]] as const) {
@@ -125,13 +125,11 @@ describe.skipIf(!enabled)('WebRTC with GStreamer webrtcbin (WHIP publish, WHEP p
     expect(await sessions()).toHaveLength(0);
   }, 30_000);
 
-  // Gateway bug, pinned: webrtcbin's max-bundle offer gives every section after the first port 0
-  // and a=bundle-only (JSEP, RFC 8829 §5.2.1; RFC 8843 §7.3.3), which a BUNDLE answerer must
-  // accept. gateway/protocols/webrtc/sdp.ts parseOffer takes port 0 as a rejected section
-  // (active: port !== '0'), so the audio section is answered a=inactive and only video flows.
-  // The tests above send the offer with --no-bundle-only; when the parser is fixed this test
-  // passes: drop `.fails` here and the workaround flag above.
-  test.fails('a max-bundle offer (audio bundle-only, port 0) gets its audio section answered', async () => {
+  // webrtcbin's max-bundle offer gives every section after the first port 0 and a=bundle-only
+  // (JSEP, RFC 8829 §5.2.1; RFC 8843 §7.3.3): a section on the first one's transport, which a
+  // BUNDLE answerer must accept. Chromium's balanced policy gives every section a port, so
+  // only a client like this one shows whether we do.
+  test('a max-bundle offer (audio bundle-only, port 0) gets its audio section answered', async () => {
     const whip = client('whip', `${gw.http}/live/bundle/whip`, { size: '320x240', seconds: 60 });
     try {
       const offer = await whip.waitEvent('offer');

@@ -34,15 +34,19 @@ export interface SessionInfo {
   readonly bytesReceived: number;
   readonly packetsSent: number;
   readonly packetsReceived: number;
-  /** From RTCP receiver reports (WHEP: the browser's reports on our packets). */
+  /**
+   * WHEP: from the reader's receiver reports on our packets. WHIP: what we counted on the
+   * publisher's (packetsLost: given up on after the retransmission wait; no RTT).
+   */
   readonly rttMs: number | null;
   readonly fractionLost: number;
   readonly packetsLost: number;
+  /** WHEP: NACKs and PLIs the reader sent us. WHIP: the ones we sent the publisher. */
   readonly nacks: number;
   readonly nackedPackets: number;
   readonly plis: number;
   readonly firs: number;
-  /** Packets sent again on NACK (WHEP). */
+  /** WHEP: packets sent again on NACK. WHIP: missing packets that came in time (retransmitted). */
   readonly retransmitted: number;
   /** Video and audio codecs negotiated (hub names). */
   readonly video: string | null;

@@ -47,6 +47,13 @@ describe('WebRTC offers', () => {
     expect(audio!.codecs[0]!.channels).toBe(2);
   });
 
+  it('a section on port 0 is rejected, unless it is bundle-only (max-bundle: it rides the first transport)', () => {
+    const rejected = OFFER.replace('m=audio 9 ', 'm=audio 0 ');
+    expect(parseOffer(rejected)[1]!.active).toBe(false);
+    const bundleOnly = rejected.replace('a=mid:1\r\n', 'a=mid:1\r\na=bundle-only\r\n');
+    expect(parseOffer(bundleOnly)[1]).toMatchObject({ kind: 'audio', mid: '1', active: true });
+  });
+
   it.each([
     ['the stream profile when offered (High, 0x64)', 0x64, 116],
     ['constrained baseline by default', -1, 108],
