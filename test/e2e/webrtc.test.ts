@@ -129,4 +129,26 @@ describe.skipIf(!enabled)('WebRTC in Chromium', () => {
       await waitFor('the WHIP publisher to leave', async () => !((await fetch(`${gw.http}/api/v1/streams/live/whip1`)).ok && ((await (await fetch(`${gw.http}/api/v1/streams/live/whip1`)).json()) as any).publisher), 8000);
     });
   }, 90_000);
+
+  test('WHIP: transport-wide congestion feedback lets the browser\'s rate control measure the path (no 300 kbps creep)', async () => {
+    await withPage(browser, { width: 800, height: 480 }, async (page) => {
+      await blankVideoPage(page, gw.http, 'webrtc-whip-twcc');
+      const r = await whipPublish(page, `${gw.http}/live/twcc/whip`);
+      expect(r.status, r.body).toBe(201);
+      // Negotiated: the header extension with the offer's id, and the feedback type on the video.
+      const id = /a=extmap:(\d+) http:\/\/www\.ietf\.org\/id\/draft-holmer-rmcat-transport-wide-cc-extensions-01/.exec(r.body)?.[1];
+      expect(id, r.body).toBeDefined();
+      expect(r.body).toMatch(/a=rtcp-fb:\d+ transport-cc/);
+      await waitConnected(page, 'whip');
+      // The browser's bandwidth estimate once it has probed. On loss feedback alone Chromium starts
+      // at 300 kbps and adds about 8 % a second (about 570 kbps after 5 s).
+      const estimate = async () => page.evaluate(`(async () => { let bps = 0; (await window.whip.pc.getStats()).forEach((s) => { if (s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate) bps = s.availableOutgoingBitrate; }); return bps; })()`) as Promise<number>;
+      const bps = await waitFor('an estimate above 1 Mbps', async () => {
+        const b = await estimate();
+        return b > 1_000_000 ? b : undefined;
+      }, 8000, 250).catch(async () => estimate());
+      expect(bps).toBeGreaterThan(1_000_000);
+      await page.evaluate(`fetch(window.whip.location, { method: 'DELETE' })`);
+    });
+  }, 60_000);
 });

@@ -24,6 +24,8 @@ export interface AnswerMedia {
   readonly codec?: { readonly payloadType: number; readonly name: 'H264' | 'OPUS' | 'PCMA' | 'PCMU'; readonly fmtp: string };
   /** SSRC we send with (SendOnly), announced so the browser maps the packets to the track. */
   readonly ssrc?: number;
+  /** More attribute lines for the section (a=extmap, a=rtcp-fb), as libdatachannel parses SDP. */
+  readonly lines?: readonly string[];
 }
 
 export interface PeerEvents {
@@ -78,6 +80,7 @@ export class Peer {
         else if (m.codec.name === 'OPUS' && desc instanceof Audio) desc.addOpusCodec(m.codec.payloadType, m.codec.fmtp);
         else if (desc instanceof Audio) desc.addAudioCodec(m.codec.payloadType, `${m.codec.name}/8000/1`);
       }
+      for (const line of m.lines ?? []) desc.parseSdpLine(line);
       if (m.ssrc !== undefined) desc.addSSRC(m.ssrc, 'streamgate', 'streamgate', `${m.kind}0`);
       // No native media handler either way: RTCP is ours in JS. Sent media: NACKs are answered
       // from each reader's history (WhepOutput), because a native handler that sends while the

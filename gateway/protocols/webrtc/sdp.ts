@@ -17,6 +17,8 @@ export interface OfferCodec {
   /** The a=fmtp value as offered ('' when absent), and its parameters with keys lower-cased. */
   readonly fmtpLine: string;
   readonly fmtp: ReadonlyMap<string, string>;
+  /** a=rtcp-fb values offered for this payload type ('nack', 'nack pli', 'transport-cc', ...). */
+  readonly rtcpFb: readonly string[];
 }
 
 export interface OfferMedia {
@@ -26,6 +28,8 @@ export interface OfferMedia {
   /** False for a rejected section (port 0 without a=bundle-only). */
   readonly active: boolean;
   readonly codecs: readonly OfferCodec[];
+  /** RTP header extensions offered (a=extmap): URI → id. */
+  readonly extensions: ReadonlyMap<string, number>;
 }
 
 const MAX_SDP_BYTES = 64 * 1024;
@@ -39,7 +43,8 @@ interface MutableMedia {
   direction: Direction;
   active: boolean;
   order: number[];
-  codecs: Map<number, { payloadType: number; name: string; clockRate: number; channels: number; fmtpLine: string; fmtp: Map<string, string> }>;
+  codecs: Map<number, { payloadType: number; name: string; clockRate: number; channels: number; fmtpLine: string; fmtp: Map<string, string>; rtcpFb: string[] }>;
+  extensions: Map<string, number>;
 }
 
 /**
@@ -67,9 +72,9 @@ export function parseOffer(text: string): OfferMedia[] {
       const codecs: MutableMedia['codecs'] = new Map();
       for (const pt of order) {
         const st = STATIC[pt];
-        if (st) codecs.set(pt, { payloadType: pt, name: st.name, clockRate: st.clockRate, channels: 1, fmtpLine: '', fmtp: new Map() });
+        if (st) codecs.set(pt, { payloadType: pt, name: st.name, clockRate: st.clockRate, channels: 1, fmtpLine: '', fmtp: new Map(), rtcpFb: [] });
       }
-      media.push({ kind: parts[0]!, mid: '', direction: sessionDirection, active: parts[1] !== '0', order, codecs });
+      media.push({ kind: parts[0]!, mid: '', direction: sessionDirection, active: parts[1] !== '0', order, codecs, extensions: new Map() });
       continue;
     }
     if (line[0] !== 'a') continue;
@@ -105,8 +110,20 @@ export function parseOffer(text: string): OfferMedia[] {
         const m = /^(\d+) ([^/\s]+)\/(\d+)(?:\/(\d+))?/.exec(attr);
         if (current && m) {
           const pt = Number(m[1]);
-          current.codecs.set(pt, { payloadType: pt, name: m[2]!.toUpperCase(), clockRate: Number(m[3]), channels: m[4] ? Number(m[4]) : 1, fmtpLine: '', fmtp: new Map() });
+          current.codecs.set(pt, { payloadType: pt, name: m[2]!.toUpperCase(), clockRate: Number(m[3]), channels: m[4] ? Number(m[4]) : 1, fmtpLine: '', fmtp: new Map(), rtcpFb: current.codecs.get(pt)?.rtcpFb ?? [] });
         }
+        break;
+      }
+      case 'rtcp-fb': {
+        const m = /^(\d+) (.+)$/.exec(attr);
+        const codec = m && current?.codecs.get(Number(m[1]));
+        if (codec && codec.rtcpFb.length < 16) codec.rtcpFb.push(m[2]!.trim());
+        break;
+      }
+      case 'extmap': {
+        // a=extmap:<id>[/<direction>] <uri> (RFC 8285 §8)
+        const m = /^(\d+)(?:\/\w+)? (\S+)/.exec(attr);
+        if (current && m && current.extensions.size < 32) current.extensions.set(m[2]!, Number(m[1]));
         break;
       }
       case 'fmtp': {
@@ -134,6 +151,7 @@ export function parseOffer(text: string): OfferMedia[] {
       direction: m.direction,
       active: m.active,
       codecs: m.order.map((pt) => m.codecs.get(pt)).filter((c) => c !== undefined),
+      extensions: m.extensions,
     };
   });
 }

@@ -16,6 +16,7 @@ import { httpStatusOf, InvalidRequestError, NotFoundError, StreamgateError, Unsu
 import type { Track, VideoTrack } from '../../core/media.js';
 import { splitQuery, validatePath } from '../../core/path.js';
 import type { Stream } from '../../core/stream.js';
+import { TRANSPORT_CC_URI } from '../../formats/rtp/twcc.js';
 import { sendError } from '../../http/errors.js';
 import { peerAddress } from '../../net/listen.js';
 import { maskSecrets } from '../../log.js';
@@ -286,6 +287,7 @@ export class WebRtcServer {
     const answerMedia: AnswerMedia[] = [];
     const tracks: (WhipTrack & { mid: string })[] = [];
     const refusals: string[] = [];
+    let transportCcId = -1;
     for (const m of media) {
       const sends = m.active && (m.direction === 'sendonly' || m.direction === 'sendrecv');
       let codec: OfferCodec | undefined;
@@ -299,9 +301,20 @@ export class WebRtcServer {
         else refusals.push(`audio (offered: ${offeredCodecs(m)})`);
       }
       const kind = m.kind === 'video' ? 'video' : 'audio';
+      // Transport-wide congestion feedback when offered: the publisher's rate control then
+      // measures the path instead of creeping up from 300 kbps (formats/rtp/twcc.ts).
+      const twccId = m.extensions.get(TRANSPORT_CC_URI);
+      const twcc = codec && twccId !== undefined && codec.rtcpFb.includes('transport-cc');
+      if (twcc) transportCcId = twccId;
       answerMedia.push(
         codec
-          ? { kind, mid: m.mid, direction: 'RecvOnly', codec: { payloadType: codec.payloadType, name: kind === 'video' ? 'H264' : 'OPUS', fmtp: codec.fmtpLine } }
+          ? {
+              kind,
+              mid: m.mid,
+              direction: 'RecvOnly',
+              codec: { payloadType: codec.payloadType, name: kind === 'video' ? 'H264' : 'OPUS', fmtp: codec.fmtpLine },
+              ...(twcc ? { lines: [`a=extmap:${twccId} ${TRANSPORT_CC_URI}`, `a=rtcp-fb:${codec.payloadType} transport-cc`] } : {}),
+            }
           : { kind, mid: m.mid, direction: 'Inactive', ...(declinedFormat(m) ? { codec: declinedFormat(m) } : {}) },
       );
     }
@@ -311,7 +324,7 @@ export class WebRtcServer {
     const log = this.options.log.child({ path: request.path });
     let session!: WhipSession;
     const peer = this.peer(`whip ${request.path}`, (state) => session?.peerState(state));
-    session = new WhipSession(request.path, peer, tracks, request.remoteAddress, log, this.options.config);
+    session = new WhipSession(request.path, peer, tracks, request.remoteAddress, log, this.options.config, transportCcId);
     try {
       const ticket = await this.options.admission.publish(request, {
         close: (reason) => session.close(reason),

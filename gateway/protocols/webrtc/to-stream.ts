@@ -13,6 +13,7 @@ import { RtpReceiverStats } from '../../formats/rtp/rtcp-receiver.js';
 import { forEachRtcp, parseRtcpSenderReports, parseRtp, RtpReorderer, senderReportLsr } from '../../formats/rtp/rtp.js';
 import type { MediaTrack as RtpMediaTrack } from '../../formats/rtp/sdp.js';
 import { RtpToStream } from '../../formats/rtp/to-stream.js';
+import { rtpExtension16, TransportFeedback } from '../../formats/rtp/twcc.js';
 
 export interface WhipTrack {
   readonly kind: 'video' | 'audio';
@@ -44,11 +45,20 @@ export class WhipIngest {
   private readonly reorderers: RtpReorderer[];
   /** Reception statistics per track, in track order (the receiver report's blocks). */
   readonly stats: RtpReceiverStats[];
+  /** Transport-wide arrival times, when the answer negotiated transport-cc (its extension id). */
+  readonly transportFeedback: TransportFeedback | undefined;
   packetsReceived = 0;
   bytesReceived = 0;
   badPackets = 0;
 
-  constructor(session: PublishSession, readonly tracks: readonly WhipTrack[], private readonly events: WhipIngestEvents, retransmitWaitMs: number) {
+  constructor(
+    session: PublishSession,
+    readonly tracks: readonly WhipTrack[],
+    private readonly events: WhipIngestEvents,
+    retransmitWaitMs: number,
+    private readonly transportCcId = -1,
+  ) {
+    this.transportFeedback = transportCcId > 0 ? new TransportFeedback() : undefined;
     this.to = new RtpToStream(session, tracks.map(rtpTrack));
     this.stats = tracks.map((t) => new RtpReceiverStats(t.codec === 'H264' ? 90000 : 48000));
     this.reorderers = tracks.map((t, i) => {
@@ -99,6 +109,10 @@ export class WhipIngest {
       return;
     }
     this.packetsReceived++;
+    if (this.transportFeedback) {
+      const seq = rtpExtension16(msg, this.transportCcId);
+      if (seq >= 0) this.transportFeedback.record(seq, performance.now() * 1000);
+    }
     try {
       const pkt = parseRtp(msg);
       const now = Date.now();

@@ -17,6 +17,8 @@ import { WhipIngest, type WhipTrack } from './to-stream.js';
 
 /** Loss is checked this often; a loss since the last check asks for a keyframe. */
 const LOSS_CHECK_MS = 200;
+/** Transport-wide feedback goes out this often (libwebrtc's receivers: 50-250 ms). */
+const TRANSPORT_FEEDBACK_MS = 50;
 /** Keyframe requests (PLI) go out at most this often, whatever asks for them. */
 const MIN_PLI_INTERVAL_MS = 300;
 
@@ -30,6 +32,7 @@ export class WhipSession extends WebRtcSession {
   private videoTrack: MediaTrack | undefined;
   private keyframeTimer: NodeJS.Timeout | undefined;
   private lossTimer: NodeJS.Timeout | undefined;
+  private feedbackTimer: NodeJS.Timeout | undefined;
   private lastPli = -Infinity;
   private lastLost = 0;
   /** Our SSRC as the sender of receiver reports and feedback. */
@@ -44,6 +47,8 @@ export class WhipSession extends WebRtcSession {
     remoteAddress: string,
     log: Logger,
     config: WebRtcConfig,
+    /** The transport-cc header extension id the answer negotiated, or -1. */
+    private readonly transportCcId = -1,
   ) {
     super(path, remoteAddress, peer, log, config.connectTimeoutMs, config.peerTimeoutMs);
     this.keyframeIntervalMs = config.whipKeyframeIntervalMs;
@@ -56,7 +61,7 @@ export class WhipSession extends WebRtcSession {
   /** Admission accepted the publish: wire the negotiated tracks into it. */
   attach(session: PublishSession): void {
     this.session = session;
-    const ingest = new WhipIngest(session, this.tracks, { missing: this.nack, senderReport: this.report }, this.retransmitWaitMs);
+    const ingest = new WhipIngest(session, this.tracks, { missing: this.nack, senderReport: this.report }, this.retransmitWaitMs, this.transportCcId);
     this.ingest = ingest;
     this.tracks.forEach((t, index) => {
       const track = this.peer.tracks.get(t.mid);
@@ -121,6 +126,14 @@ export class WhipSession extends WebRtcSession {
   };
 
   protected connected(): void {
+    const feedback = this.ingest?.transportFeedback;
+    if (feedback) {
+      this.feedbackTimer = setInterval(() => {
+        const media = this.ingest?.stats.find((s) => s.ssrc >= 0);
+        const packet = media && feedback.build(this.ssrc, media.ssrc);
+        if (packet) this.sendRtcp(packet);
+      }, TRANSPORT_FEEDBACK_MS);
+    }
     if (!this.videoTrack) return;
     this.requestKeyframe();
     this.keyframeTimer = setInterval(() => this.requestKeyframe(), this.keyframeIntervalMs);
@@ -153,6 +166,7 @@ export class WhipSession extends WebRtcSession {
   protected released(reason: string): void {
     clearInterval(this.keyframeTimer);
     clearInterval(this.lossTimer);
+    clearInterval(this.feedbackTimer);
     this.session?.close(reason);
   }
 }

@@ -25,7 +25,11 @@ const OFFER = [
   'a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f',
   'a=rtpmap:103 H264/90000',
   'a=fmtp:103 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f',
+  'a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01',
+  'a=extmap:4/recvonly urn:ietf:params:rtp-hdrext:sdes:mid',
   'a=rtpmap:108 H264/90000',
+  'a=rtcp-fb:108 nack',
+  'a=rtcp-fb:108 transport-cc',
   'a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
   'a=rtpmap:116 H264/90000',
   'a=fmtp:116 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f',
@@ -45,6 +49,16 @@ describe('WebRTC offers', () => {
     expect(video!.codecs.map((c) => `${c.payloadType} ${c.name}`)).toEqual(['96 VP8', '97 RTX', '102 H264', '103 H264', '108 H264', '116 H264']);
     expect(audio!.codecs.map((c) => `${c.payloadType} ${c.name}/${c.clockRate}`)).toEqual(['111 OPUS/48000', '0 PCMU/8000', '8 PCMA/8000']);
     expect(audio!.codecs[0]!.channels).toBe(2);
+  });
+
+  it('keeps each section\'s header extensions (a=extmap, direction suffix allowed) and each codec\'s rtcp-fb', () => {
+    const [video, audio] = parseOffer(OFFER);
+    expect([...video!.extensions]).toEqual([
+      ['http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01', 3],
+      ['urn:ietf:params:rtp-hdrext:sdes:mid', 4],
+    ]);
+    expect(video!.codecs.find((c) => c.payloadType === 108)!.rtcpFb).toEqual(['nack', 'transport-cc']);
+    expect(audio!.extensions.size).toBe(0);
   });
 
   it('a section on port 0 is rejected, unless it is bundle-only (max-bundle: it rides the first transport)', () => {
