@@ -22,6 +22,8 @@ export interface AnswerMedia {
   readonly direction: 'SendOnly' | 'RecvOnly' | 'Inactive';
   /** Absent for a section we decline (inactive). */
   readonly codec?: { readonly payloadType: number; readonly name: 'H264' | 'OPUS' | 'PCMA' | 'PCMU'; readonly fmtp: string };
+  /** RTX payload type for the codec (RFC 4588): retransmissions and padding on their own SSRC. */
+  readonly rtx?: number;
   /** SSRC we send with (SendOnly), announced so the browser maps the packets to the track. */
   readonly ssrc?: number;
   /** More attribute lines for the section (a=extmap, a=rtcp-fb), as libdatachannel parses SDP. */
@@ -76,7 +78,10 @@ export class Peer {
     for (const m of media) {
       const desc = m.kind === 'video' ? new Video(m.mid, m.direction) : new Audio(m.mid, m.direction);
       if (m.codec) {
-        if (m.codec.name === 'H264' && desc instanceof Video) desc.addH264Codec(m.codec.payloadType, m.codec.fmtp);
+        if (m.codec.name === 'H264' && desc instanceof Video) {
+          desc.addH264Codec(m.codec.payloadType, m.codec.fmtp);
+          if (m.rtx !== undefined) desc.addRTXCodec(m.rtx, m.codec.payloadType, 90000);
+        }
         else if (m.codec.name === 'OPUS' && desc instanceof Audio) desc.addOpusCodec(m.codec.payloadType, m.codec.fmtp);
         else if (desc instanceof Audio) desc.addAudioCodec(m.codec.payloadType, `${m.codec.name}/8000/1`);
       }

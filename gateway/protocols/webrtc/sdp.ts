@@ -176,6 +176,11 @@ export function chooseH264(media: OfferMedia, profile = -1): OfferCodec | undefi
   );
 }
 
+/** The offered RTX payload type (RFC 4588) that retransmits `payloadType` (its fmtp apt=), if any. */
+export function chooseRtx(media: OfferMedia, payloadType: number): number | undefined {
+  return media.codecs.find((c) => c.name === 'RTX' && c.fmtp.get('apt') === String(payloadType))?.payloadType;
+}
+
 /** The offered payload type for an audio codec of the hub (OPUS, PCMA, PCMU). */
 export function chooseAudio(media: OfferMedia, codec: 'OPUS' | 'PCMA' | 'PCMU'): OfferCodec | undefined {
   const clock = codec === 'OPUS' ? 48000 : 8000;

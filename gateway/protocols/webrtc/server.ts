@@ -25,7 +25,7 @@ import type { WebRtcConfig } from './config.js';
 import { type AnswerMedia, Peer } from './engine.js';
 import { WebRtcLimitError } from './errors.js';
 import { WebRtcStreamFormat } from './from-stream.js';
-import { announceAddresses, chooseAudio, chooseH264, type OfferCodec, type OfferMedia, offeredCodecs, parseOffer } from './sdp.js';
+import { announceAddresses, chooseAudio, chooseH264, chooseRtx, type OfferCodec, type OfferMedia, offeredCodecs, parseOffer } from './sdp.js';
 import type { SessionInfo, WebRtcSession } from './session.js';
 import { WhepSession } from './whep-session.js';
 import { WhipSession } from './whip-session.js';
@@ -291,9 +291,13 @@ export class WebRtcServer {
     for (const m of media) {
       const sends = m.active && (m.direction === 'sendonly' || m.direction === 'sendrecv');
       let codec: OfferCodec | undefined;
+      let rtx: number | undefined;
       if (sends && m.kind === 'video' && !tracks.some((t) => t.kind === 'video')) {
         codec = chooseH264(m);
-        if (codec) tracks.push({ kind: 'video', mid: m.mid, payloadType: codec.payloadType, codec: 'H264', channels: 0 });
+        // RTX when offered: retransmissions and the rate control's padding then come on their own
+        // SSRC, so a lost padding packet is no gap in the video (and no keyframe request).
+        rtx = codec && chooseRtx(m, codec.payloadType);
+        if (codec) tracks.push({ kind: 'video', mid: m.mid, payloadType: codec.payloadType, codec: 'H264', channels: 0, ...(rtx !== undefined ? { rtxPayloadType: rtx } : {}) });
         else refusals.push(`video (offered: ${offeredCodecs(m)})`);
       } else if (sends && m.kind === 'audio' && !tracks.some((t) => t.kind === 'audio')) {
         codec = chooseAudio(m, 'OPUS');
@@ -313,6 +317,7 @@ export class WebRtcServer {
               mid: m.mid,
               direction: 'RecvOnly',
               codec: { payloadType: codec.payloadType, name: kind === 'video' ? 'H264' : 'OPUS', fmtp: codec.fmtpLine },
+              ...(rtx !== undefined ? { rtx } : {}),
               ...(twcc ? { lines: [`a=extmap:${twccId} ${TRANSPORT_CC_URI}`, `a=rtcp-fb:${codec.payloadType} transport-cc`] } : {}),
             }
           : { kind, mid: m.mid, direction: 'Inactive', ...(declinedFormat(m) ? { codec: declinedFormat(m) } : {}) },

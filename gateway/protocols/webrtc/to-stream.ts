@@ -20,6 +20,8 @@ export interface WhipTrack {
   readonly payloadType: number;
   readonly codec: 'H264' | 'OPUS';
   readonly channels: number;
+  /** RTX payload type negotiated for the video (RFC 4588), or undefined. */
+  readonly rtxPayloadType?: number;
 }
 
 function rtpTrack(t: WhipTrack): RtpMediaTrack {
@@ -50,6 +52,8 @@ export class WhipIngest {
   packetsReceived = 0;
   bytesReceived = 0;
   badPackets = 0;
+  /** RTX packets: retransmissions and padding on the retransmission SSRC. */
+  rtxPackets = 0;
 
   constructor(
     session: PublishSession,
@@ -116,6 +120,15 @@ export class WhipIngest {
     try {
       const pkt = parseRtp(msg);
       const now = Date.now();
+      if (pkt.payloadType === this.tracks[index]?.rtxPayloadType) {
+        // RTX (RFC 4588 §4): the original sequence number, then the original payload; padding
+        // from the sender's rate control has no payload and is dropped here.
+        this.rtxPackets++;
+        if (pkt.payload.length > 2) {
+          this.reorderers[index]?.push({ ...pkt, payloadType: this.tracks[index]!.payloadType, ssrc: this.stats[index]!.ssrc, sequence: pkt.payload.readUInt16BE(0), payload: pkt.payload.subarray(2) }, now);
+        }
+        return;
+      }
       this.stats[index]?.packet(pkt.ssrc, pkt.sequence, pkt.timestamp, now);
       this.reorderers[index]?.push(pkt, now);
     } catch {
