@@ -1,7 +1,7 @@
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { selfSignedCertificate } from '../../../gateway/protocols/webrtc/certificate.js';
-import { announceAddresses, chooseAudio, chooseH264, offeredCodecs, parseOffer } from '../../../gateway/protocols/webrtc/sdp.js';
+import { announceAddresses, chooseAudio, chooseH264, chooseRtx, offeredCodecs, parseOffer } from '../../../gateway/protocols/webrtc/sdp.js';
 import { SdpInvalidError } from '../../../gateway/protocols/webrtc/errors.js';
 
 /** The shape of a Chromium recvonly offer (trimmed). */
@@ -59,6 +59,12 @@ describe('WebRTC offers', () => {
     ]);
     expect(video!.codecs.find((c) => c.payloadType === 108)!.rtcpFb).toEqual(['nack', 'transport-cc']);
     expect(audio!.extensions.size).toBe(0);
+  });
+
+  it('finds the RTX payload type that retransmits a codec (fmtp apt=)', () => {
+    const video = parseOffer(OFFER)[0]!;
+    expect(chooseRtx(video, 96)).toBe(97);
+    expect(chooseRtx(video, 108)).toBeUndefined();
   });
 
   it('a section on port 0 is rejected, unless it is bundle-only (max-bundle: it rides the first transport)', () => {
