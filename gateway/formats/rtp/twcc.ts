@@ -6,8 +6,8 @@
  * the delay between them. Without it a browser publisher has only loss to go by and climbs
  * about 8 % a second from 300 kbps; with it, it probes and reaches its target in seconds.
  *
- * Arrival times live in one preallocated table indexed by sequence number: recording a packet
- * allocates nothing; a feedback packet is built every ~50-100 ms.
+ * Arrival times live in one preallocated ring (32 KB) indexed by sequence number: recording a
+ * packet allocates nothing; a feedback packet is built every ~50-100 ms.
  */
 
 /** The header extension's URI in SDP (a=extmap). */
@@ -15,6 +15,8 @@ export const TRANSPORT_CC_URI = 'http://www.ietf.org/id/draft-holmer-rmcat-trans
 
 /** Packets one feedback describes at most; beyond, the oldest are left out (the sender takes them as lost). */
 const MAX_PACKETS_PER_FEEDBACK = 1500;
+/** Arrival slots (a power of two): a feedback goes out every 50 ms, so a few thousand packets is plenty. */
+const RING = 4096;
 /** Delta units: 250 µs. */
 const DELTA_US = 250;
 /** Reference time units: 64 ms. */
@@ -62,8 +64,8 @@ export function rtpExtension16(packet: Buffer, id: number): number {
 
 /** Records arrivals by transport-wide sequence number and writes the feedback packets. */
 export class TransportFeedback {
-  /** Arrival time (µs, monotonic) per sequence number; -1: not received (or already reported). */
-  private readonly arrivals = new Float64Array(65536).fill(-1);
+  /** Arrival time (µs, monotonic) by sequence number modulo RING; -1: not received (or already reported). */
+  private readonly arrivals = new Float64Array(RING).fill(-1);
   /** The first sequence number the next feedback reports (-1 before the first packet). */
   private base = -1;
   /** The highest sequence number received (as a distance from base). */
@@ -75,9 +77,16 @@ export class TransportFeedback {
   /** A packet with transport-wide sequence number `seq` arrived at `nowUs`. */
   record(seq: number, nowUs: number): void {
     if (this.base < 0) this.base = seq;
-    const distance = (seq - this.base) & 0xffff;
+    let distance = (seq - this.base) & 0xffff;
     if (distance >= 0x8000) return; // before base: already reported as lost, too late now
-    this.arrivals[seq] = nowUs;
+    if (distance >= RING) {
+      // A jump of thousands (a sender restart): what was pending is given up, this starts anew.
+      this.arrivals.fill(-1);
+      this.base = seq;
+      this.span = 0;
+      distance = 0;
+    }
+    this.arrivals[seq & (RING - 1)] = nowUs;
     if (distance + 1 > this.span) this.span = distance + 1;
   }
 
@@ -91,12 +100,12 @@ export class TransportFeedback {
     if (count > MAX_PACKETS_PER_FEEDBACK) {
       // Leave the oldest out: reported neither received nor lost, the sender gives up on them.
       const skip = count - MAX_PACKETS_PER_FEEDBACK;
-      for (let i = 0; i < skip; i++) this.arrivals[(this.base + i) & 0xffff] = -1;
+      for (let i = 0; i < skip; i++) this.arrivals[(this.base + i) & (RING - 1)] = -1;
       this.base = (this.base + skip) & 0xffff;
       count = MAX_PACKETS_PER_FEEDBACK;
     }
     let first = -1;
-    for (let i = 0; i < count && first < 0; i++) first = this.arrivals[(this.base + i) & 0xffff]!;
+    for (let i = 0; i < count && first < 0; i++) first = this.arrivals[(this.base + i) & (RING - 1)]!;
     if (first < 0) return undefined;
     const referenceTime = Math.floor(first / REFERENCE_US);
     // Worst case: a 2-bit status vector chunk per 7 packets, 2 bytes of delta per packet.
@@ -115,9 +124,9 @@ export class TransportFeedback {
     let previous = referenceTime * REFERENCE_US;
     let chunk = 0;
     for (let i = 0; i < count; i++) {
-      const seq = (this.base + i) & 0xffff;
-      const at = this.arrivals[seq]!;
-      this.arrivals[seq] = -1;
+      const slot = (this.base + i) & (RING - 1);
+      const at = this.arrivals[slot]!;
+      this.arrivals[slot] = -1;
       let symbol = 0;
       if (at >= 0) {
         const delta = Math.round((at - previous) / DELTA_US);

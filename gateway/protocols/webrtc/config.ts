@@ -45,6 +45,13 @@ export const webrtcConfigSchema = z
      * up (and a keyframe asked for). Delays the picture only while a packet is missing.
      */
     whipRetransmitWaitMs: z.number().int().min(0).max(1000).default(100),
+    /**
+     * Negotiate transport-wide congestion feedback with WHIP publishers that offer it (browsers):
+     * their rate control then measures the path instead of creeping up from 300 kbps. Arrival
+     * times are taken in the event loop, so a gateway too busy to read packets on time is seen
+     * as a congested path (the publisher lowers its rate); false leaves publishers on loss reports.
+     */
+    whipTransportCc: z.boolean().default(true),
     /** RTP payload limit of packets we send (SRTP and UDP/IP headers come on top; 1200 passes VPNs). */
     maxRtpPayload: z.number().int().min(500).max(1400).default(1200),
   });

@@ -308,7 +308,7 @@ export class WebRtcServer {
       // Transport-wide congestion feedback when offered: the publisher's rate control then
       // measures the path instead of creeping up from 300 kbps (formats/rtp/twcc.ts).
       const twccId = m.extensions.get(TRANSPORT_CC_URI);
-      const twcc = codec && twccId !== undefined && codec.rtcpFb.includes('transport-cc');
+      const twcc = this.options.config.whipTransportCc && codec && twccId !== undefined && codec.rtcpFb.includes('transport-cc');
       if (twcc) transportCcId = twccId;
       answerMedia.push(
         codec

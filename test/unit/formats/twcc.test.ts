@@ -83,15 +83,19 @@ describe('TransportFeedback (transport-wide congestion control feedback)', () =>
     expect(fb.sent).toBe(2);
   });
 
-  it('a jump of thousands reports the most recent 1500 only', () => {
+  it('more than 1500 pending: the most recent 1500 are reported; a jump of thousands starts anew', () => {
     const fb = new TransportFeedback();
     fb.record(0, 1_000_000);
-    fb.record(5000, 1_010_000);
+    fb.record(2000, 1_010_000);
     const out = decode(fb.build(1, 2)!);
     expect(out.count).toBe(1500);
-    expect(out.base).toBe(5001 - 1500);
+    expect(out.base).toBe(2001 - 1500);
     expect(out.arrivals.at(-1)).not.toBeNull();
     expect(out.arrivals.slice(0, -1).every((a) => a === null)).toBe(true);
+    fb.record(2001, 1_020_000);
+    fb.record(9000, 1_030_000);
+    const restarted = decode(fb.build(1, 2)!);
+    expect(restarted).toMatchObject({ base: 9000, count: 1 });
   });
 
   it('packets are padded to 32 bits with the padding bit and count', () => {
