@@ -140,14 +140,15 @@ describe.skipIf(!enabled)('WebRTC in Chromium', () => {
       expect(id, r.body).toBeDefined();
       expect(r.body).toMatch(/a=rtcp-fb:\d+ transport-cc/);
       await waitConnected(page, 'whip');
-      // The browser's bandwidth estimate once it has probed. On loss feedback alone Chromium starts
-      // at 300 kbps and adds about 8 % a second (about 570 kbps after 5 s).
+      // The browser's bandwidth estimate once it has probed: 3.3 Mbps within a second here. On loss
+      // feedback alone (webrtc.whipTransportCc: false) Chromium starts at 300 kbps and adds about
+      // 8 % a second: 523 kbps after 8 s, 612 kbps after 10 s.
       const estimate = async () => page.evaluate(`(async () => { let bps = 0; (await window.whip.pc.getStats()).forEach((s) => { if (s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate) bps = s.availableOutgoingBitrate; }); return bps; })()`) as Promise<number>;
-      const bps = await waitFor('an estimate above 1 Mbps', async () => {
+      const bps = await waitFor('an estimate above 800 kbps', async () => {
         const b = await estimate();
-        return b > 1_000_000 ? b : undefined;
+        return b > 800_000 ? b : undefined;
       }, 8000, 250).catch(async () => estimate());
-      expect(bps).toBeGreaterThan(1_000_000);
+      expect(bps).toBeGreaterThan(800_000);
       await page.evaluate(`fetch(window.whip.location, { method: 'DELETE' })`);
     });
   }, 60_000);
