@@ -219,19 +219,27 @@ async function whipIngest(total: number, clip: string): Promise<void> {
   const gw = await startGateway({ webrtc: { maxSessions: 2000 } });
   const load: LoadProcess[] = [];
   try {
-    for (let first = 0; first < total; first += perProcess) load.push(publisherProcess(gw.http, first, Math.min(perProcess, total - first), clip));
-    const ready = await Promise.all(load.map((l) => l.ready));
+    // One load process after the other: 16 node processes starting at once, each with its DTLS
+    // handshakes, on 2 cores took longer than the 10 s ICE/DTLS connect timeouts (seen at 128).
+    const ready: Awaited<LoadProcess['ready']>[] = [];
+    for (let first = 0; first < total; first += perProcess) {
+      const l = publisherProcess(gw.http, first, Math.min(perProcess, total - first), clip);
+      load.push(l);
+      ready.push(await l.ready);
+    }
     const refused = ready.flatMap((r) => r.publishers).filter((p) => !p.connected);
-    await waitFor(`${total} connected WHIP sessions`, async () => {
-      const s = ((await (await fetch(`${gw.http}/api/v1/webrtc/sessions`)).json()) as { sessions: { kind: string; state: string }[] }).sessions;
-      return s.filter((x) => x.kind === 'whip' && x.state === 'connected').length >= total - refused.length;
-    }, 30_000);
+    const connectedSessions = async () =>
+      ((await (await fetch(`${gw.http}/api/v1/webrtc/sessions`)).json()) as { sessions: { kind: string; state: string }[] }).sessions.filter((x) => x.kind === 'whip' && x.state === 'connected').length;
+    await waitFor(`${total} connected WHIP sessions`, async () => (await connectedSessions()) >= total - refused.length, 60_000).catch(async () => {
+      console.log(`(only ${await connectedSessions()} of ${total} WHIP sessions connected; measuring those)`);
+    });
     await sleep(WARMUP_MS);
     const loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
     const a = await whipSnapshot(gw.http, load);
     await sleep(SECONDS * 1000);
     const b = await whipSnapshot(gw.http, load);
+    const rssMb = process.memoryUsage().rss / 1024 / 1024;
     loop.disable();
     for (const l of load) l.end();
     const results = await Promise.all(load.map((l) => l.result));
@@ -261,9 +269,9 @@ async function whipIngest(total: number, clip: string): Promise<void> {
     const belowFull = perPath.filter((p) => p.fps < FULL_RATE_FPS).length;
     const sendFailures = results.flatMap((r) => r.publishers).reduce((x, p) => x + p.sendFailures, 0);
     console.log(
-      `${String(total).padStart(3)} WHIP publishers | in ${mbpsIn.toFixed(1)} Mbps, ${Math.round(ppsIn)} pkt/s | gateway CPU ${gatewayCpu.toFixed(1)} % of a core, ${(gatewayCpu / total).toFixed(2)} % per publisher, event loop p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms | fps min/median ${Math.min(...fps).toFixed(1)}/${median(fps).toFixed(1)}, ${belowFull} paths < ${FULL_RATE_FPS} | lost ${lost} | load ${load.length} procs ${sum(loadCpu).toFixed(0)} % (max ${Math.max(...loadCpu).toFixed(0)} %), their ffmpegs ${sum(ffmpegCpu).toFixed(0)} % | machine ${machine.toFixed(0)} % of ${cpus().length * 100} %, softirq ${softirq.toFixed(0)} %, rest ${others.toFixed(0)} %, steal ${steal.toFixed(0)} % | refused ${refused.length}, send failures ${sendFailures}`,
+      `${String(total).padStart(3)} WHIP publishers | in ${mbpsIn.toFixed(1)} Mbps, ${Math.round(ppsIn)} pkt/s | gateway CPU ${gatewayCpu.toFixed(1)} % of a core, ${(gatewayCpu / total).toFixed(2)} % per publisher, event loop p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, RSS ${Math.round(rssMb)} MB | fps min/median ${Math.min(...fps).toFixed(1)}/${median(fps).toFixed(1)}, ${belowFull} paths < ${FULL_RATE_FPS} | lost ${lost} | load ${load.length} procs ${sum(loadCpu).toFixed(0)} % (max ${Math.max(...loadCpu).toFixed(0)} %), their ffmpegs ${sum(ffmpegCpu).toFixed(0)} % | machine ${machine.toFixed(0)} % of ${cpus().length * 100} %, softirq ${softirq.toFixed(0)} %, rest ${others.toFixed(0)} %, steal ${steal.toFixed(0)} % | refused ${refused.length}, send failures ${sendFailures}`,
     );
-    console.log(JSON.stringify({ bench: 'webrtc-whip', publishers: total, perProcess, seconds, mbpsIn, ppsIn, gatewayCpuPercent: gatewayCpu, perPublisherCpuPercent: gatewayCpu / total, eventLoopP99Ms: loop.percentile(99) / 1e6, fpsMin: Math.min(...fps), fpsMedian: median(fps), belowFullRate: belowFull, lostPackets: lost, loadCpuPercent: loadCpu, ffmpegCpuPercent: ffmpegCpu, machineBusyPercent: machine, softirqPercent: softirq, otherProcessesPercent: others, stealPercent: steal, refused: refused.length, sendFailures, loadProcesses: results }));
+    console.log(JSON.stringify({ bench: 'webrtc-whip', publishers: total, perProcess, seconds, mbpsIn, ppsIn, gatewayCpuPercent: gatewayCpu, perPublisherCpuPercent: gatewayCpu / total, eventLoopP99Ms: loop.percentile(99) / 1e6, rssMb, fpsMin: Math.min(...fps), fpsMedian: median(fps), belowFullRate: belowFull, lostPackets: lost, loadCpuPercent: loadCpu, ffmpegCpuPercent: ffmpegCpu, machineBusyPercent: machine, softirqPercent: softirq, otherProcessesPercent: others, stealPercent: steal, refused: refused.length, sendFailures, loadProcesses: results }));
   } finally {
     for (const l of load) l.end();
     await gw.stop();

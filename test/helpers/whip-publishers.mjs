@@ -128,7 +128,21 @@ async function publisher(k) {
   at.onMessage(() => {});
   pc.setLocalDescription();
   await gathered;
-  const res = await fetch(`${origin}/${path}/whip`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription().sdp });
+  const post = () => fetch(`${origin}/${path}/whip`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription().sdp });
+  let res;
+  try {
+    res = await post();
+  } catch (error) {
+    // Once more on a reset: a kept-alive connection the gateway closed as it was reused (seen
+    // at 160 publishers, when the gateway's event loop lagged seconds behind).
+    process.stderr.write(`${path}: POST failed (${error.cause?.code ?? error.message}), once more\n`);
+    try {
+      res = await post();
+    } catch (again) {
+      process.stderr.write(`${path}: POST failed again (${again.cause?.code ?? again.message})\n`);
+      return p;
+    }
+  }
   p.status = res.status;
   p.location = res.headers.get('Location');
   const answer = await res.text();
@@ -198,6 +212,9 @@ ffmpeg.stderr.on('data', (d) => (ffmpegErr = (ffmpegErr + d).slice(-2000)));
 const cpu0 = process.cpuUsage();
 const t0 = Date.now();
 process.stdout.write(JSON.stringify({ ready: true, pid: process.pid, ffmpegPid: ffmpeg.pid, publishers: all.map((p) => ({ path: p.path, status: p.status, connected: p.connected })) }) + '\n');
+
+// The parent gone (the bench failed): nothing to report to, stop.
+process.stdout.on('error', () => process.exit(0));
 
 let finished = false;
 async function finish() {
