@@ -344,6 +344,9 @@ export class Gateway {
       }
       return [...counts.values()].map((c) => ({ labels: { kind: c.kind, state: c.state }, value: c.value }));
     });
+    this.metrics.addGauge('streamgate_webrtc_overload', 'WebRTC overload guard: event loop delay p99 (ms) over the last second, and sessions closed to shed load', ['what'], () =>
+      this.webrtc?.overload ? [{ labels: { what: 'lag_ms' }, value: this.webrtc.overload.lagMs }, { labels: { what: 'shed_sessions' }, value: this.webrtc.overload.shed }] : [],
+    );
     this.metrics.addRooms(() => this.rooms.list().map((room) => ({ path: room.path, participants: room.participants.size, messages: room.lastMessageId })));
     // Camera sources run in one process: worker 0 of cluster.workers (the others relay them from it,
     // so a camera gets one connection, not one per worker).

@@ -38,6 +38,8 @@ const { values } = parseArgs({
     sessions: { type: 'string', default: '5' },
     readers: { type: 'string', default: '50,100' },
     'per-process': { type: 'string', default: '4' },
+    // WHIP rows: the gateway's overload guard (webrtc.overloadLagMs; 500 is the product default, 0 off).
+    'overload-lag-ms': { type: 'string', default: '500' },
     publishers: { type: 'string', default: '' },
     'skip-latency': { type: 'boolean', default: false },
     'skip-readers': { type: 'boolean', default: false },
@@ -216,7 +218,7 @@ const FULL_RATE_FPS = 24.5;
 
 async function whipIngest(total: number, clip: string): Promise<void> {
   const perProcess = Number(values['per-process']);
-  const gw = await startGateway({ webrtc: { maxSessions: 2000 } });
+  const gw = await startGateway({ webrtc: { maxSessions: 2000, overloadLagMs: Number(values['overload-lag-ms']) } });
   const load: LoadProcess[] = [];
   try {
     // One load process after the other: 16 node processes starting at once, each with its DTLS

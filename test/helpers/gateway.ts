@@ -67,7 +67,9 @@ export async function startGateway(partial: Record<string, any> = {}): Promise<T
     rtsp: { ...(partial.rtsp ?? {}), port: 0 },
     srt: { ...(partial.srt ?? {}), port: 0 },
     // A port per WebRTC session (port 0 cannot be shared by ICE UDP mux); tests of the mux set one.
-    webrtc: { udpPort: 0, ...(partial.webrtc ?? {}) },
+    // The overload guard off: a test machine running suites side by side has event-loop delays a
+    // gateway of its own would not; its test turns it on.
+    webrtc: { udpPort: 0, overloadLagMs: 0, ...(partial.webrtc ?? {}) },
   });
   const { log, lines } = memoryLogger();
   const gw = new Gateway(config, { logger: log });

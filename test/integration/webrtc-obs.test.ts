@@ -90,3 +90,61 @@ describe.skipIf(!hasTool('ffmpeg'))('WHIP from an OBS-style publisher (libdatach
     }
   }, 60_000);
 });
+
+describe.skipIf(!hasTool('ffmpeg'))('WebRTC overload guard (webrtc.overloadLagMs)', () => {
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    gw = await startGateway({ webrtc: { udpPort: await freeUdpPort(), overloadLagMs: 200 } });
+  }, 30_000);
+
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  test('while the event loop falls behind, new sessions get 503 and the newest WHIP publisher is closed; the older one stays', async () => {
+    const older = await obsWhip(`${gw.http}/live/older/whip`);
+    const newer = await obsWhip(`${gw.http}/live/newer/whip`);
+    try {
+      expect(older.status, older.answer).toBe(201);
+      expect(newer.status, newer.answer).toBe(201);
+      await Promise.all([older.connected, newer.connected]);
+      const sessions = async () => ((await (await fetch(`${gw.http}/api/v1/webrtc/sessions`)).json()) as { sessions: any[] }).sessions;
+      await waitFor('both sessions', async () => (await sessions()).length === 2, 5000);
+      // What overload looks like from inside: the event loop busy 350 ms out of every 400 (as
+      // when more media arrives than it can take). Between the busy spells requests still run.
+      const busy = setInterval(() => {
+        const end = Date.now() + 350;
+        while (Date.now() < end);
+      }, 400);
+      let refused: { status: number; body: any } | undefined;
+      try {
+        refused = await waitFor('a refused POST', async () => {
+          const r = await obsWhip(`${gw.http}/live/third/whip`);
+          if (r.status === 201) await r.stop();
+          return r.status === 503 ? { status: r.status, body: JSON.parse(r.answer) } : undefined;
+        }, 10_000, 200);
+        await waitFor('the newest publisher to be shed', async () => !(await sessions()).some((s) => s.path === 'live/newer'), 10_000, 200);
+      } finally {
+        clearInterval(busy);
+      }
+      expect(refused.body.error.code).toBe('SG_ERR_WEBRTC_LIMIT');
+      expect(refused.body.error.message).toMatch(/overloaded: its event loop is \d+ ms behind/);
+      const left = await sessions();
+      expect(left.map((s) => s.path)).toEqual(['live/older']);
+      expect(gw.logs.some((l) => String(l.msg).includes('shedding load, closing WHIP session on live/newer'))).toBe(true);
+      // Once the loop keeps up, sessions are accepted again.
+      const again = await waitFor('a new session accepted', async () => {
+        const r = await obsWhip(`${gw.http}/live/again/whip`);
+        if (r.status !== 201) return undefined;
+        return r;
+      }, 10_000, 500);
+      await again.stop();
+      const metrics = await (await fetch(`${gw.http}/metrics`)).text();
+      expect(metrics).toMatch(/streamgate_webrtc_overload\{what="shed_sessions"\} [1-9]/);
+    } finally {
+      await older.stop();
+      await newer.stop();
+    }
+  }, 60_000);
+});

@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import { StreamgateError } from '../../core/errors.js';
 import { RtspAuthenticator } from './auth.js';
 import { encodeRequest, parseSession, parseTransport, type RtspLimits, type RtspMessage, RtspParser, type RtspResponse } from './message.js';
-import { buildRtcpReceiverReport, parseRtcpSenderReports, parseRtp, RtpReorderer, type RtpPacket, type SenderReport } from '../../formats/rtp/rtp.js';
+import { buildRtcpReport, RtpReceiverStats } from '../../formats/rtp/rtcp-receiver.js';
+import { buildRtcpReceiverReport, forEachRtcp, parseRtcpSenderReports, parseRtp, RtpReorderer, type RtpPacket, senderReportLsr, type SenderReport } from '../../formats/rtp/rtp.js';
 import { type MediaTrack, mediaTracks, parseSdp } from '../../formats/rtp/sdp.js';
 import { bindUdpPair } from './udp.js';
 import { peerAddress } from '../../net/listen.js';
@@ -34,6 +35,8 @@ export class RtspClientError extends StreamgateError {
 }
 
 const USER_AGENT = 'Streamgate';
+/** Our SSRC in the receiver reports we send cameras ("SG"). */
+const RTCP_SSRC = 0x5347;
 
 interface Pending {
   readonly cseq: number;
@@ -198,13 +201,25 @@ export class RtspClient {
       // UDP may reorder: packets go back in sequence order before the depacketizer.
       const reorderer = new RtpReorderer((pkt) => this.onPacket(i, pkt));
       this.reorderers.push(reorderer);
-      rtpSock.on('message', (msg) => this.onRtp(i, msg, reorderer));
-      rtcpSock.on('message', (msg) => this.onRtcp(i, msg));
+      // Reception statistics: each sender report of the camera is answered with a receiver report.
+      const stats = new RtpReceiverStats(this.tracks[i]!.clockRate);
+      rtpSock.on('message', (msg) => this.onRtp(i, msg, reorderer, stats));
+      rtcpSock.on('message', (msg) => {
+        this.onRtcp(i, msg);
+        if (!serverRtcp || !this.socket?.remoteAddress) return;
+        let reported = false;
+        forEachRtcp(msg, (type, _count, offset, length) => {
+          if (type !== 200 || length < 28) return;
+          stats.senderReport(senderReportLsr(msg, offset), Date.now());
+          reported = true;
+        });
+        if (reported && stats.received > 0) rtcpSock.send(buildRtcpReport(RTCP_SSRC, [stats], Date.now()), serverRtcp, this.socket.remoteAddress);
+      });
       rtpSock.on('error', () => this.badPackets++);
       rtcpSock.on('error', () => this.badPackets++);
       if (serverRtcp) {
         // A receiver report opens the path through NATs/firewalls and tells the camera we listen.
-        rtcpSock.send(buildRtcpReceiverReport(0x5347), serverRtcp, this.socket!.remoteAddress!);
+        rtcpSock.send(buildRtcpReceiverReport(RTCP_SSRC), serverRtcp, this.socket!.remoteAddress!);
       }
     }
   }
@@ -285,7 +300,7 @@ export class RtspClient {
     for (const report of parseRtcpSenderReports(bytes)) this.onSenderReport(index, report);
   }
 
-  private onRtp(index: number, bytes: Buffer, reorderer?: RtpReorderer): void {
+  private onRtp(index: number, bytes: Buffer, reorderer?: RtpReorderer, stats?: RtpReceiverStats): void {
     this.lastPacketAt = Date.now();
     let packet: RtpPacket;
     try {
@@ -294,6 +309,7 @@ export class RtspClient {
       this.badPackets++;
       return;
     }
+    stats?.packet(packet.ssrc, packet.sequence, packet.timestamp, this.lastPacketAt);
     if (reorderer) reorderer.push(packet, this.lastPacketAt);
     else this.onPacket(index, packet);
   }

@@ -52,6 +52,12 @@ export const webrtcConfigSchema = z
      * as a congested path (the publisher lowers its rate); false leaves publishers on loss reports.
      */
     whipTransportCc: z.boolean().default(true),
+    /**
+     * The event loop's delay (p99 over a second) past which the process counts as overloaded:
+     * new WHIP/WHEP sessions are refused (SG_ERR_WEBRTC_LIMIT, 503), and after 2 s more the
+     * newest WHIP sessions are closed one a second until it keeps up. 0: never.
+     */
+    overloadLagMs: z.number().int().min(0).default(500),
     /** RTP payload limit of packets we send (SRTP and UDP/IP headers come on top; 1200 passes VPNs). */
     maxRtpPayload: z.number().int().min(500).max(1400).default(1200),
   });

@@ -14,6 +14,13 @@ export class WebRtcLimitError extends StreamgateError {
   }
 }
 
+/** The process is overloaded (webrtc.overloadLagMs): no new sessions for now (SG_ERR_WEBRTC_LIMIT: HTTP 503). */
+export class WebRtcOverloadError extends StreamgateError {
+  constructor(lagMs: number, limitMs: number) {
+    super('SG_ERR_WEBRTC_LIMIT', `the gateway is overloaded: its event loop is ${lagMs} ms behind (webrtc.overloadLagMs ${limitMs}); try again later or another node`);
+  }
+}
+
 /** ICE or DTLS did not complete, or the peer went away (SG_ERR_WEBRTC_FAILED). */
 export class WebRtcFailedError extends StreamgateError {
   constructor(message: string) {

@@ -23,7 +23,8 @@ import { maskSecrets } from '../../log.js';
 import { certificateFiles } from './certificate.js';
 import type { WebRtcConfig } from './config.js';
 import { type AnswerMedia, Peer } from './engine.js';
-import { WebRtcLimitError } from './errors.js';
+import { WebRtcLimitError, WebRtcOverloadError } from './errors.js';
+import { OverloadGuard } from './overload.js';
 import { WebRtcStreamFormat } from './from-stream.js';
 import { announceAddresses, chooseAudio, chooseH264, chooseRtx, type OfferCodec, type OfferMedia, offeredCodecs, parseOffer } from './sdp.js';
 import type { SessionInfo, WebRtcSession } from './session.js';
@@ -106,7 +107,24 @@ export class WebRtcServer {
   private closed = false;
   private certificate: { certificatePemFile: string; keyPemFile: string } | undefined;
 
-  constructor(private readonly options: WebRtcServerOptions) {}
+  /** Refuses new sessions and sheds the newest WHIP ones while the event loop falls behind. */
+  readonly overload: OverloadGuard | undefined;
+
+  constructor(private readonly options: WebRtcServerOptions) {
+    const limit = options.config.overloadLagMs;
+    this.overload = limit > 0 ? new OverloadGuard(limit, (reason) => this.shedNewest(reason), options.log) : undefined;
+  }
+
+  /** Closes the newest WHIP session, else the newest WHEP one (publishers bring the load in). */
+  private shedNewest(reason: string): boolean {
+    const list = this.list();
+    const newest = (kind: string) => list.filter((s) => s.kind === kind && s.state !== 'closed').sort((a, b) => b.since - a.since)[0];
+    const victim = newest('whip') ?? newest('whep');
+    if (!victim) return false;
+    this.options.log.warn({ session: victim.id, path: victim.path, kind: victim.kind }, `WebRTC: shedding load, closing ${victim.kind.toUpperCase()} session on ${victim.path}`);
+    victim.close(reason);
+    return true;
+  }
 
   /** The ICE UDP mux port (0: a port per session). */
   get udpPort(): number {
@@ -181,6 +199,7 @@ export class WebRtcServer {
       const media = parseOffer(offer);
       if (this.closed) throw new StreamgateError('SG_ERR_INTERNAL', 'the gateway is stopping');
       if (this.sessions.size >= this.options.config.maxSessions) throw new WebRtcLimitError(this.options.config.maxSessions);
+      if (this.overload?.overloaded) throw new WebRtcOverloadError(this.overload.lagMs, this.options.config.overloadLagMs);
       const query = splitQuery(req.originalUrl).query;
       const request = { path, protocol: kind === 'whep' ? 'webrtc' : 'whip', remoteAddress, query, credential: bearer(req) };
       const session = kind === 'whep' ? await this.play(request, offer, media) : await this.publish(request, offer, media);
@@ -348,6 +367,7 @@ export class WebRtcServer {
   /** Ends every session (gateway stop). */
   close(): void {
     this.closed = true;
+    this.overload?.close();
     for (const s of this.list()) s.close('gateway stopping');
   }
 }
