@@ -38,6 +38,8 @@ const { values } = parseArgs({
     sessions: { type: 'string', default: '5' },
     readers: { type: 'string', default: '50,100' },
     'per-process': { type: 'string', default: '4' },
+    // Readers rows: load readers that count bytes only (no packet to JS), so a process holds more.
+    'bytes-only': { type: 'boolean', default: false },
     // WHIP rows: the gateway's overload guard (webrtc.overloadLagMs; 500 is the product default, 0 off).
     'overload-lag-ms': { type: 'string', default: '500' },
     publishers: { type: 'string', default: '' },
@@ -83,10 +85,10 @@ async function latency(http: string): Promise<void> {
   }
 }
 
-function loadProcess(url: string, count: number, measureMs: number): Promise<{ readers: { fps: number; kbps: number; gaps: number; connected: boolean }[] }> {
+function loadProcess(url: string, count: number, measureMs: number): Promise<{ readers: { fps: number | null; kbps: number | null; gaps: number; connected: boolean }[] }> {
   const script = resolve(process.cwd(), 'test/helpers/whep-readers.mjs');
   return new Promise((done, fail) =>
-    execFile(process.execPath, [script, url, String(count), String(measureMs), '3000'], { timeout: measureMs + 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout) =>
+    execFile(process.execPath, [script, url, String(count), String(measureMs), '3000'], { timeout: measureMs + 60_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, WHEP_BYTES_ONLY: values['bytes-only'] ? '1' : '' } }, (error, stdout) =>
       error ? fail(error) : done(JSON.parse(stdout)),
     ),
   );
@@ -104,14 +106,23 @@ async function readersPerCore(http: string, total: number): Promise<void> {
     return s.filter((x) => x.state === 'connected').length >= total;
   }, 60_000);
   await sleep(3000);
+  // The gateway's side of every session: what it sent, and the loss its readers report (RTCP).
+  const sessions = async () => ((await (await fetch(`${http}/api/v1/webrtc/sessions`)).json()) as { sessions: { id: string; bytesSent: number; packetsLost: number; fractionLost: number }[] }).sessions;
+  const before = new Map((await sessions()).map((x) => [x.id, x]));
   const cpu0 = process.cpuUsage();
   const t0 = Date.now();
   await sleep(measureMs - 500);
   const cpu = process.cpuUsage(cpu0);
-  const cpuPercent = ((cpu.user + cpu.system) / 1000 / (Date.now() - t0)) * 100;
+  const windowMs = Date.now() - t0;
+  const cpuPercent = ((cpu.user + cpu.system) / 1000 / windowMs) * 100;
+  const after = await sessions();
+  const sentKbps = after.filter((x) => before.has(x.id)).map((x) => ((x.bytesSent - before.get(x.id)!.bytesSent) * 8) / windowMs);
+  const reportedLost = after.reduce((n, x) => n + Math.max(0, x.packetsLost - (before.get(x.id)?.packetsLost ?? 0)), 0);
+  console.log(`     gateway side: sent per reader min/median ${Math.round(Math.min(...sentKbps))}/${Math.round(median(sentKbps))} kbps, packets the readers reported lost in the window: ${reportedLost}`);
   const readers = (await runs).flatMap((r) => r.readers);
-  const fps = readers.map((r) => r.fps);
-  const kbps = readers.map((r) => r.kbps);
+  // Bytes-only load processes count one reader each (a sample); the others report null.
+  const fps = readers.flatMap((r) => (r.fps === null ? [] : [r.fps]));
+  const kbps = readers.flatMap((r) => (r.kbps === null ? [] : [r.kbps]));
   const mem = process.memoryUsage().rss / 1024 / 1024;
   console.log(
     `${String(total).padStart(4)} WHEP readers | gateway CPU ${cpuPercent.toFixed(1)} % of a core | readers per core ≈ ${Math.round((total / cpuPercent) * 100)} | fps min/median ${Math.min(...fps).toFixed(1)}/${median(fps).toFixed(1)} | kbps median ${Math.round(median(kbps))} | gaps ${readers.reduce((a, r) => a + r.gaps, 0)} | RSS ${Math.round(mem)} MB`,

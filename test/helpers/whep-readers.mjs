@@ -4,6 +4,9 @@
 // audioPackets, bytes } and the process CPU time. A separate process keeps the load generator's
 // event loop and ICE threads apart from the gateway's, as real viewers are.
 //   node test/helpers/whep-readers.mjs URL COUNT [MEASURE_MS] [WARMUP_MS]
+// WHEP_BYTES_ONLY=1: no packet reaches JavaScript (no onMessage; libdatachannel still decrypts,
+// counts and sends receiver reports) except for the first reader of the process, which counts as
+// usual: a sample. A load process then holds many more readers (for the readers-per-core bench).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +19,7 @@ const [url, countArg, measureArg, warmupArg] = process.argv.slice(2);
 const count = Number(countArg ?? 1);
 const measureMs = Number(measureArg ?? 5000);
 const warmupMs = Number(warmupArg ?? 1000);
+const bytesOnly = process.env.WHEP_BYTES_ONLY === '1';
 
 function firstNalType(p) {
   const t = p[0] & 0x1f;
@@ -31,7 +35,9 @@ const certDir = mkdtempSync(join(tmpdir(), 'sg-whep-'));
 const certificate = { certificatePemFile: join(certDir, 'c.pem'), keyPemFile: join(certDir, 'k.pem') };
 execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', certificate.keyPemFile, '-out', certificate.certificatePemFile, '-days', '2', '-subj', '/CN=load'], { stdio: 'ignore' });
 
-async function reader() {
+async function reader(index) {
+  // In bytes-only mode the first reader of the process still counts, as a sample.
+  const counting = !bytesOnly || index === 0;
   const pc = new PeerConnection('load', { iceServers: [], bindAddress: '127.0.0.1', ...certificate });
   const r = { status: 0, frames: 0, keyframes: 0, gaps: 0, audioPackets: 0, bytes: 0, connected: false, pc, location: null };
   const connected = new Promise((resolve) => pc.onStateChange((s) => s === 'connected' && resolve()));
@@ -45,7 +51,7 @@ async function reader() {
   vt.setMediaHandler(new RtcpReceivingSession());
   let expected = -1;
   let frameStart = true;
-  vt.onMessage((m) => {
+  if (counting) vt.onMessage((m) => {
     if (m.length < 12 || (m[1] >= 200 && m[1] <= 206)) return;
     r.bytes += m.length;
     const seq = m.readUInt16BE(2);
@@ -66,7 +72,7 @@ async function reader() {
   a.addAudioCodec(0, 'PCMU/8000/1');
   const at = pc.addTrack(a);
   at.setMediaHandler(new RtcpReceivingSession());
-  at.onMessage((m) => {
+  if (counting) at.onMessage((m) => {
     if (m.length < 12 || (m[1] >= 200 && m[1] <= 206)) return;
     r.audioPackets++;
     r.bytes += m.length;
@@ -94,7 +100,7 @@ async function reader() {
 // close before their answer arrives (seen with 10 at once); the gateway side takes them in
 // parallel across the processes a test starts.
 const readers = [];
-readers.push(...(await Promise.all(Array.from({ length: count }, () => reader()))));
+readers.push(...(await Promise.all(Array.from({ length: count }, (_, i) => reader(i)))));
 await new Promise((resolve) => setTimeout(resolve, warmupMs));
 const start = readers.map((r) => ({ frames: r.frames, audio: r.audioPackets, bytes: r.bytes }));
 const cpu0 = process.cpuUsage();
@@ -107,9 +113,9 @@ const out = readers.map((r, i) => ({
   connected: r.connected,
   keyframes: r.keyframes,
   gaps: r.gaps,
-  fps: (r.frames - start[i].frames) / seconds,
-  audioPps: (r.audioPackets - start[i].audio) / seconds,
-  kbps: ((r.bytes - start[i].bytes) * 8) / 1000 / seconds,
+  fps: bytesOnly && i > 0 ? null : (r.frames - start[i].frames) / seconds,
+  audioPps: bytesOnly && i > 0 ? null : (r.audioPackets - start[i].audio) / seconds,
+  kbps: bytesOnly && i > 0 ? null : ((r.bytes - start[i].bytes) * 8) / 1000 / seconds,
   location: r.location,
 }));
 const origin = new URL(url).origin;
