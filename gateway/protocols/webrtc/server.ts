@@ -100,12 +100,24 @@ function h264Profile(track: Track | undefined): number {
   return (track as VideoTrack).config[1]!;
 }
 
+/** Ended sessions remembered for a late DELETE. */
+const RECENTLY_ENDED = 256;
+
 export class WebRtcServer {
   private readonly sessions = new Map<string, WebRtcSession>();
   /** RTP state per stream (one format each), dropped with the stream. */
   private readonly formats = new WeakMap<Stream, WebRtcStreamFormat>();
   private closed = false;
   private certificate: { certificatePemFile: string; keyPemFile: string } | undefined;
+
+  /** Sessions that ended lately (id → "kind path"), so a DELETE right after the peer left gets 200. */
+  private readonly recentlyEnded = new Map<string, string>();
+
+  private rememberEnded(session: WebRtcSession): void {
+    this.recentlyEnded.set(session.id, `${session.kind} ${session.path}`);
+    // Oldest first in a Map: keep the last RECENTLY_ENDED.
+    while (this.recentlyEnded.size > RECENTLY_ENDED) this.recentlyEnded.delete(this.recentlyEnded.keys().next().value!);
+  }
 
   /** Refuses new sessions and sheds the newest WHIP ones while the event loop falls behind. */
   readonly overload: OverloadGuard | undefined;
@@ -166,6 +178,13 @@ export class WebRtcServer {
 
   private delete(kind: string, path: string, id: string, res: Response): void {
     try {
+      // OBS closes its peer connection first and DELETEs after: the session may have ended on
+      // the DTLS close a moment before. The resource was there; the DELETE succeeds.
+      const ended = this.recentlyEnded.get(id);
+      if (ended && ended === `${kind} ${path}` && !this.sessions.has(id)) {
+        res.status(200).end();
+        return;
+      }
       this.session(kind, path, id).close('ended by the client (DELETE)');
       res.status(200).end();
     } catch (error) {
@@ -205,7 +224,10 @@ export class WebRtcServer {
       const session = kind === 'whep' ? await this.play(request, offer, media) : await this.publish(request, offer, media);
       const answer = await session.answer;
       this.sessions.set(session.session.id, session.session);
-      session.session.onClosed(() => this.sessions.delete(session.session.id));
+      session.session.onClosed(() => {
+        this.sessions.delete(session.session.id);
+        this.rememberEnded(session.session);
+      });
       const location = `/${path}/${kind}/${session.session.id}`;
       log.info({ conn: remoteAddress, path: session.session.path, session: session.session.id, video: session.session.video, audio: session.session.audio }, `${kind.toUpperCase()} session started`);
       res.status(201).set({ 'Content-Type': 'application/sdp', Location: location, 'Access-Control-Expose-Headers': 'Location, ETag', ETag: `"${session.session.id}"` }).send(answer);
