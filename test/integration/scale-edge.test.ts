@@ -146,6 +146,9 @@ describe.skipIf(!hasTool('ffmpeg') || !hasRedis())('origin + edge over a Redis d
   it('without a relay secret the edge pulls with the token of a reader the origin accepted', async () => {
     const plain = await startGateway({ cluster: { redis: { url: redis.url }, edge: { enabled: true, idleCloseMs: 500 } } });
     try {
+      // Until its Redis connection is up the edge answers 503 (directory unreachable), rightly;
+      // under CI load that can outlast start().
+      await waitFor('the edge connected to Redis', async () => ((await json(`${plain.http}/api/v1/cluster`)) as any).redis.connected, 10_000);
       expect((await fetch(`${plain.http}/secure/cam2.flv?token=wrong`)).status).toBe(403);
       const r = readFlv(`${plain.http}/secure/cam2.flv?token=play-key`);
       try {
