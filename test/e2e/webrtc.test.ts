@@ -133,23 +133,33 @@ describe.skipIf(!enabled)('WebRTC in Chromium', () => {
   test('WHIP: transport-wide congestion feedback lets the browser\'s rate control measure the path (no 300 kbps creep)', async () => {
     await withPage(browser, { width: 800, height: 480 }, async (page) => {
       await blankVideoPage(page, gw.http, 'webrtc-whip-twcc');
-      const r = await whipPublish(page, `${gw.http}/live/twcc/whip`);
-      expect(r.status, r.body).toBe(201);
-      // Negotiated: the header extension with the offer's id, and the feedback type on the video.
-      const id = /a=extmap:(\d+) http:\/\/www\.ietf\.org\/id\/draft-holmer-rmcat-transport-wide-cc-extensions-01/.exec(r.body)?.[1];
-      expect(id, r.body).toBeDefined();
-      expect(r.body).toMatch(/a=rtcp-fb:\d+ transport-cc/);
-      await waitConnected(page, 'whip');
-      // The browser's bandwidth estimate once it has probed: 3.3 Mbps within a second here. On loss
-      // feedback alone (webrtc.whipTransportCc: false) Chromium starts at 300 kbps and adds about
-      // 8 % a second: 523 kbps after 8 s, 612 kbps after 10 s.
+      // The browser's bandwidth estimate once it has probed: 1-3.3 Mbps within half a second here.
+      // On loss feedback alone (webrtc.whipTransportCc: false) Chromium starts at 300 kbps and adds
+      // about 8 % a second: 523 kbps after 8 s, 612 kbps after 10 s. The arrival times in our feedback
+      // are taken on the gateway's event loop: when the 2 cores are shared with other suites, a stall
+      // during the ~20 ms of Chromium's first probe spoils that probe (2 runs in 22 beside the core
+      // suites: the estimate then stays at 300-360 kbps, Chromium does not probe again). A spoilt
+      // probe gets a fresh publish, three at most; broken feedback fails all three.
       const estimate = async () => page.evaluate(`(async () => { let bps = 0; (await window.whip.pc.getStats()).forEach((s) => { if (s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate) bps = s.availableOutgoingBitrate; }); return bps; })()`) as Promise<number>;
-      const bps = await waitFor('an estimate above 800 kbps', async () => {
-        const b = await estimate();
-        return b > 800_000 ? b : undefined;
-      }, 8000, 250).catch(async () => estimate());
-      expect(bps).toBeGreaterThan(800_000);
-      await page.evaluate(`fetch(window.whip.location, { method: 'DELETE' })`);
+      const estimates: number[] = [];
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        const r = await whipPublish(page, `${gw.http}/live/twcc${attempt}/whip`);
+        expect(r.status, r.body).toBe(201);
+        // Negotiated: the header extension with the offer's id, and the feedback type on the video.
+        const id = /a=extmap:(\d+) http:\/\/www\.ietf\.org\/id\/draft-holmer-rmcat-transport-wide-cc-extensions-01/.exec(r.body)?.[1];
+        expect(id, r.body).toBeDefined();
+        expect(r.body).toMatch(/a=rtcp-fb:\d+ transport-cc/);
+        await waitConnected(page, 'whip');
+        const bps = await waitFor('an estimate above 800 kbps', async () => {
+          const b = await estimate();
+          return b > 800_000 ? b : undefined;
+        }, 4000, 250).catch(async () => estimate());
+        estimates.push(Math.round(bps / 1000));
+        await page.evaluate(`(async () => { await fetch(window.whip.location, { method: 'DELETE' }); window.whip.pc.close(); window.whip.stream.getTracks().forEach((t) => t.stop()); })()`);
+        if (bps > 800_000) break;
+        console.warn(`*** TWCC attempt ${attempt}: the browser's estimate is ${Math.round(bps / 1000)} kbps after 4 s (a spoilt first probe?): publishing again ***`);
+      }
+      expect(estimates.at(-1), `estimates (kbps) per attempt: ${estimates.join(', ')}`).toBeGreaterThan(800);
     });
   }, 60_000);
 });
