@@ -445,6 +445,7 @@ export class Gateway {
         this.log.info({ listener: 'srt', port: this.ports.srt }, `SRT listening on srt://${host}:${this.ports.srt} (UDP; streamid=#!::r={app}/{name},m=publish)`);
       }
       if (this.webrtc) {
+        this.webrtc.listen();
         const udp = this.webrtc.udpPort;
         this.log.info(
           { component: 'webrtc', udpPort: udp },

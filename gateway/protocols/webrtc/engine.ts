@@ -10,8 +10,9 @@
 import nodeDataChannel from 'node-datachannel';
 import type { Track as NdTrack, PeerConnection as NdPeerConnection, RtcConfig } from 'node-datachannel';
 import type { WebRtcConfig } from './config.js';
+import { SdpInvalidError, WebRtcNoPortError } from './errors.js';
 
-const { PeerConnection, Video, Audio } = nodeDataChannel;
+const { PeerConnection, Video, Audio, IceUdpMuxListener } = nodeDataChannel;
 
 export type MediaTrack = NdTrack;
 
@@ -40,11 +41,13 @@ export class Peer {
   private readonly pc: NdPeerConnection;
   readonly tracks = new Map<string, NdTrack>();
   private closed = false;
+  /** What a failed ICE gathering most likely means with this config. */
+  private readonly where: string;
 
   constructor(name: string, config: WebRtcConfig, bindAddress: string, certificate: { certificatePemFile: string; keyPemFile: string }, events: PeerEvents) {
     const rtc: RtcConfig = {
       iceServers: config.iceServers,
-      disableAutoNegotiation: true,
+      // Auto-negotiation on: setRemoteDescription writes the answer (see answer()).
       ...certificate,
       // 0.0.0.0 / :: gather every interface; a specific bind address only that one.
       ...(bindAddress && bindAddress !== '0.0.0.0' && bindAddress !== '::' ? { bindAddress } : {}),
@@ -54,6 +57,7 @@ export class Peer {
           ? { portRangeBegin: config.portRange[0], portRangeEnd: config.portRange[1] }
           : {}),
     };
+    this.where = config.udpPort > 0 ? `webrtc.udpPort ${config.udpPort} taken by another process?` : config.portRange[0] > 0 ? `webrtc.portRange ${config.portRange[0]}-${config.portRange[1]} used up?` : 'no ephemeral port free?';
     this.pc = new PeerConnection(name, rtc);
     this.pc.onStateChange((state) => {
       if (!this.closed) events.state(state);
@@ -74,7 +78,6 @@ export class Peer {
         }
       });
     });
-    this.pc.setRemoteDescription(this.holdCandidates(offer), 'offer');
     for (const m of media) {
       const desc = m.kind === 'video' ? new Video(m.mid, m.direction) : new Audio(m.mid, m.direction);
       if (m.codec) {
@@ -94,7 +97,16 @@ export class Peer {
       // the RTCP we send whatever its direction, and hands us the sender's reports.
       this.tracks.set(m.mid, this.pc.addTrack(desc));
     }
-    this.pc.setLocalDescription('answer');
+    // Our tracks first, then the offer: libdatachannel answers it at once with them (same mids).
+    // An answer written by an explicit setLocalDescription cannot fail safely: node-datachannel
+    // does not catch there, and a failed ICE gathering (the UDP port taken by another process, the
+    // port range used up) aborts the process. Inside setRemoteDescription it is a JS error.
+    try {
+      this.pc.setRemoteDescription(this.holdCandidates(offer), 'offer');
+    } catch (error) {
+      const message = (error as Error).message.replace(/^libdatachannel error while adding remote description: /, '');
+      throw /gather|ICE agent|bind/i.test(message) ? new WebRtcNoPortError(message, this.where) : new SdpInvalidError(message);
+    }
     await gathered;
     const local = this.pc.localDescription();
     if (!local) throw new Error('libdatachannel produced no answer');
@@ -162,4 +174,22 @@ export class Peer {
     // transport lets a late NACK make libdatachannel send on a closed track, which aborts the process.
     this.pc.close();
   }
+}
+
+/**
+ * Binds the ICE UDP mux port for as long as the gateway runs: libjuice shares this socket with
+ * every session's agent. Without it the port is bound by the first session and freed with the
+ * last, so another process could take it in between (and the next session would find it gone).
+ * Throws when the port is taken now: the gateway does not start, as with its other listeners.
+ */
+export function reserveUdpMux(port: number, bindAddress: string): { close(): void } {
+  // The same bind address as the agents' (Peer): libjuice shares a socket only with an equal one.
+  const specific = bindAddress && bindAddress !== '0.0.0.0' && bindAddress !== '::' ? bindAddress : undefined;
+  let listener: InstanceType<typeof IceUdpMuxListener>;
+  try {
+    listener = specific ? new IceUdpMuxListener(port, specific) : new IceUdpMuxListener(port);
+  } catch (error) {
+    throw new Error(`WebRTC ICE UDP port ${port}${specific ? ` on ${specific}` : ''}: ${(error as Error).message} (in use by another process? webrtc.udpPort)`);
+  }
+  return { close: () => listener.stop() };
 }

@@ -21,6 +21,16 @@ export class WebRtcOverloadError extends StreamgateError {
   }
 }
 
+/**
+ * ICE could not gather a local candidate: the UDP port (webrtc.udpPort) is taken by another
+ * process, or every port of webrtc.portRange is in use (SG_ERR_WEBRTC_LIMIT: HTTP 503).
+ */
+export class WebRtcNoPortError extends StreamgateError {
+  constructor(detail: string, where: string) {
+    super('SG_ERR_WEBRTC_LIMIT', `no UDP port for ICE (${where}): ${detail}; try again later`);
+  }
+}
+
 /** ICE or DTLS did not complete, or the peer went away (SG_ERR_WEBRTC_FAILED). */
 export class WebRtcFailedError extends StreamgateError {
   constructor(message: string) {

@@ -22,7 +22,7 @@ import { peerAddress } from '../../net/listen.js';
 import { maskSecrets } from '../../log.js';
 import { certificateFiles } from './certificate.js';
 import type { WebRtcConfig } from './config.js';
-import { type AnswerMedia, Peer } from './engine.js';
+import { type AnswerMedia, Peer, reserveUdpMux } from './engine.js';
 import { WebRtcLimitError, WebRtcOverloadError } from './errors.js';
 import { OverloadGuard } from './overload.js';
 import { WebRtcStreamFormat } from './from-stream.js';
@@ -136,6 +136,14 @@ export class WebRtcServer {
     this.options.log.warn({ session: victim.id, path: victim.path, kind: victim.kind }, `WebRTC: shedding load, closing ${victim.kind.toUpperCase()} session on ${victim.path}`);
     victim.close(reason);
     return true;
+  }
+
+  private mux: { close(): void } | undefined;
+
+  /** Binds the ICE UDP mux port (webrtc.udpPort) now, so a port in use stops the start. */
+  listen(): void {
+    const port = this.options.config.udpPort;
+    if (port > 0 && !this.mux) this.mux = reserveUdpMux(port, this.options.bindAddress);
   }
 
   /** The ICE UDP mux port (0: a port per session). */
@@ -391,5 +399,7 @@ export class WebRtcServer {
     this.closed = true;
     this.overload?.close();
     for (const s of this.list()) s.close('gateway stopping');
+    this.mux?.close();
+    this.mux = undefined;
   }
 }
