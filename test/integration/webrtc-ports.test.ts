@@ -2,11 +2,11 @@
  * The UDP ports ICE needs, when another process has them: a clear error and nothing else. A
  * failed ICE gathering inside libdatachannel's answer used to abort the whole process
  * (node-datachannel does not catch there); now the WHIP/WHEP request gets 503 and every other
- * stream goes on. The mux port (webrtc.udpPort) is bound for the gateway's whole run.
+ * stream goes on. The mux port (webrtc.udpPort) is bound for the gateway's whole run when free.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { describe, expect, test } from 'vitest';
-import { startGateway } from '../helpers/gateway.js';
+import { startGateway, waitFor } from '../helpers/gateway.js';
 import { obsWhip } from '../helpers/obs-whip.js';
 import { hasTool } from '../helpers/tools.js';
 import { freeUdpPort } from '../helpers/webrtc-client.js';
@@ -31,13 +31,30 @@ async function canBind(port: number): Promise<boolean> {
 }
 
 describe.skipIf(!hasTool('ffmpeg'))('WebRTC UDP ports taken by another process', () => {
-  test('webrtc.udpPort in use: the gateway does not start, and says which port', async () => {
+  test('webrtc.udpPort in use: the gateway starts and says so, WHIP answers 503 until the port is free, then holds it', async () => {
     const port = await freeUdpPort();
     const other = await hold(port);
+    let released = false;
+    const gw = await startGateway({ webrtc: { udpPort: port } });
     try {
-      await expect(startGateway({ webrtc: { udpPort: port } })).rejects.toThrow(new RegExp(`WebRTC ICE UDP port ${port} on 127\\.0\\.0\\.1: .*in use by another process`));
-    } finally {
+      expect(gw.logs.some((l) => l.level === 40 && new RegExp(`WebRTC ICE UDP port ${port} on 127\\.0\\.0\\.1: .*in use by another process`).test(String(l.msg)))).toBe(true);
+      const refused = await obsWhip(`${gw.http}/live/busy/whip`, { seconds: 1 });
+      expect(refused.status).toBe(503);
+      expect(JSON.parse(refused.answer).error).toMatchObject({ code: 'SG_ERR_WEBRTC_LIMIT', message: expect.stringMatching(new RegExp(`no UDP port for ICE \\(webrtc\\.udpPort ${port} taken by another process\\?\\)`)) });
+      await refused.stop();
+      // The other process lets go: the next session binds the port itself.
       other.close();
+      released = true;
+      const obs = await obsWhip(`${gw.http}/live/free/whip`, { seconds: 1 });
+      expect(obs.status, obs.answer).toBe(201);
+      await obs.connected;
+      await obs.stop();
+      // And holds it from then on.
+      expect(gw.logs.some((l) => new RegExp(`WebRTC ICE UDP port ${port} is free again: bound`).test(String(l.msg)))).toBe(true);
+      expect(await canBind(port)).toBe(false);
+    } finally {
+      if (!released) other.close();
+      await gw.stop();
     }
   });
 
@@ -55,7 +72,7 @@ describe.skipIf(!hasTool('ffmpeg'))('WebRTC UDP ports taken by another process',
     } finally {
       await gw.stop();
     }
-    expect(await canBind(port)).toBe(true);
+    await waitFor('the port free once the gateway stopped', () => canBind(port), 5000);
   });
 
   test('webrtc.portRange used up: WHIP answers 503 SG_ERR_WEBRTC_LIMIT, the process and its other streams go on', async () => {

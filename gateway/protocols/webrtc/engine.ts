@@ -180,7 +180,7 @@ export class Peer {
  * Binds the ICE UDP mux port for as long as the gateway runs: libjuice shares this socket with
  * every session's agent. Without it the port is bound by the first session and freed with the
  * last, so another process could take it in between (and the next session would find it gone).
- * Throws when the port is taken now: the gateway does not start, as with its other listeners.
+ * Throws when the port is taken now.
  */
 export function reserveUdpMux(port: number, bindAddress: string): { close(): void } {
   // The same bind address as the agents' (Peer): libjuice shares a socket only with an equal one.

@@ -140,10 +140,21 @@ export class WebRtcServer {
 
   private mux: { close(): void } | undefined;
 
-  /** Binds the ICE UDP mux port (webrtc.udpPort) now, so a port in use stops the start. */
-  listen(): void {
+  /**
+   * Binds the ICE UDP mux port (webrtc.udpPort) for the whole run, so no other process takes it
+   * between sessions. When another process has it now (a second gateway on the host, a standby
+   * beside its primary), the gateway still starts and says so: sessions get 503 until the port is
+   * free, then bind it themselves.
+   */
+  listen(quiet = false): void {
     const port = this.options.config.udpPort;
-    if (port > 0 && !this.mux) this.mux = reserveUdpMux(port, this.options.bindAddress);
+    if (port <= 0 || this.mux || this.closed) return;
+    try {
+      this.mux = reserveUdpMux(port, this.options.bindAddress);
+      if (quiet) this.options.log.info({ udpPort: port }, `WebRTC ICE UDP port ${port} is free again: bound`);
+    } catch (error) {
+      if (!quiet) this.options.log.warn({ udpPort: port }, `${(error as Error).message}: WHIP/WHEP sessions get 503 until it is free`);
+    }
   }
 
   /** The ICE UDP mux port (0: a port per session). */
@@ -250,6 +261,8 @@ export class WebRtcServer {
 
   private peer(name: string, onState: (s: string) => void): Peer {
     this.certificate ??= certificateFiles(this.options.certificateDir);
+    // The mux port was taken at start: hold it from the first session that finds it free.
+    this.listen(true);
     return new Peer(name, this.options.config, this.options.bindAddress, this.certificate, { state: onState });
   }
 
