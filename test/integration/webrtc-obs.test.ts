@@ -83,7 +83,9 @@ describe.skipIf(!hasTool('ffmpeg'))('WHIP from an OBS-style publisher (libdatach
       console.log(`OBS-style WHIP over 10 % video loss: ${detail}`);
       expect(s.nackedPackets, detail).toBeGreaterThanOrEqual(relay.stats.dropped * 0.7);
       expect(s.retransmitted, detail).toBeGreaterThanOrEqual(s.nackedPackets * 0.6);
-      expect(s.packetsLost, detail).toBeLessThan(relay.stats.dropped * 0.4);
+      // A NACK or its retransmission lost too (one in ten here) is asked for again: 0 lost in
+      // 104 dropped, where one NACK per gap left 7.
+      expect(s.packetsLost, detail).toBeLessThanOrEqual(relay.stats.dropped * 0.05);
     } finally {
       await obs.stop();
       await relay.close();

@@ -335,6 +335,28 @@ export class RtpReorderer {
     }
   }
 
+  /**
+   * The runs of sequence numbers still missing while packets wait for them (`count` from
+   * `first`), once the oldest has waited `minAgeMs`: where a receiver asks again for what its
+   * first NACK did not bring (the request or the retransmission was lost too).
+   */
+  forEachMissing(nowMs: number, minAgeMs: number, visit: (first: number, count: number) => void): void {
+    if (this.held === 0 || nowMs - this.heldSince < minAgeMs) return;
+    const size = this.slots.length;
+    let first = -1;
+    let count = 0;
+    for (let seq = this.expected; seq !== this.highest; seq = (seq + 1) & 0xffff) {
+      const pkt = this.slots[seq % size];
+      if (pkt !== undefined && pkt.sequence === seq) {
+        if (count > 0) visit(first, count);
+        count = 0;
+      } else if (count++ === 0) {
+        first = seq;
+      }
+    }
+    if (count > 0) visit(first, count);
+  }
+
   private emit(pkt: RtpPacket): void {
     this.expected = (pkt.sequence + 1) & 0xffff;
     this.deliver(pkt);

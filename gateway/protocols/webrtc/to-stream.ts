@@ -74,6 +74,18 @@ export class WhipIngest {
     });
   }
 
+  /**
+   * NACKs again the video packets still missing once the oldest has waited `minAgeMs`: the first
+   * NACK or its retransmission can be lost too (at 10 % loss, one gap in ten).
+   */
+  nackAgain(nowMs: number, minAgeMs: number): void {
+    this.tracks.forEach((t, i) => {
+      if (t.kind !== 'video') return;
+      const ssrc = this.stats[i]!.ssrc;
+      this.reorderers[i]!.forEachMissing(nowMs, minAgeMs, (first, count) => this.events.missing(ssrc, first, count));
+    });
+  }
+
   /** Missing video packets that arrived in time (retransmitted on our NACK, or reordered). */
   get recoveredPackets(): number {
     let n = 0;

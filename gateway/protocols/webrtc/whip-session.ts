@@ -2,7 +2,7 @@
  * A WHIP publisher (RFC 9725): a browser or OBS offers H.264 and Opus, we answer receive-only,
  * and its RTP feeds the path like any publisher. The receiver's RTCP is ours, written here in
  * JS (formats/rtp/rtcp-receiver.ts): a receiver report per sender report, with the loss and
- * jitter we saw; a NACK as soon as a video packet is missing, so the publisher sends it again
+ * jitter we saw; a NACK as soon as a video packet is missing (and again while it is), so the publisher sends it again
  * and the picture goes on without a keyframe; a PLI when a gap could not be filled, on a timer
  * (browsers send a keyframe only when asked), and whenever a reader needs one.
  */
@@ -19,6 +19,12 @@ import { WhipIngest, type WhipTrack } from './to-stream.js';
 const LOSS_CHECK_MS = 200;
 /** Transport-wide feedback goes out this often (libwebrtc's receivers: 50-250 ms). */
 const TRANSPORT_FEEDBACK_MS = 50;
+/**
+ * Video packets still missing this long after their gap opened are NACKed again, at this
+ * interval, until webrtc.whipRetransmitWaitMs gives them up (more than a LAN round trip; a
+ * sender ignores a request repeated within its RTT).
+ */
+const NACK_AGAIN_MS = 40;
 /** Keyframe requests (PLI) go out at most this often, whatever asks for them. */
 const MIN_PLI_INTERVAL_MS = 300;
 
@@ -33,6 +39,7 @@ export class WhipSession extends WebRtcSession {
   private keyframeTimer: NodeJS.Timeout | undefined;
   private lossTimer: NodeJS.Timeout | undefined;
   private feedbackTimer: NodeJS.Timeout | undefined;
+  private nackTimer: NodeJS.Timeout | undefined;
   private lastPli = -Infinity;
   private lastLost = 0;
   /** Our SSRC as the sender of receiver reports and feedback. */
@@ -135,6 +142,7 @@ export class WhipSession extends WebRtcSession {
       }, TRANSPORT_FEEDBACK_MS);
     }
     if (!this.videoTrack) return;
+    this.nackTimer = setInterval(() => this.ingest?.nackAgain(Date.now(), NACK_AGAIN_MS), NACK_AGAIN_MS);
     this.requestKeyframe();
     this.keyframeTimer = setInterval(() => this.requestKeyframe(), this.keyframeIntervalMs);
     this.lossTimer = setInterval(() => {
@@ -167,6 +175,7 @@ export class WhipSession extends WebRtcSession {
     clearInterval(this.keyframeTimer);
     clearInterval(this.lossTimer);
     clearInterval(this.feedbackTimer);
+    clearInterval(this.nackTimer);
     this.session?.close(reason);
   }
 }

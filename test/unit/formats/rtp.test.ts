@@ -267,6 +267,25 @@ describe('RtpReorderer gaps (what a receiver NACKs)', () => {
     expect(r.missing).toEqual([[1, 1]]);
     expect(r.out).toEqual(Array.from({ length: 302 }, (_, i) => i));
   });
+
+  it('lists what is still missing once the wait is old enough, for a second NACK; nothing once filled', () => {
+    const r = new RtpReorderer(() => {}, { maxWaitMs: 100 });
+    const again = (now: number) => {
+      const runs: [number, number][] = [];
+      r.forEachMissing(now, 40, (first, count) => runs.push([first, count]));
+      return runs;
+    };
+    r.push(pkt(65533), 0);
+    for (const seq of [65535, 0, 3, 4]) r.push(pkt(seq), 10); // 65534 and 1-2 missing, across the wrap
+    expect(again(30)).toEqual([]); // too soon: the first NACK may still bring them
+    expect(again(50)).toEqual([[65534, 1], [1, 2]]);
+    r.push(pkt(65534), 55); // the first gap fills; its packets go out, the second waits from now
+    expect(again(60)).toEqual([]);
+    expect(again(95)).toEqual([[1, 2]]);
+    r.push(pkt(1), 96);
+    r.push(pkt(2), 97);
+    expect(again(200)).toEqual([]);
+  });
 });
 
 describe('RTCP sender reports', () => {
