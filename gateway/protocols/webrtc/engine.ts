@@ -16,6 +16,11 @@ const { PeerConnection, Video, Audio, IceUdpMuxListener } = nodeDataChannel;
 
 export type MediaTrack = NdTrack;
 
+/** The bind address when it names one interface; undefined for any (0.0.0.0, ::, empty). */
+function specificAddress(bindAddress: string): string | undefined {
+  return bindAddress && bindAddress !== '0.0.0.0' && bindAddress !== '::' ? bindAddress : undefined;
+}
+
 /** One media section of our answer. */
 export interface AnswerMedia {
   readonly kind: 'video' | 'audio';
@@ -50,7 +55,7 @@ export class Peer {
       // Auto-negotiation on: setRemoteDescription writes the answer (see answer()).
       ...certificate,
       // 0.0.0.0 / :: gather every interface; a specific bind address only that one.
-      ...(bindAddress && bindAddress !== '0.0.0.0' && bindAddress !== '::' ? { bindAddress } : {}),
+      ...(specificAddress(bindAddress) ? { bindAddress } : {}),
       ...(config.udpPort > 0
         ? { enableIceUdpMux: true, portRangeBegin: config.udpPort, portRangeEnd: config.udpPort }
         : config.portRange[0] > 0
@@ -184,7 +189,7 @@ export class Peer {
  */
 export function reserveUdpMux(port: number, bindAddress: string): { close(): void } {
   // The same bind address as the agents' (Peer): libjuice shares a socket only with an equal one.
-  const specific = bindAddress && bindAddress !== '0.0.0.0' && bindAddress !== '::' ? bindAddress : undefined;
+  const specific = specificAddress(bindAddress);
   let listener: InstanceType<typeof IceUdpMuxListener>;
   try {
     listener = specific ? new IceUdpMuxListener(port, specific) : new IceUdpMuxListener(port);
