@@ -82,6 +82,11 @@ describe.skipIf(!enabled)('video wall and admin console in Chromium', () => {
       await page.route(/\/api\/v1\/streams\/wall\/cam1\/snapshot\.jpg/, (route) =>
         route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":{"code":"SG_ERR_STREAM_NOT_FOUND","message":"no keyframe yet"}}' }),
       );
+      // What the snapshot service answered for cam5, for the message if its thumbnail never shows.
+      const snapshots: string[] = [];
+      page.on('response', (r) => {
+        if (r.url().includes('/wall/cam5/snapshot.jpg')) snapshots.push(`${r.status()} after ${Math.round(r.request().timing().responseEnd)} ms`);
+      });
       await page.goto(`${gw.http}/`); // redirects to the admin console
       expect(page.url()).toContain('/player/admin.html');
       await pageWaitFor(page, 'nine rows', `document.querySelectorAll('#streams tr[data-path]').length === 9`);
@@ -91,7 +96,10 @@ describe.skipIf(!enabled)('video wall and admin console in Chromium', () => {
       // The wall (still open) reads every stream over WS-FLV.
       await pageWaitFor(page, 'readers from the wall', `/^1 \\(ws-flv 1\\)$/.test(document.querySelector('#streams tr[data-path="wall/cam5"] td.readers').textContent)`);
       // The snapshot service answers: the thumbnail shows a picture; where it fails, it stays hidden.
-      await pageWaitFor(page, 'the cam5 thumbnail', `(() => { const i = document.querySelector('#streams tr[data-path="wall/cam5"] td.thumb img'); return !i.hidden && i.naturalWidth === 240; })()`, 20_000);
+      // A failed one (a decode past transcode.snapshot.timeoutMs on a busy machine) is asked again 10 s later.
+      await pageWaitFor(page, 'the cam5 thumbnail', `(() => { const i = document.querySelector('#streams tr[data-path="wall/cam5"] td.thumb img'); return !i.hidden && i.naturalWidth === 240; })()`, 25_000).catch((error: Error) => {
+        throw new Error(`${error.message}; cam5 snapshot answers: ${snapshots.join(', ') || 'none'}`);
+      });
       expect(await row.locator('td.thumb img').isVisible()).toBe(true);
       await pageWaitFor(page, 'the cam1 snapshot to be refused', `document.querySelector('#streams tr[data-path="wall/cam1"] td.thumb img').src !== ''`);
       await page.waitForTimeout(300);

@@ -38,6 +38,11 @@ export interface RtspCamera {
   kill(): Promise<void>;
   /** Starts it again on the same ports. */
   restart(): Promise<void>;
+  /**
+   * Restarts the stand-in if it exited by itself (not by kill/stop) and says why it had, loudly:
+   * GStreamer's RTSP server, not the gateway, is then what failed. Undefined when it was running.
+   */
+  ensureRunning(): Promise<string | undefined>;
   stop(): Promise<void>;
 }
 
@@ -78,25 +83,51 @@ function killProc(proc: ChildProcess): Promise<void> {
 /** Starts GStreamer's RTSP server as a stand-in camera on free ports. */
 export async function startRtspCamera(): Promise<RtspCamera> {
   let { proc, ports } = await launch([0, 0, 0]);
+  /** Why the current process exited without being asked to (exit code or signal, its stderr's end). */
+  let died: string | undefined;
+  let killing = false;
+  const watch = (p: ChildProcess) => {
+    let err = '';
+    p.stderr!.on('data', (d) => (err = (err + String(d)).slice(-2000)));
+    p.once('exit', (code, signal) => {
+      if (!killing && p === proc) died = `rtsp-camera.py exited by itself (${signal ?? `code ${code}`}): ${err.trim() || 'nothing on stderr'}`;
+    });
+  };
+  watch(proc);
+  const kill = async () => {
+    killing = true;
+    await killProc(proc);
+    killing = false;
+  };
+  const restart = async () => {
+    await kill();
+    died = undefined;
+    // The port may linger briefly after a kill: retry for a few seconds.
+    for (let i = 0; ; i++) {
+      try {
+        ({ proc, ports } = await launch(ports));
+        watch(proc);
+        return;
+      } catch (error) {
+        if (i >= 10) throw error;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
+  };
   return {
     port: ports[0],
     basic: ports[1],
     digest: ports[2],
     url: (mount) => `rtsp://127.0.0.1:${ports[0]}${mount}`,
-    kill: () => killProc(proc),
-    async restart() {
-      await killProc(proc);
-      // The port may linger briefly after a kill: retry for a few seconds.
-      for (let i = 0; ; i++) {
-        try {
-          ({ proc, ports } = await launch(ports));
-          return;
-        } catch (error) {
-          if (i >= 10) throw error;
-          await new Promise((r) => setTimeout(r, 300));
-        }
-      }
+    kill,
+    restart,
+    async ensureRunning() {
+      const why = died;
+      if (why === undefined) return undefined;
+      process.stderr.write(`\n*** the stand-in RTSP camera had died, restarting it: ${why} ***\n\n`);
+      await restart();
+      return why;
     },
-    stop: () => killProc(proc),
+    stop: kill,
   };
 }

@@ -24,7 +24,8 @@ const refreshMs = Math.max(250, numberParam(q, 'refresh') ?? 1000);
 /** Play URL ports: the query's, else the gateway's listeners (filled in by `loadPorts`), else the defaults. */
 const ports = { rtmpPort: numberParam(q, 'rtmpPort') ?? 1935, rtspPort: numberParam(q, 'rtspPort') ?? 8554 };
 const SNAPSHOT_EVERY_MS = 5000;
-const SNAPSHOT_RETRY_MS = 30_000;
+/** After a failed snapshot (none yet, or the decode timed out on a busy gateway): one request per stream per 10 s. */
+const SNAPSHOT_RETRY_MS = 10_000;
 /** Thumbnails are 120 px wide; twice that stays sharp on high-DPI screens. */
 const SNAPSHOT_WIDTH = 240;
 
