@@ -2,12 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // Unit and integration suites run 3 files at a time; the browser (e2e) suites run after them, one
 // file at a time, so a 16-tile wall and a Chromium latency measurement never share the 2 cores
-// with ffmpeg-heavy integration tests. The browser suites that measure no rate, latency or frame
-// drops (chat, admin console, talkback: 45 s) run beside the integration suites instead: the
-// e2e phase used a third of the 2 cores, one file at a time, and was 330 s of the 585.
-/** Browser suites that assert no timing: they may share the cores with the integration suites. */
-const LIGHT_E2E = ['test/e2e/rooms-chat.test.ts', 'test/e2e/admin-console.test.ts', 'test/e2e/rooms-talkback.test.ts'];
-
+// with ffmpeg-heavy integration tests.
 export default defineConfig({
   test: {
     pool: 'forks',
@@ -24,11 +19,7 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'e2e-light', include: LIGHT_E2E, sequence: { groupOrder: 0 } },
-      },
-      {
-        extends: true,
-        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], exclude: LIGHT_E2E, fileParallelism: false, sequence: { groupOrder: 1 } },
+        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], fileParallelism: false, sequence: { groupOrder: 1 } },
       },
     ],
   },
