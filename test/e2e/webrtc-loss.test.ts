@@ -137,6 +137,9 @@ describe.skipIf(!enabled)('WebRTC over a lossy link (Chromium)', () => {
         // Receiver reports reach the browser: it knows the round trip to us.
         const rtt = await page.evaluate(`(async () => { let rtt = null; (await window.whip.pc.getStats()).forEach((s) => { if (s.type === 'remote-inbound-rtp' && s.kind === 'video') rtt = s.roundTripTime ?? null; }); return rtt; })()`);
         expect(rtt, detail).not.toBeNull();
+        // And the gateway knows it too: Chromium answers our reference time (XR RRTR) with a DLRR.
+        expect(s.rttMs, detail).toBeTypeOf('number');
+        expect(s.rttMs, detail).toBeLessThan(200);
         await fetch(`${gw.http}${r.location}`, { method: 'DELETE' });
       });
     } finally {

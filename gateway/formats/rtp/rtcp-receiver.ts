@@ -106,13 +106,60 @@ function rtcpHeader(out: Buffer, countOrFormat: number, type: number, words: num
   out.writeUInt32BE(senderSsrc >>> 0, 4);
 }
 
-/** A receiver report (RFC 3550 §6.4.2) with one block per source that has sent something. */
-export function buildRtcpReport(senderSsrc: number, sources: readonly RtpReceiverStats[], nowMs: number): Buffer {
+/** Seconds from the NTP epoch (1900) to the Unix epoch (1970). */
+const NTP_UNIX_OFFSET_S = 2208988800;
+
+/** The middle 32 bits of the NTP time of `ms` (Unix ms): units of 1/65536 s, as LSR/LRR carry it. */
+export function compactNtp(ms: number): number {
+  const seconds = Math.floor(ms / 1000);
+  return ((((seconds + NTP_UNIX_OFFSET_S) & 0xffff) << 16) | Math.floor(((ms - seconds * 1000) * 65536) / 1000)) >>> 0;
+}
+
+/**
+ * A receiver report (RFC 3550 §6.4.2) with one block per source that has sent something; with
+ * `referenceTime`, followed by an extended report with our NTP time (RFC 3611 §4.4, RRTR): a
+ * sender that answers with a DLRR block (§4.5; libwebrtc does) gives a receive-only peer its
+ * round-trip time (rttFromXr).
+ */
+export function buildRtcpReport(senderSsrc: number, sources: readonly RtpReceiverStats[], nowMs: number, referenceTime = false): Buffer {
   const live = sources.filter((s) => s.received > 0).slice(0, 31);
-  const out = Buffer.alloc(8 + 24 * live.length);
+  const rrBytes = 8 + 24 * live.length;
+  const out = Buffer.alloc(rrBytes + (referenceTime ? 20 : 0));
   rtcpHeader(out, live.length, 201, 2 + 6 * live.length, senderSsrc);
   live.forEach((s, i) => s.writeBlock(out, 8 + 24 * i, nowMs));
+  if (referenceTime) {
+    rtcpHeader(out.subarray(rrBytes), 0, 207, 5, senderSsrc);
+    out[rrBytes + 8] = 4; // block type: receiver reference time
+    out.writeUInt16BE(2, rrBytes + 10);
+    const seconds = Math.floor(nowMs / 1000);
+    out.writeUInt32BE((seconds + NTP_UNIX_OFFSET_S) >>> 0, rrBytes + 12);
+    out.writeUInt32BE(Math.floor(((nowMs - seconds * 1000) / 1000) * 0x100000000) >>> 0, rrBytes + 16);
+  }
   return out;
+}
+
+/**
+ * The round-trip time (ms) in an extended report (RTCP XR, PT 207) at `offset`: its DLRR block's
+ * entry for `ourSsrc` (RFC 3611 §4.5: now - LRR - DLRR), or -1 when it has none.
+ */
+export function rttFromXr(buf: Buffer, offset: number, length: number, ourSsrc: number, nowMs: number): number {
+  const end = offset + length;
+  let pos = offset + 8;
+  while (pos + 4 <= end) {
+    const type = buf[pos]!;
+    const blockEnd = pos + 4 + buf.readUInt16BE(pos + 2) * 4;
+    if (blockEnd > end) return -1;
+    if (type === 5) {
+      for (let sub = pos + 4; sub + 12 <= blockEnd; sub += 12) {
+        const lrr = buf.readUInt32BE(sub + 4);
+        if (buf.readUInt32BE(sub) !== ourSsrc >>> 0 || lrr === 0) continue;
+        const rtt = (compactNtp(nowMs) - lrr - buf.readUInt32BE(sub + 8)) >>> 0;
+        return rtt < 0x80000000 ? (rtt * 1000) / 65536 : 0; // a report from the future: our clock's rounding
+      }
+    }
+    pos = blockEnd;
+  }
+  return -1;
 }
 
 /**

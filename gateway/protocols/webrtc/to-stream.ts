@@ -9,7 +9,7 @@
  */
 import type { AudioTrack } from '../../core/media.js';
 import type { PublishSession } from '../../core/stream.js';
-import { RtpReceiverStats } from '../../formats/rtp/rtcp-receiver.js';
+import { RtpReceiverStats, rttFromXr } from '../../formats/rtp/rtcp-receiver.js';
 import { forEachRtcp, parseRtcpSenderReports, parseRtp, RtpReorderer, senderReportLsr } from '../../formats/rtp/rtp.js';
 import type { MediaTrack as RtpMediaTrack } from '../../formats/rtp/sdp.js';
 import { RtpToStream } from '../../formats/rtp/to-stream.js';
@@ -86,6 +86,11 @@ export class WhipIngest {
     });
   }
 
+  /** The round-trip time to the publisher (ms) from its last DLRR, or -1 before one came. */
+  rttMs = -1;
+  /** Our SSRC in the RTCP we send (set by the session): DLRR entries for it are ours. */
+  rtcpSsrc = -1;
+
   /** Missing video packets that arrived in time (retransmitted on our NACK, or reordered). */
   get recoveredPackets(): number {
     let n = 0;
@@ -111,10 +116,17 @@ export class WhipIngest {
     if (msg.length < 8) return;
     this.bytesReceived += msg.length;
     const type = msg[1]!;
-    if (type >= 200 && type <= 206) {
+    if (type >= 200 && type <= 207) {
+      const now = Date.now();
+      forEachRtcp(msg, (t, _count, offset, length) => {
+        if (t === 207 && this.rtcpSsrc >= 0) {
+          // The publisher's answer to our reference time (XR DLRR): the round trip.
+          const rtt = rttFromXr(msg, offset, length, this.rtcpSsrc, now);
+          if (rtt >= 0) this.rttMs = rtt;
+        }
+      });
       const reports = parseRtcpSenderReports(msg);
       if (reports.length === 0) return;
-      const now = Date.now();
       for (const sr of reports) this.to.senderReport(index, sr.ntpMs, sr.rtpTimestamp);
       forEachRtcp(msg, (t, _count, offset, length) => {
         if (t !== 200 || length < 28) return;

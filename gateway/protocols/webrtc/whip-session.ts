@@ -69,6 +69,7 @@ export class WhipSession extends WebRtcSession {
   attach(session: PublishSession): void {
     this.session = session;
     const ingest = new WhipIngest(session, this.tracks, { missing: this.nack, senderReport: this.report }, this.retransmitWaitMs, this.transportCcId);
+    ingest.rtcpSsrc = this.ssrc;
     this.ingest = ingest;
     this.tracks.forEach((t, index) => {
       const track = this.peer.tracks.get(t.mid);
@@ -129,7 +130,8 @@ export class WhipSession extends WebRtcSession {
 
   /** A sender report came: answer with a receiver report on every source (round trip, loss, jitter for its rate control). */
   private readonly report = (): void => {
-    if (this.ingest) this.sendRtcp(buildRtcpReport(this.ssrc, this.ingest.stats, Date.now()));
+    // With our reference time (XR RRTR): the publisher's DLRR answer gives the round trip (rttMs).
+    if (this.ingest) this.sendRtcp(buildRtcpReport(this.ssrc, this.ingest.stats, Date.now(), true));
   };
 
   protected connected(): void {
@@ -167,6 +169,7 @@ export class WhipSession extends WebRtcSession {
   };
 
   override info(): SessionInfo {
+    if (this.ingest && this.ingest.rttMs >= 0) this.rttMs = this.ingest.rttMs;
     const video = this.ingest?.stats[this.tracks.findIndex((t) => t.kind === 'video')];
     return { ...super.info(), packetsLost: this.lostPackets, fractionLost: video && video.received > 0 ? Math.max(0, video.lost) / (video.received + Math.max(0, video.lost)) : 0 };
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildRtcpNack, buildRtcpPli, buildRtcpReport, RtpReceiverStats } from '../../../gateway/formats/rtp/rtcp-receiver.js';
+import { buildRtcpNack, buildRtcpPli, buildRtcpReport, compactNtp, RtpReceiverStats, rttFromXr } from '../../../gateway/formats/rtp/rtcp-receiver.js';
 import { emptyRtcpFeedback, forEachRtcp, readRtcpFeedback } from '../../../gateway/formats/rtp/rtp.js';
 
 /** The FCI of a generic NACK as sequence numbers (RFC 4585 §6.2.1). */
@@ -88,6 +88,58 @@ describe('RtpReceiverStats (RFC 3550 A.1, A.3, A.8)', () => {
     expect(report[0]! & 0x1f).toBe(1);
     expect(report.length).toBe(32);
     expect(report.readUInt32BE(8)).toBe(42);
+  });
+});
+
+describe('round trip for a receive-only peer (RFC 3611 RRTR / DLRR)', () => {
+  /** The sender's XR answer: one DLRR entry (SSRC, LRR, DLRR) per receiver it heard from. */
+  function dlrr(entries: [number, number, number][]): Buffer {
+    const out = Buffer.alloc(12 + 12 * entries.length);
+    out[0] = 0x80;
+    out[1] = 207;
+    out.writeUInt16BE(out.length / 4 - 1, 2);
+    out.writeUInt32BE(0xabcdef, 4);
+    out[8] = 5;
+    out.writeUInt16BE(3 * entries.length, 10);
+    entries.forEach(([ssrc, lrr, delay], i) => {
+      out.writeUInt32BE(ssrc >>> 0, 12 + 12 * i);
+      out.writeUInt32BE(lrr >>> 0, 16 + 12 * i);
+      out.writeUInt32BE(delay >>> 0, 20 + 12 * i);
+    });
+    return out;
+  }
+
+  it('a report with referenceTime carries an XR RRTR block with our NTP time after the RR', () => {
+    const s = new RtpReceiverStats(90000);
+    s.packet(0x1234, 1, 0, 0);
+    const now = Date.UTC(2026, 11, 7, 12, 0, 0, 500);
+    const out = buildRtcpReport(0x99, [s], now, true);
+    const types: number[] = [];
+    forEachRtcp(out, (t) => types.push(t));
+    expect(types).toEqual([201, 207]);
+    const xr = out.subarray(32);
+    expect(xr.readUInt32BE(4)).toBe(0x99);
+    expect([xr[8], xr.readUInt16BE(10)]).toEqual([4, 2]);
+    // NTP seconds since 1900, and half a second as a 32-bit fraction.
+    expect(xr.readUInt32BE(12)).toBe(Math.floor(now / 1000) + 2208988800);
+    expect(xr.readUInt32BE(16)).toBe(0x80000000);
+    // The compact form a DLRR echoes (LRR) is its middle 32 bits.
+    expect(compactNtp(now)).toBe((((xr.readUInt32BE(12) & 0xffff) << 16) | (xr.readUInt32BE(16) >>> 16)) >>> 0);
+    expect(buildRtcpReport(0x99, [s], now, false).length).toBe(32);
+  });
+
+  it('the DLRR entry for our SSRC gives now - LRR - DLRR; others and an empty LRR give -1', () => {
+    const sent = Date.UTC(2026, 11, 7, 12, 0, 0, 0);
+    const lrr = compactNtp(sent);
+    // The sender held our report for 30 ms; we read its answer 50 ms after we sent ours: 20 ms.
+    const rtt = rttFromXr(dlrr([[0x55, 1, 1], [0x99, lrr, (30 * 65536) / 1000]]), 0, 36, 0x99, sent + 50);
+    expect(rtt).toBeCloseTo(20, 0);
+    expect(rttFromXr(dlrr([[0x55, lrr, 0]]), 0, 24, 0x99, sent + 50)).toBe(-1);
+    expect(rttFromXr(dlrr([[0x99, 0, 0]]), 0, 24, 0x99, sent + 50)).toBe(-1);
+    // A block length past the packet is not read.
+    const bad = dlrr([[0x99, lrr, 0]]);
+    bad.writeUInt16BE(9, 10);
+    expect(rttFromXr(bad, 0, bad.length, 0x99, sent + 50)).toBe(-1);
   });
 });
 
