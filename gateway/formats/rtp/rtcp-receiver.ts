@@ -6,6 +6,8 @@
  * the builders allocate one small buffer per report or request, never per packet.
  */
 
+import { compactNtp, writeNtp } from './rtp.js';
+
 /** Sequence jumps beyond this are a restarted sender, not loss (RFC 3550 §A.1 MAX_DROPOUT). */
 const MAX_DROPOUT = 3000;
 
@@ -106,15 +108,6 @@ function rtcpHeader(out: Buffer, countOrFormat: number, type: number, words: num
   out.writeUInt32BE(senderSsrc >>> 0, 4);
 }
 
-/** Seconds from the NTP epoch (1900) to the Unix epoch (1970). */
-const NTP_UNIX_OFFSET_S = 2208988800;
-
-/** The middle 32 bits of the NTP time of `ms` (Unix ms): units of 1/65536 s, as LSR/LRR carry it. */
-export function compactNtp(ms: number): number {
-  const seconds = Math.floor(ms / 1000);
-  return ((((seconds + NTP_UNIX_OFFSET_S) & 0xffff) << 16) | Math.floor(((ms - seconds * 1000) * 65536) / 1000)) >>> 0;
-}
-
 /**
  * A receiver report (RFC 3550 §6.4.2) with one block per source that has sent something; with
  * `referenceTime`, followed by an extended report with our NTP time (RFC 3611 §4.4, RRTR): a
@@ -131,9 +124,7 @@ export function buildRtcpReport(senderSsrc: number, sources: readonly RtpReceive
     rtcpHeader(out.subarray(rrBytes), 0, 207, 5, senderSsrc);
     out[rrBytes + 8] = 4; // block type: receiver reference time
     out.writeUInt16BE(2, rrBytes + 10);
-    const seconds = Math.floor(nowMs / 1000);
-    out.writeUInt32BE((seconds + NTP_UNIX_OFFSET_S) >>> 0, rrBytes + 12);
-    out.writeUInt32BE(Math.floor(((nowMs - seconds * 1000) / 1000) * 0x100000000) >>> 0, rrBytes + 16);
+    writeNtp(out, rrBytes + 12, nowMs);
   }
   return out;
 }

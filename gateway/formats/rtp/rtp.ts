@@ -66,6 +66,27 @@ export function buildRtp(p: Omit<RtpPacket, 'payload'>, payload: Buffer): Buffer
 
 export const RTCP_SR_SIZE = 28;
 
+/** Seconds from the NTP epoch (1900) to the Unix epoch (1970). */
+const NTP_UNIX_OFFSET_S = 2208988800;
+
+/** Writes `ms` (Unix ms) as a 64-bit NTP timestamp at `offset`: seconds since 1900 and a 32-bit fraction. */
+export function writeNtp(out: Buffer, offset: number, ms: number): void {
+  const seconds = Math.floor(ms / 1000);
+  out.writeUInt32BE((seconds + NTP_UNIX_OFFSET_S) >>> 0, offset);
+  out.writeUInt32BE(Math.floor(((ms - seconds * 1000) / 1000) * 0x100000000) >>> 0, offset + 4);
+}
+
+/** Reads the 64-bit NTP timestamp at `offset` as Unix ms. */
+export function readNtp(buf: Buffer, offset: number): number {
+  return (buf.readUInt32BE(offset) - NTP_UNIX_OFFSET_S) * 1000 + (buf.readUInt32BE(offset + 4) / 0x100000000) * 1000;
+}
+
+/** The middle 32 bits of the NTP time of `ms` (units of 1/65536 s): what LSR and LRR echo. */
+export function compactNtp(ms: number): number {
+  const seconds = Math.floor(ms / 1000);
+  return ((((seconds + NTP_UNIX_OFFSET_S) & 0xffff) << 16) | Math.floor(((ms - seconds * 1000) * 65536) / 1000)) >>> 0;
+}
+
 /**
  * Writes an RTCP sender report with no report blocks (RFC 3550 §6.4.1) at `offset`.
  * `ntpMs` is wall-clock milliseconds since the Unix epoch.
@@ -75,11 +96,7 @@ export function writeRtcpSenderReport(out: Buffer, offset: number, ssrc: number,
   out[offset + 1] = 200;
   out.writeUInt16BE(6, offset + 2);
   out.writeUInt32BE(ssrc >>> 0, offset + 4);
-  // NTP: seconds since 1900 and a 32-bit fraction.
-  const seconds = Math.floor(ntpMs / 1000) + 2208988800;
-  const fraction = Math.floor(((ntpMs % 1000) / 1000) * 0x100000000);
-  out.writeUInt32BE(seconds >>> 0, offset + 8);
-  out.writeUInt32BE(fraction >>> 0, offset + 12);
+  writeNtp(out, offset + 8, ntpMs);
   out.writeUInt32BE(rtpTimestamp >>> 0, offset + 16);
   out.writeUInt32BE(packets >>> 0, offset + 20);
   out.writeUInt32BE(octets >>> 0, offset + 24);
@@ -93,6 +110,11 @@ export interface SenderReport {
   readonly rtpTimestamp: number;
 }
 
+/** The sender report at `offset` (type 200, at least RTCP_SR_SIZE bytes: the caller checked). */
+export function readSenderReport(buf: Buffer, offset: number): SenderReport {
+  return { ssrc: buf.readUInt32BE(offset + 4), ntpMs: readNtp(buf, offset + 8), rtpTimestamp: buf.readUInt32BE(offset + 16) };
+}
+
 /**
  * The sender reports in an RTCP compound packet (RFC 3550 §6.1, §6.4.1); other packet types
  * are skipped. Stops quietly at the first malformed length: RTCP is advisory, never fatal.
@@ -104,11 +126,7 @@ export function parseRtcpSenderReports(buf: Buffer): SenderReport[] {
     if (buf[pos]! >> 6 !== 2) break;
     const length = (buf.readUInt16BE(pos + 2) + 1) * 4;
     if (pos + length > buf.length) break;
-    if (buf[pos + 1] === 200 && length >= RTCP_SR_SIZE) {
-      const seconds = buf.readUInt32BE(pos + 8) - 2208988800;
-      const fraction = buf.readUInt32BE(pos + 12);
-      reports.push({ ssrc: buf.readUInt32BE(pos + 4), ntpMs: seconds * 1000 + (fraction / 0x100000000) * 1000, rtpTimestamp: buf.readUInt32BE(pos + 16) });
-    }
+    if (buf[pos + 1] === 200 && length >= RTCP_SR_SIZE) reports.push(readSenderReport(buf, pos));
     pos += length;
   }
   return reports;

@@ -9,8 +9,8 @@
  */
 import type { AudioTrack } from '../../core/media.js';
 import type { PublishSession } from '../../core/stream.js';
-import { RtpReceiverStats, rttFromXr } from '../../formats/rtp/rtcp-receiver.js';
-import { forEachRtcp, parseRtcpSenderReports, parseRtp, RtpReorderer, senderReportLsr } from '../../formats/rtp/rtp.js';
+import { RtpReceiverStats } from '../../formats/rtp/rtcp-receiver.js';
+import { forEachRtcp, parseRtp, RTCP_SR_SIZE, readSenderReport, RtpReorderer, senderReportLsr } from '../../formats/rtp/rtp.js';
 import type { MediaTrack as RtpMediaTrack } from '../../formats/rtp/sdp.js';
 import { RtpToStream } from '../../formats/rtp/to-stream.js';
 import { rtpExtension16, TransportFeedback } from '../../formats/rtp/twcc.js';
@@ -37,6 +37,8 @@ export interface WhipIngestEvents {
   missing(ssrc: number, first: number, count: number): void;
   /** A sender report arrived: time for a receiver report. */
   senderReport(): void;
+  /** An extended report (RTCP XR) is at `offset` of `buf`: the answer to our reference time. */
+  extendedReport(buf: Buffer, offset: number, length: number, nowMs: number): void;
 }
 
 /** Reorder window for WHIP video: a keyframe's packets, so a gap in one can wait for its NACK. */
@@ -86,11 +88,6 @@ export class WhipIngest {
     });
   }
 
-  /** The round-trip time to the publisher (ms) from its last DLRR, or -1 before one came. */
-  rttMs = -1;
-  /** Our SSRC in the RTCP we send (set by the session): DLRR entries for it are ours. */
-  rtcpSsrc = -1;
-
   /** Missing video packets that arrived in time (retransmitted on our NACK, or reordered). */
   get recoveredPackets(): number {
     let n = 0;
@@ -118,22 +115,18 @@ export class WhipIngest {
     const type = msg[1]!;
     if (type >= 200 && type <= 207) {
       const now = Date.now();
+      let senderReports = 0;
       forEachRtcp(msg, (t, _count, offset, length) => {
-        if (t === 207 && this.rtcpSsrc >= 0) {
-          // The publisher's answer to our reference time (XR DLRR): the round trip.
-          const rtt = rttFromXr(msg, offset, length, this.rtcpSsrc, now);
-          if (rtt >= 0) this.rttMs = rtt;
+        if (t === 207) {
+          this.events.extendedReport(msg, offset, length, now);
+        } else if (t === 200 && length >= RTCP_SR_SIZE) {
+          const sr = readSenderReport(msg, offset);
+          this.to.senderReport(index, sr.ntpMs, sr.rtpTimestamp);
+          for (const s of this.stats) if (s.ssrc === sr.ssrc) s.senderReport(senderReportLsr(msg, offset), now);
+          senderReports++;
         }
       });
-      const reports = parseRtcpSenderReports(msg);
-      if (reports.length === 0) return;
-      for (const sr of reports) this.to.senderReport(index, sr.ntpMs, sr.rtpTimestamp);
-      forEachRtcp(msg, (t, _count, offset, length) => {
-        if (t !== 200 || length < 28) return;
-        const ssrc = msg.readUInt32BE(offset + 4);
-        for (const s of this.stats) if (s.ssrc === ssrc) s.senderReport(senderReportLsr(msg, offset), now);
-      });
-      this.events.senderReport();
+      if (senderReports > 0) this.events.senderReport();
       return;
     }
     this.packetsReceived++;

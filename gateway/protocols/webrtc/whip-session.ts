@@ -9,7 +9,7 @@
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PublishSession } from '../../core/stream.js';
-import { buildRtcpNack, buildRtcpPli, buildRtcpReport } from '../../formats/rtp/rtcp-receiver.js';
+import { buildRtcpNack, buildRtcpPli, buildRtcpReport, rttFromXr } from '../../formats/rtp/rtcp-receiver.js';
 import type { WebRtcConfig } from './config.js';
 import type { MediaTrack, Peer } from './engine.js';
 import { type SessionInfo, WebRtcSession } from './session.js';
@@ -68,8 +68,7 @@ export class WhipSession extends WebRtcSession {
   /** Admission accepted the publish: wire the negotiated tracks into it. */
   attach(session: PublishSession): void {
     this.session = session;
-    const ingest = new WhipIngest(session, this.tracks, { missing: this.nack, senderReport: this.report }, this.retransmitWaitMs, this.transportCcId);
-    ingest.rtcpSsrc = this.ssrc;
+    const ingest = new WhipIngest(session, this.tracks, { missing: this.nack, senderReport: this.report, extendedReport: this.extendedReport }, this.retransmitWaitMs, this.transportCcId);
     this.ingest = ingest;
     this.tracks.forEach((t, index) => {
       const track = this.peer.tracks.get(t.mid);
@@ -134,6 +133,12 @@ export class WhipSession extends WebRtcSession {
     if (this.ingest) this.sendRtcp(buildRtcpReport(this.ssrc, this.ingest.stats, Date.now(), true));
   };
 
+  /** The publisher's answer to our reference time (XR DLRR, libwebrtc sends it): the round trip. */
+  private readonly extendedReport = (buf: Buffer, offset: number, length: number, nowMs: number): void => {
+    const rtt = rttFromXr(buf, offset, length, this.ssrc, nowMs);
+    if (rtt >= 0) this.rttMs = rtt;
+  };
+
   protected connected(): void {
     const feedback = this.ingest?.transportFeedback;
     if (feedback) {
@@ -169,7 +174,6 @@ export class WhipSession extends WebRtcSession {
   };
 
   override info(): SessionInfo {
-    if (this.ingest && this.ingest.rttMs >= 0) this.rttMs = this.ingest.rttMs;
     const video = this.ingest?.stats[this.tracks.findIndex((t) => t.kind === 'video')];
     return { ...super.info(), packetsLost: this.lostPackets, fractionLost: video && video.received > 0 ? Math.max(0, video.lost) / (video.received + Math.max(0, video.lost)) : 0 };
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildRtcpNack, buildRtcpPli, buildRtcpReport, compactNtp, RtpReceiverStats, rttFromXr } from '../../../gateway/formats/rtp/rtcp-receiver.js';
-import { emptyRtcpFeedback, forEachRtcp, readRtcpFeedback } from '../../../gateway/formats/rtp/rtp.js';
+import { buildRtcpNack, buildRtcpPli, buildRtcpReport, RtpReceiverStats, rttFromXr } from '../../../gateway/formats/rtp/rtcp-receiver.js';
+import { compactNtp, emptyRtcpFeedback, forEachRtcp, readRtcpFeedback } from '../../../gateway/formats/rtp/rtp.js';
 
 /** The FCI of a generic NACK as sequence numbers (RFC 4585 §6.2.1). */
 function nackedSequences(buf: Buffer): number[] {
