@@ -98,9 +98,9 @@ describe.skipIf(!enabled)('WebRTC over a lossy link (Chromium)', () => {
     }
   }, 60_000);
 
-  test('WHIP with 10 % of the video dropped on the way to the gateway: the gateway NACKs, the browser resends, no keyframe storm', async () => {
+  test('WHIP with 20 % of the video dropped on the way to the gateway: the gateway NACKs, the browser resends, no keyframe storm', async () => {
     let videoPt = -1;
-    const relay = await lossyRelay(muxPort, 0.1, 12, { only: (msg) => videoPt >= 0 && isRtpMedia([videoPt])(msg), direction: 'up' });
+    const relay = await lossyRelay(muxPort, 0.2, 12, { only: (msg) => videoPt >= 0 && isRtpMedia([videoPt])(msg), direction: 'up' });
     try {
       await withPage(browser, { width: 800, height: 480 }, async (page) => {
         await blankVideoPage(page, gw.http, 'webrtc-loss-whip');
@@ -118,12 +118,14 @@ describe.skipIf(!enabled)('WebRTC over a lossy link (Chromium)', () => {
         const out = await outboundVideo(page);
         const elapsed = Date.now() - started;
         const detail = JSON.stringify({ out, relay: relay.stats, session: s });
-        console.log(`WHIP over 10 % video loss: ${detail}`);
+        console.log(`WHIP over 20 % video loss: ${detail}`);
         expect(relay.stats.dropped, detail).toBeGreaterThan(10);
         // Gaps were asked for, the browser resent, and most came back before the gap was given up.
-        // (Not every dropped packet leaves a gap: Chromium sends some packets twice on its own,
-        // seen at the relay, so the gateway's NACK count is compared with what it missed.)
-        expect(s.nackedPackets, detail).toBeGreaterThan(5);
+        // Not every dropped packet leaves a gap the gateway sees: the fake camera sends about one
+        // packet per frame, and Chromium resends about as many packets as the relay dropped while
+        // the gateway asks for a third to a half of them (at 10 % loss: 9-16 asked for of 30 dropped
+        // here, 5 or fewer once on CI). So the loss is 20 % and the floor is low; without NACKs it is 0.
+        expect(s.nackedPackets, detail).toBeGreaterThanOrEqual(3);
         expect(out.nackCount, detail).toBeGreaterThan(0);
         expect(out.retransmittedPacketsSent, detail).toBeGreaterThan(0);
         expect(s.retransmitted, detail).toBeGreaterThanOrEqual(s.nackedPackets * 0.6);

@@ -266,7 +266,7 @@ describe.skipIf(!hasTool('ffprobe') || !hasRtspCamera())('RTSP camera pull', () 
     let first = await fetch(`${gw.http}/cams/added.flv`, { signal: control.signal });
     // After the kill and restart above, GStreamer's server once died by itself as this pull began
     // (the gateway saw ECONNREFUSED and answered 502, as it should). This test is about the API:
-    // the stand-in is restarted, saying why, and the reader tries once more.
+    // the stand-in starts again by itself (saying why on stderr), and the reader tries once more.
     if (first.status !== 200 && (await camera.ensureRunning()) !== undefined) {
       await first.body?.cancel();
       control = new AbortController();
