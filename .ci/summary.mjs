@@ -22,7 +22,15 @@ for (const result of report.testResults ?? []) {
   }
 }
 const skipped = report.numPendingTests + report.numTodoTests;
-console.log(`${report.numPassedTests} passed, ${report.numFailedTests} failed, ${skipped} skipped`);
+// Tests that failed once and passed on vitest's retry (test/helpers/flaky-reporter.ts writes them).
+let flaky = [];
+try {
+  flaky = JSON.parse(readFileSync(`${file}.flaky.json`, 'utf8'));
+} catch {
+  // no retries recorded
+}
+for (const f of flaky) console.log(`flaky (passed on the retry): ${f.test}\n  first try: ${f.firstError}`);
+console.log(`${report.numPassedTests} passed, ${report.numFailedTests} failed, ${skipped} skipped${flaky.length ? `, ${flaky.length} passed only on the retry` : ''}`);
 let failed = report.numFailedTests > 0 || report.numPassedTests === 0;
 if (skipped > 0 || skippedSuites.size > 0) {
   failed = true;
