@@ -4,7 +4,6 @@
  * requests. The process must stay up, keep serving a live stream throughout, and keep its memory
  * bounded. The case counts are reported in the README's security section.
  */
-import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeAmf0 } from '../../gateway/formats/amf0.js';
 import { publish, type Publisher } from '../helpers/ffmpeg.js';
@@ -13,50 +12,9 @@ import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js';
 import { chunkMessage, rtmpPublisher } from '../helpers/rtmp-client.js';
 import { hasTool } from '../helpers/tools.js';
 import { prng } from '../helpers/prng.js';
+import { mutate, pool, shoot } from '../helpers/fuzz.js';
 
 export const FUZZ_CASES = { rtmp: 1500, rtsp: 1500, flvTags: 2000, ws: 600, http: 600 };
-
-/** Byte flips, truncation, insertion and duplication of a valid input. */
-function mutate(input: Buffer, rnd: () => number): Buffer {
-  let b = Buffer.from(input);
-  const ops = 1 + Math.floor(rnd() * 4);
-  for (let i = 0; i < ops; i++) {
-    const r = rnd();
-    const at = Math.floor(rnd() * Math.max(1, b.length));
-    if (r < 0.5 && b.length > 0) b[at] = Math.floor(rnd() * 256);
-    else if (r < 0.65) b = b.subarray(0, at);
-    else if (r < 0.8) b = Buffer.concat([b.subarray(0, at), Buffer.from(Array.from({ length: 1 + Math.floor(rnd() * 16) }, () => Math.floor(rnd() * 256))), b.subarray(at)]);
-    else if (r < 0.9) b = Buffer.concat([b.subarray(0, at), b.subarray(at, at + 64), b.subarray(at)]);
-    else if (b.length > 4) b.writeUInt32BE(Math.floor(rnd() * 2 ** 32), Math.min(at, b.length - 4));
-  }
-  return b;
-}
-
-/** Sends `bytes` on a new connection and waits for the server to close it or a short timeout. */
-function shoot(port: number, bytes: Buffer, waitMs = 150): Promise<void> {
-  return new Promise((resolve) => {
-    const s: Socket = connect(port, '127.0.0.1');
-    s.on('error', () => {});
-    s.on('data', () => {});
-    const done = () => {
-      clearTimeout(t);
-      s.destroy();
-      resolve();
-    };
-    const t = setTimeout(done, waitMs);
-    s.on('close', done);
-    s.on('connect', () => s.write(bytes));
-  });
-}
-
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (i < items.length) await fn(items[i++]!);
-    }),
-  );
-}
 
 describe.skipIf(!hasTool('ffmpeg'))('fuzzing a running gateway', () => {
   let g: TestGateway;

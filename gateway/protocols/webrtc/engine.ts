@@ -86,11 +86,17 @@ export class Peer {
     for (const m of media) {
       const desc = m.kind === 'video' ? new Video(m.mid, m.direction) : new Audio(m.mid, m.direction);
       if (m.codec) {
+        // An offer without parameters gets none back: libdatachannel would write an empty a=fmtp line.
+        const fmtp = m.codec.fmtp === '' ? undefined : m.codec.fmtp;
         if (m.codec.name === 'H264' && desc instanceof Video) {
-          desc.addH264Codec(m.codec.payloadType, m.codec.fmtp);
+          if (fmtp === undefined) desc.addVideoCodec(m.codec.payloadType, 'H264/90000');
+          else desc.addH264Codec(m.codec.payloadType, fmtp);
           if (m.rtx !== undefined) desc.addRTXCodec(m.rtx, m.codec.payloadType, 90000);
         }
-        else if (m.codec.name === 'OPUS' && desc instanceof Audio) desc.addOpusCodec(m.codec.payloadType, m.codec.fmtp);
+        else if (m.codec.name === 'OPUS' && desc instanceof Audio) {
+          if (fmtp === undefined) desc.addAudioCodec(m.codec.payloadType, 'opus/48000/2');
+          else desc.addOpusCodec(m.codec.payloadType, fmtp);
+        }
         else if (desc instanceof Audio) desc.addAudioCodec(m.codec.payloadType, `${m.codec.name}/8000/1`);
       }
       for (const line of m.lines ?? []) desc.parseSdpLine(line);

@@ -1,9 +1,9 @@
 import { StreamgateError } from '../../core/errors.js';
 
-/** A WHIP/WHEP body that is not a usable WebRTC offer (SG_ERR_SDP_INVALID: HTTP 400). */
+/** A WHIP/WHEP body that is not a usable WebRTC offer or trickle fragment (SG_ERR_SDP_INVALID: HTTP 400). */
 export class SdpInvalidError extends StreamgateError {
-  constructor(message: string) {
-    super('SG_ERR_SDP_INVALID', `bad SDP offer: ${message}`);
+  constructor(message: string, what = 'SDP offer') {
+    super('SG_ERR_SDP_INVALID', `bad ${what}: ${message}`);
   }
 }
 

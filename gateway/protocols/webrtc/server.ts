@@ -23,7 +23,7 @@ import { maskSecrets } from '../../log.js';
 import { certificateFiles } from './certificate.js';
 import type { WebRtcConfig } from './config.js';
 import { type AnswerMedia, Peer, reserveUdpMux } from './engine.js';
-import { WebRtcLimitError, WebRtcOverloadError } from './errors.js';
+import { SdpInvalidError, WebRtcLimitError, WebRtcOverloadError } from './errors.js';
 import { OverloadGuard } from './overload.js';
 import { WebRtcStreamFormat } from './from-stream.js';
 import { announceAddresses, chooseAudio, chooseH264, chooseRtx, type OfferCodec, type OfferMedia, offeredCodecs, parseOffer } from './sdp.js';
@@ -218,10 +218,19 @@ export class WebRtcServer {
       requireType(req, 'application/trickle-ice-sdpfrag');
       const frag = await readBody(req);
       let mid = '0';
+      let bad: string | undefined;
       for (const line of frag.split(/\r?\n/)) {
         if (line.startsWith('a=mid:')) mid = line.slice(6).trim();
-        else if (line.startsWith('a=candidate:')) session.addRemoteCandidate(line.slice(2), mid);
+        else if (line.startsWith('a=candidate:')) {
+          try {
+            session.addRemoteCandidate(line.slice(2), mid);
+          } catch (error) {
+            // libdatachannel refuses only what it cannot parse; the fragment's other candidates still count
+            bad ??= `${line.slice(0, 200)} (${error instanceof Error ? error.message : String(error)})`;
+          }
+        }
       }
+      if (bad !== undefined) throw new SdpInvalidError(bad, 'trickle-ICE candidate');
       res.status(204).end();
     } catch (error) {
       sendError(res, error);
