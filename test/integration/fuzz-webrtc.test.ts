@@ -24,6 +24,16 @@ export const WEBRTC_FUZZ_CASES = { offers: 2000, trickle: 600, datagrams: 10000 
 
 /** A Chromium-shaped offer: BUNDLE, Opus/G.711 audio, H.264 + RTX and VP8 video, extmaps, SSRCs. */
 function offer(direction: 'recvonly' | 'sendonly'): string {
+  /** Each section's connection, ICE and DTLS lines (the same in both: one BUNDLE transport). */
+  const transport = [
+    'c=IN IP4 0.0.0.0',
+    'a=rtcp:9 IN IP4 0.0.0.0',
+    'a=ice-ufrag:Fz9q',
+    'a=ice-pwd:fuzzfuzzfuzzfuzzfuzzfuzz',
+    'a=ice-options:trickle',
+    'a=fingerprint:sha-256 3C:4A:AA:2D:9B:10:6E:5A:4C:44:5C:8E:1D:8F:8A:4A:73:5F:24:7E:0E:8C:4B:0F:92:DD:5A:63:5E:BD:45:C1',
+    'a=setup:actpass',
+  ];
   const ssrcs = direction === 'sendonly' ? ['a=ssrc-group:FID 1001 1002', 'a=ssrc:1001 cname:fuzz', 'a=ssrc:1002 cname:fuzz'] : [];
   return [
     'v=0',
@@ -34,13 +44,7 @@ function offer(direction: 'recvonly' | 'sendonly'): string {
     'a=extmap-allow-mixed',
     'a=msid-semantic: WMS',
     'm=audio 9 UDP/TLS/RTP/SAVPF 111 0 8',
-    'c=IN IP4 0.0.0.0',
-    'a=rtcp:9 IN IP4 0.0.0.0',
-    'a=ice-ufrag:Fz9q',
-    'a=ice-pwd:fuzzfuzzfuzzfuzzfuzzfuzz',
-    'a=ice-options:trickle',
-    'a=fingerprint:sha-256 3C:4A:AA:2D:9B:10:6E:5A:4C:44:5C:8E:1D:8F:8A:4A:73:5F:24:7E:0E:8C:4B:0F:92:DD:5A:63:5E:BD:45:C1',
-    'a=setup:actpass',
+    ...transport,
     'a=mid:0',
     'a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level',
     'a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01',
@@ -54,13 +58,7 @@ function offer(direction: 'recvonly' | 'sendonly'): string {
     'a=rtpmap:8 PCMA/8000',
     ...(direction === 'sendonly' ? ['a=ssrc:2001 cname:fuzz'] : []),
     'm=video 9 UDP/TLS/RTP/SAVPF 102 103 96',
-    'c=IN IP4 0.0.0.0',
-    'a=rtcp:9 IN IP4 0.0.0.0',
-    'a=ice-ufrag:Fz9q',
-    'a=ice-pwd:fuzzfuzzfuzzfuzzfuzzfuzz',
-    'a=ice-options:trickle',
-    'a=fingerprint:sha-256 3C:4A:AA:2D:9B:10:6E:5A:4C:44:5C:8E:1D:8F:8A:4A:73:5F:24:7E:0E:8C:4B:0F:92:DD:5A:63:5E:BD:45:C1',
-    'a=setup:actpass',
+    ...transport,
     'a=mid:1',
     'a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01',
     'a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid',
